@@ -1,0 +1,169 @@
+// Package config loads sessiond's settings from SESSIOND_* environment variables: every
+// setting, its default and its validation live here, and all errors are reported at once.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/robfig/cron/v3"
+)
+
+// Prefix starts the name of every environment variable sessiond reads.
+const Prefix = "SESSIOND_"
+
+// Config is every setting of sessiond. Field tags name the variable (after Prefix) and its default.
+type Config struct {
+	Addr        string `env:"ADDR" envDefault:":8080"`
+	DatabaseURL string `env:"DATABASE_URL" envDefault:"sqlite://./sessiond.db"`
+	// MigrateOnStart applies pending migrations when `serve` starts.
+	MigrateOnStart bool `env:"MIGRATE_ON_START" envDefault:"true"`
+	DBMaxOpenConns int  `env:"DB_MAX_OPEN_CONNS" envDefault:"20"`
+	DBMaxIdleConns int  `env:"DB_MAX_IDLE_CONNS" envDefault:"10"`
+
+	DefaultPlan            string `env:"DEFAULT_PLAN" envDefault:"standard"`
+	Registration           string `env:"REGISTRATION" envDefault:"open"`
+	BootstrapAdminEmail    string `env:"BOOTSTRAP_ADMIN_EMAIL"`
+	BootstrapAdminPassword string `env:"BOOTSTRAP_ADMIN_PASSWORD"`
+
+	SessionIdleTimeout     time.Duration `env:"SESSION_IDLE_TIMEOUT" envDefault:"336h"`
+	SessionAbsoluteTimeout time.Duration `env:"SESSION_ABSOLUTE_TIMEOUT" envDefault:"720h"`
+	// SessionTouchInterval bounds how often a session's last_seen_at is written.
+	SessionTouchInterval time.Duration `env:"SESSION_TOUCH_INTERVAL" envDefault:"1m"`
+
+	PurgeSchedule    string        `env:"PURGE_SCHEDULE" envDefault:"@every 5m"`
+	RevokedRetention time.Duration `env:"REVOKED_RETENTION" envDefault:"168h"`
+	EventRetention   time.Duration `env:"EVENT_RETENTION" envDefault:"2160h"`
+
+	CookieSecure    bool          `env:"COOKIE_SECURE" envDefault:"true"`
+	TrustedProxies  []string      `env:"TRUSTED_PROXIES"`
+	MaxBodyBytes    int64         `env:"MAX_BODY_BYTES" envDefault:"65536"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+
+	LogFormat string `env:"LOG_FORMAT" envDefault:"json"`
+	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
+}
+
+// Database is a parsed SESSIOND_DATABASE_URL.
+type Database struct {
+	Dialect string // "postgres" or "sqlite"
+	DSN     string // a pgx connection string, or the SQLite file path
+}
+
+// Load reads the configuration through getenv (os.Getenv in production). It returns every
+// problem found, joined, rather than stopping at the first.
+func Load(getenv func(string) string) (Config, error) {
+	var cfg Config
+	opts := env.Options{Prefix: Prefix, Environment: map[string]string{}}
+	params, err := env.GetFieldParamsWithOptions(&cfg, opts)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	for _, p := range params {
+		if v := getenv(p.Key); v != "" {
+			opts.Environment[p.Key] = v
+		}
+	}
+	var errs []error
+	if err := env.ParseWithOptions(&cfg, opts); err != nil {
+		var agg env.AggregateError
+		if errors.As(err, &agg) {
+			errs = append(errs, agg.Errors...)
+		} else {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, cfg.validate()...)
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("config: %w", errors.Join(errs...))
+	}
+	return cfg, nil
+}
+
+func (c Config) validate() []error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s%s: %s", Prefix, name, fmt.Sprintf(format, args...)))
+	}
+	if _, err := c.Database(); err != nil {
+		bad("DATABASE_URL", "%v", err)
+	}
+	if c.Addr == "" {
+		bad("ADDR", "must not be empty")
+	}
+	if c.DBMaxOpenConns < 1 {
+		bad("DB_MAX_OPEN_CONNS", "must be at least 1, got %d", c.DBMaxOpenConns)
+	}
+	if c.DBMaxIdleConns < 0 {
+		bad("DB_MAX_IDLE_CONNS", "must not be negative, got %d", c.DBMaxIdleConns)
+	}
+	if strings.TrimSpace(c.DefaultPlan) == "" {
+		bad("DEFAULT_PLAN", "must name a plan")
+	}
+	if c.Registration != "open" && c.Registration != "closed" {
+		bad("REGISTRATION", "must be open or closed, got %q", c.Registration)
+	}
+	if (c.BootstrapAdminEmail == "") != (c.BootstrapAdminPassword == "") {
+		bad("BOOTSTRAP_ADMIN_EMAIL", "and %sBOOTSTRAP_ADMIN_PASSWORD must be set together", Prefix)
+	}
+	for name, d := range map[string]time.Duration{
+		"SESSION_IDLE_TIMEOUT":     c.SessionIdleTimeout,
+		"SESSION_ABSOLUTE_TIMEOUT": c.SessionAbsoluteTimeout,
+		"SESSION_TOUCH_INTERVAL":   c.SessionTouchInterval,
+		"REVOKED_RETENTION":        c.RevokedRetention,
+		"EVENT_RETENTION":          c.EventRetention,
+		"SHUTDOWN_TIMEOUT":         c.ShutdownTimeout,
+	} {
+		if d <= 0 {
+			bad(name, "must be a positive duration, got %s", d)
+		}
+	}
+	if _, err := cron.ParseStandard(c.PurgeSchedule); err != nil {
+		bad("PURGE_SCHEDULE", "%v", err)
+	}
+	for _, p := range c.TrustedProxies {
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			bad("TRUSTED_PROXIES", "%q is neither an IP address nor a CIDR", p)
+		}
+	}
+	if c.MaxBodyBytes < 1024 {
+		bad("MAX_BODY_BYTES", "must be at least 1024, got %d", c.MaxBodyBytes)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		bad("LOG_FORMAT", "must be json or text, got %q", c.LogFormat)
+	}
+	if _, err := c.Level(); err != nil {
+		bad("LOG_LEVEL", "%v", err)
+	}
+	return errs
+}
+
+// Database parses DatabaseURL: sqlite://PATH or postgres://… (postgresql:// too).
+func (c Config) Database() (Database, error) {
+	u := c.DatabaseURL
+	if path, ok := strings.CutPrefix(u, "sqlite://"); ok {
+		if path == "" {
+			return Database{}, errors.New("sqlite:// needs a file path, e.g. sqlite://./sessiond.db")
+		}
+		return Database{Dialect: "sqlite", DSN: path}, nil
+	}
+	if strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://") {
+		return Database{Dialect: "postgres", DSN: u}, nil
+	}
+	return Database{}, errors.New("must start with sqlite:// or postgres://")
+}
+
+// Level returns LogLevel as a slog.Level.
+func (c Config) Level() (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(c.LogLevel))
+	return l, err
+}
+
+// RegistrationOpen reports whether anyone may create an account.
+func (c Config) RegistrationOpen() bool { return c.Registration == "open" }

@@ -1,0 +1,83 @@
+package models
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Sentinel errors shared by every layer; the API maps each to one status and stable code.
+var (
+	ErrNotFound           = errors.New("not found")
+	ErrConflict           = errors.New("conflict")
+	ErrInvalidCredentials = errors.New("invalid credentials")
+	ErrRegistrationClosed = errors.New("registration closed")
+	ErrUnauthenticated    = errors.New("unauthenticated")
+	ErrSessionInvalid     = errors.New("session invalid")
+	ErrSessionExpired     = errors.New("session expired")
+	ErrForbidden          = errors.New("forbidden")
+	ErrUnavailable        = errors.New("store unavailable")
+)
+
+// ValidationError reports invalid input, field by field (JSON field name → problem).
+type ValidationError struct {
+	Fields map[string]string
+}
+
+func (e *ValidationError) Error() string {
+	keys := make([]string, 0, len(e.Fields))
+	for k := range e.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + ": " + e.Fields[k]
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+// Invalid returns a *ValidationError for one field.
+func Invalid(field, problem string) *ValidationError {
+	return &ValidationError{Fields: map[string]string{field: problem}}
+}
+
+// WeakPasswordError reports a password that the password policy refuses.
+type WeakPasswordError struct {
+	Reason string
+}
+
+func (e *WeakPasswordError) Error() string { return "weak password: " + e.Reason }
+
+// DeviceLimitError is returned by a login that the reject policy refuses: the user already
+// holds Limit active sessions, listed newest first so one can be chosen for sign-out.
+type DeviceLimitError struct {
+	Limit    int
+	Sessions []Session
+}
+
+func (e *DeviceLimitError) Error() string {
+	return fmt.Sprintf("device limit of %d reached", e.Limit)
+}
+
+// SessionRevokedError is the answer to a token whose session was ended by a logout, the user,
+// an admin, a password change or an account disable.
+type SessionRevokedError struct {
+	Reason    RevokeReason
+	RevokedAt time.Time
+}
+
+func (e *SessionRevokedError) Error() string { return "session revoked: " + string(e.Reason) }
+
+// SessionEvictedError is the answer to a token whose session the device limit displaced
+// when ByDeviceName signed in.
+type SessionEvictedError struct {
+	EvictedAt    time.Time
+	ByDeviceName string
+}
+
+func (e *SessionEvictedError) Error() string {
+	return "session evicted by " + e.ByDeviceName
+}

@@ -1,0 +1,177 @@
+package models
+
+import (
+	"cmp"
+	"slices"
+	"time"
+)
+
+// DeviceType is the kind of device a session runs on.
+type DeviceType string
+
+// DeviceTypes lists every accepted device type, in the order the API documents them.
+var DeviceTypes = []DeviceType{"tv", "mobile", "tablet", "web", "desktop", "console", "other"}
+
+// Valid reports whether t is one of DeviceTypes.
+func (t DeviceType) Valid() bool { return slices.Contains(DeviceTypes, t) }
+
+// Device identifies the client a session belongs to. ID is the client's own stable
+// identifier (optional); Name is what the user sees.
+type Device struct {
+	ID   string
+	Name string
+	Type DeviceType
+}
+
+// RevokeReason records why a session ended before its expiry.
+type RevokeReason string
+
+// The reasons a session can be revoked.
+const (
+	ReasonLogout          RevokeReason = "logout"
+	ReasonEvicted         RevokeReason = "evicted"
+	ReasonReplaced        RevokeReason = "replaced"
+	ReasonRevokedByUser   RevokeReason = "revoked_by_user"
+	ReasonRevokedByAdmin  RevokeReason = "revoked_by_admin"
+	ReasonPasswordChanged RevokeReason = "password_changed"
+	ReasonUserDisabled    RevokeReason = "user_disabled"
+)
+
+// Session is one signed-in device. SecretHash is SHA-256 of the token's secret; the token
+// itself is never stored. IdleExpiresAt is when the session dies if not seen again: it slides
+// forward on use but never past ExpiresAt, the absolute cap.
+type Session struct {
+	ID            string `gorm:"primaryKey"`
+	UserID        string
+	SecretHash    []byte
+	DeviceID      string
+	DeviceName    string
+	DeviceType    DeviceType
+	IP            string
+	UserAgent     string
+	CreatedAt     time.Time
+	LastSeenAt    time.Time
+	ExpiresAt     time.Time
+	IdleExpiresAt time.Time
+	RevokedAt     *time.Time
+	RevokeReason  *RevokeReason
+	RevokedBy     *string // the session that displaced this one, or the acting user or admin
+}
+
+// Device returns the device the session belongs to.
+func (s Session) Device() Device {
+	return Device{ID: s.DeviceID, Name: s.DeviceName, Type: s.DeviceType}
+}
+
+// Revoked reports whether the session was ended before its expiry.
+func (s Session) Revoked() bool { return s.RevokedAt != nil }
+
+// Expired reports whether the session's idle or absolute lifetime has run out at now.
+func (s Session) Expired(now time.Time) bool {
+	return !now.Before(s.ExpiresAt) || !now.Before(s.IdleExpiresAt)
+}
+
+// Active reports whether the session is usable at now: neither revoked nor expired.
+func (s Session) Active(now time.Time) bool { return !s.Revoked() && !s.Expired(now) }
+
+// IdleDeadline returns when a session seen at seen expires if it is not seen again: seen plus
+// the idle timeout, capped by the absolute expiry so sliding renewal never extends a session's life.
+func IdleDeadline(seen time.Time, idle time.Duration, expiresAt time.Time) time.Time {
+	d := seen.Add(idle)
+	if d.After(expiresAt) {
+		return expiresAt
+	}
+	return d
+}
+
+// Admission is what must happen to a user's active sessions so that one more may start.
+type Admission struct {
+	Replaced []Session // same device, or the session the user chose to sign out
+	Evicted  []Session // displaced by the limit policy, oldest (or least recent) first
+}
+
+// Admit decides, without side effects, which of a user's active sessions must end for a new
+// session on device deviceID to fit within limit. A session with the same non-empty device id,
+// or with id replaceID, is replaced and frees its slot. If the rest still leave no room, the
+// evict policies pick exactly enough victims, while PolicyReject returns a *DeviceLimitError
+// listing the remaining sessions, newest first.
+func Admit(active []Session, deviceID, replaceID string, limit Limit) (Admission, error) {
+	var adm Admission
+	var rest []Session
+	for _, s := range active {
+		if (deviceID != "" && s.DeviceID == deviceID) || (replaceID != "" && s.ID == replaceID) {
+			adm.Replaced = append(adm.Replaced, s)
+			continue
+		}
+		rest = append(rest, s)
+	}
+	excess := len(rest) + 1 - max(limit.Max, 1)
+	if excess <= 0 {
+		return adm, nil
+	}
+	if limit.Policy == PolicyReject {
+		slices.SortFunc(rest, newestFirst)
+		return Admission{}, &DeviceLimitError{Limit: limit.Max, Sessions: rest}
+	}
+	slices.SortFunc(rest, evictionOrder(limit.Policy))
+	adm.Evicted = rest[:excess]
+	return adm, nil
+}
+
+// EvictionOrder returns the victims a lowered limit must revoke so that at most max active
+// sessions remain, in the order the policy evicts them. PolicyReject cannot refuse sessions
+// that already exist, so it evicts oldest first.
+func EvictionOrder(active []Session, limit Limit) []Session {
+	excess := len(active) - max(limit.Max, 1)
+	if excess <= 0 {
+		return nil
+	}
+	sorted := slices.Clone(active)
+	slices.SortFunc(sorted, evictionOrder(limit.Policy))
+	return sorted[:excess]
+}
+
+func evictionOrder(p LimitPolicy) func(a, b Session) int {
+	if p == PolicyEvictLeastRecent {
+		return func(a, b Session) int {
+			return cmp.Or(a.LastSeenAt.Compare(b.LastSeenAt), a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+		}
+	}
+	return func(a, b Session) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	}
+}
+
+func newestFirst(a, b Session) int {
+	return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID, a.ID))
+}
+
+// SortNewestFirst orders sessions by creation time, newest first.
+func SortNewestFirst(s []Session) { slices.SortFunc(s, newestFirst) }
+
+// Principal is who presented a valid token: the session, its user and the user's plan.
+type Principal struct {
+	Session Session
+	User    User
+	Plan    Plan
+}
+
+// LoginParams is one device's sign-in attempt. ReplaceSessionID optionally names one of the
+// user's sessions to sign out to make room (the answer to a DeviceLimitError).
+type LoginParams struct {
+	Email            string
+	Password         string
+	Device           Device
+	ReplaceSessionID string
+	IP               string
+	UserAgent        string
+}
+
+// LoginResult is a successful login: the token (returned only here; the store keeps its hash),
+// the new session, its user, and the sessions the limit policy evicted to make room.
+type LoginResult struct {
+	Token   string
+	Session Session
+	User    User
+	Evicted []Session
+}

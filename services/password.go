@@ -1,0 +1,74 @@
+package services
+
+import (
+	"fmt"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/alexedwards/argon2id"
+
+	"github.com/sessiond/sessiond/models"
+)
+
+// Password length bounds, in characters, checked before any hashing so that a huge password
+// costs nothing. Passwords are never truncated.
+const (
+	MinPasswordLen = 8
+	MaxPasswordLen = 128
+)
+
+// DefaultArgon2 are OWASP's argon2id parameters: 19 MiB of memory, 2 passes, 1 lane.
+var DefaultArgon2 = argon2id.Params{Memory: 19456, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+// Hasher hashes and verifies passwords with argon2id, producing self-describing PHC strings.
+// It is safe for concurrent use.
+type Hasher struct {
+	params    argon2id.Params
+	dummyOnce sync.Once
+	dummy     string
+}
+
+// NewHasher returns a Hasher with the given parameters (DefaultArgon2 in production; tests
+// may pass cheaper ones).
+func NewHasher(p argon2id.Params) *Hasher { return &Hasher{params: p} }
+
+// Hash returns the PHC string of password.
+func (h *Hasher) Hash(password string) (string, error) {
+	s, err := argon2id.CreateHash(password, &h.params)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return s, nil
+}
+
+// Verify reports whether password matches the PHC string hash. An empty hash (no such user)
+// is checked against a dummy hash with the same parameters, so the time taken does not reveal
+// whether an account exists; it never matches.
+func (h *Hasher) Verify(password, hash string) (bool, error) {
+	if hash == "" {
+		h.dummyOnce.Do(func() { h.dummy, _ = argon2id.CreateHash("dummy password", &h.params) })
+		_, err := argon2id.ComparePasswordAndHash(password, h.dummy)
+		return false, err
+	}
+	ok, err := argon2id.ComparePasswordAndHash(password, hash)
+	if err != nil {
+		return false, fmt.Errorf("verify password: %w", err)
+	}
+	return ok, nil
+}
+
+// checkPasswordPolicy refuses passwords that are too short, too long or equal to the email.
+func checkPasswordPolicy(password, email string) error {
+	n := utf8.RuneCountInString(password)
+	switch {
+	case !utf8.ValidString(password):
+		return &models.WeakPasswordError{Reason: "password must be valid UTF-8"}
+	case n < MinPasswordLen:
+		return &models.WeakPasswordError{Reason: fmt.Sprintf("password must have at least %d characters", MinPasswordLen)}
+	case n > MaxPasswordLen:
+		return &models.WeakPasswordError{Reason: fmt.Sprintf("password must have at most %d characters", MaxPasswordLen)}
+	case email != "" && normalizeEmail(password) == email:
+		return &models.WeakPasswordError{Reason: "password must not be the email address"}
+	}
+	return nil
+}

@@ -1,0 +1,310 @@
+package services
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/sessiond/sessiond/models"
+)
+
+// Bounds of the device fields a client sends.
+const (
+	MaxDeviceIDLen   = 128
+	MaxDeviceNameLen = 100
+	maxUserAgentLen  = 512
+	defaultDevice    = "Unnamed device"
+)
+
+// SessionsConfig configures session lifetimes.
+type SessionsConfig struct {
+	Defaults      models.Timeouts // where a plan sets none
+	TouchInterval time.Duration   // last_seen_at is written at most this often per session
+	Now           func() time.Time
+	Log           *slog.Logger
+}
+
+// Sessions logs devices in under their user's device limit and checks their tokens.
+type Sessions struct {
+	db     *gorm.DB
+	hasher *Hasher
+	cfg    SessionsConfig
+}
+
+// NewSessions returns the session use cases over db.
+func NewSessions(db *gorm.DB, hasher *Hasher, cfg SessionsConfig) *Sessions {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Sessions{db: db, hasher: hasher, cfg: cfg}
+}
+
+func (s *Sessions) now() time.Time { return clock(s.cfg.Now) }
+
+// Login checks the credentials, enforces the device limit and returns the new session with its
+// token. It returns models.ErrInvalidCredentials for a wrong email or password or a disabled
+// account (the same error, after the same hashing work), *models.ValidationError for a bad
+// device, and *models.DeviceLimitError when the reject policy refuses the device.
+//
+// Concurrency: the limit holds across any number of processes because the decision is taken
+// under a lock on the user's row (SQLite: the database write lock taken at BEGIN IMMEDIATE).
+func (s *Sessions) Login(ctx context.Context, p models.LoginParams) (models.LoginResult, error) {
+	device, err := validateDevice(p.Device)
+	if err != nil {
+		return models.LoginResult{}, err
+	}
+	user, err := s.checkPassword(ctx, p.Email, p.Password) // outside the transaction: hashing is slow
+	if err != nil {
+		return models.LoginResult{}, err
+	}
+	now := s.now()
+	sess, token, err := s.newSession(user.ID, device, p, now)
+	if err != nil {
+		return models.LoginResult{}, err
+	}
+	var (
+		res      models.LoginResult
+		limitErr *models.DeviceLimitError
+	)
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// Serialise this user's logins: otherwise two could both see a free slot.
+		locked, err := lockUser(tx, user.ID)
+		if err != nil {
+			return err
+		}
+		if locked.Disabled() { // disabled while we were hashing
+			return models.ErrInvalidCredentials
+		}
+		plan, err := planOf(tx, locked.PlanID)
+		if err != nil {
+			return err
+		}
+		// Lifetimes come from the plan as it is now, under the lock.
+		t := plan.Timeouts(s.cfg.Defaults)
+		sess.ExpiresAt = now.Add(t.Absolute)
+		sess.IdleExpiresAt = models.IdleDeadline(now, t.Idle, sess.ExpiresAt)
+		active, err := activeSessions(tx, user.ID, now)
+		if err != nil {
+			return err
+		}
+		adm, err := models.Admit(active, device.ID, p.ReplaceSessionID, locked.EffectiveLimit(plan, now))
+		if errors.As(err, &limitErr) {
+			// Commit the refusal to the history; the caller still gets the error.
+			return insertEvents(tx, sessionEvent(sess, models.EventLimitRejected, actorSelf(user.ID), now,
+				map[string]any{"limit": limitErr.Limit}))
+		}
+		if err != nil {
+			return err
+		}
+		if err := revoke(tx, adm.Replaced, models.ReasonReplaced, sess.ID, actorSelf(user.ID), now); err != nil {
+			return err
+		}
+		if err := revoke(tx, adm.Evicted, models.ReasonEvicted, sess.ID, actorSelf(user.ID), now); err != nil {
+			return err
+		}
+		if err := storeError(tx.Create(&sess).Error); err != nil {
+			return err
+		}
+		if err := insertEvents(tx, sessionEvent(sess, models.EventLogin, actorSelf(user.ID), now, nil)); err != nil {
+			return err
+		}
+		res = models.LoginResult{Token: token, Session: sess, User: locked, Evicted: adm.Evicted}
+		return nil
+	})
+	if err == nil && limitErr != nil {
+		err = limitErr
+	}
+	if err != nil {
+		return models.LoginResult{}, fmt.Errorf("login user %s: %w", user.ID, err)
+	}
+	return res, nil
+}
+
+// checkPassword returns the active user with this email and password. Unknown emails are
+// verified against a dummy hash, so every failure costs the same and reads the same.
+func (s *Sessions) checkPassword(ctx context.Context, email, password string) (models.User, error) {
+	if password == "" || utf8.RuneCountInString(password) > MaxPasswordLen {
+		return models.User{}, models.ErrInvalidCredentials // no password that long was ever accepted
+	}
+	var user models.User
+	err := s.db.WithContext(ctx).Where("email = ?", normalizeEmail(email)).Take(&user).Error
+	if err = storeError(err); err != nil && !errors.Is(err, models.ErrNotFound) {
+		return models.User{}, fmt.Errorf("find user: %w", err)
+	}
+	ok, verr := s.hasher.Verify(password, user.PasswordHash) // "" when not found: dummy hash
+	if verr != nil {
+		return models.User{}, verr
+	}
+	if !ok || err != nil || user.Disabled() {
+		return models.User{}, models.ErrInvalidCredentials
+	}
+	return user, nil
+}
+
+func (s *Sessions) newSession(userID string, d models.Device, p models.LoginParams, now time.Time) (models.Session, string, error) {
+	id, token, hash, err := newToken()
+	if err != nil {
+		return models.Session{}, "", fmt.Errorf("new token: %w", err)
+	}
+	return models.Session{
+		ID: id.String(), UserID: userID, SecretHash: hash,
+		DeviceID: d.ID, DeviceName: d.Name, DeviceType: d.Type,
+		IP: cleanHeader(p.IP, 64), UserAgent: cleanHeader(p.UserAgent, maxUserAgentLen),
+		CreatedAt: now, LastSeenAt: now,
+	}, token, nil
+}
+
+// Authenticate checks a token and returns who presented it. Errors: models.ErrSessionInvalid
+// (malformed, unknown, wrong secret), models.ErrSessionExpired, *models.SessionEvictedError,
+// *models.SessionRevokedError, models.ErrUnavailable when the store cannot be asked.
+// last_seen_at (and with it the idle deadline) is written at most once per touch interval.
+func (s *Sessions) Authenticate(ctx context.Context, token string) (models.Principal, error) {
+	id, secret, err := parseToken(token)
+	if err != nil {
+		return models.Principal{}, err
+	}
+	now := s.now()
+	db := s.db.WithContext(ctx)
+	pr, err := loadPrincipal(db, id.String())
+	if errors.Is(err, models.ErrNotFound) {
+		return models.Principal{}, models.ErrSessionInvalid
+	}
+	if err != nil {
+		return models.Principal{}, fmt.Errorf("authenticate: %w", err)
+	}
+	sess := pr.Session
+	if !secretMatches(secret, sess.SecretHash) {
+		return models.Principal{}, models.ErrSessionInvalid
+	}
+	if sess.Revoked() {
+		return models.Principal{}, revokedError(db, sess)
+	}
+	if pr.User.Disabled() {
+		return models.Principal{}, &models.SessionRevokedError{Reason: models.ReasonUserDisabled, RevokedAt: *pr.User.DisabledAt}
+	}
+	if sess.Expired(now) {
+		return models.Principal{}, models.ErrSessionExpired
+	}
+	if now.Sub(sess.LastSeenAt) >= s.cfg.TouchInterval {
+		s.touch(db, &pr, now)
+	}
+	return pr, nil
+}
+
+// touch slides the idle deadline forward. The compare-and-set on last_seen_at makes concurrent
+// checks of one session write once. A failed touch does not fail the check already done.
+func (s *Sessions) touch(db *gorm.DB, pr *models.Principal, now time.Time) {
+	sess := &pr.Session
+	idle := IdleDeadlineFor(pr.Plan, s.cfg.Defaults, now, sess.ExpiresAt)
+	err := db.Model(&models.Session{}).
+		Where("id = ? AND revoked_at IS NULL AND last_seen_at <= ?", sess.ID, now.Add(-s.cfg.TouchInterval)).
+		Updates(map[string]any{"last_seen_at": now, "idle_expires_at": idle}).Error
+	if err != nil {
+		s.cfg.Log.WarnContext(db.Statement.Context, "session touch failed", "session_id", sess.ID, "err", err)
+		return
+	}
+	sess.LastSeenAt, sess.IdleExpiresAt = now, idle
+}
+
+// IdleDeadlineFor returns the idle deadline of a session of plan seen at now.
+func IdleDeadlineFor(p models.Plan, defaults models.Timeouts, now, expiresAt time.Time) time.Time {
+	return models.IdleDeadline(now, p.Timeouts(defaults).Idle, expiresAt)
+}
+
+// Logout revokes the presenting session (reason logout).
+func (s *Sessions) Logout(ctx context.Context, userID, sessionID string) error {
+	now := s.now()
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var sess models.Session
+		err := tx.Where("id = ? AND user_id = ? AND revoked_at IS NULL", sessionID, userID).Take(&sess).Error
+		if err != nil {
+			return storeError(err)
+		}
+		return revokeAs(tx, []models.Session{sess}, models.ReasonLogout, models.EventLogout, sessionID, actorSelf(userID), now)
+	})
+	if err != nil {
+		return fmt.Errorf("logout session %s: %w", sessionID, err)
+	}
+	return nil
+}
+
+// revokedError explains a revoked session: who evicted it, or why it was revoked.
+func revokedError(db *gorm.DB, sess models.Session) error {
+	reason := *sess.RevokeReason
+	if reason != models.ReasonEvicted {
+		return &models.SessionRevokedError{Reason: reason, RevokedAt: *sess.RevokedAt}
+	}
+	e := &models.SessionEvictedError{EvictedAt: *sess.RevokedAt}
+	if sess.RevokedBy != nil {
+		// The newcomer may itself be purged by now; then the name is simply unknown.
+		var by models.Session
+		if err := db.Select("device_name").Where("id = ?", *sess.RevokedBy).Take(&by).Error; err == nil {
+			e.ByDeviceName = by.DeviceName
+		}
+	}
+	return e
+}
+
+// validateDevice checks the device a client sends and fills in defaults.
+func validateDevice(d models.Device) (models.Device, error) {
+	d.Name = strings.TrimSpace(d.Name)
+	if d.Name == "" {
+		d.Name = defaultDevice
+	}
+	if d.Type == "" {
+		d.Type = "other"
+	}
+	v := &models.ValidationError{Fields: map[string]string{}}
+	if err := validateText("device.name", d.Name, MaxDeviceNameLen); err != nil {
+		v.Fields["device.name"] = err.(*models.ValidationError).Fields["device.name"]
+	}
+	if err := validateText("device.id", d.ID, MaxDeviceIDLen); err != nil {
+		v.Fields["device.id"] = err.(*models.ValidationError).Fields["device.id"]
+	}
+	if !d.Type.Valid() {
+		v.Fields["device.type"] = "must be one of tv, mobile, tablet, web, desktop, console, other"
+	}
+	if len(v.Fields) > 0 {
+		return models.Device{}, v
+	}
+	return d, nil
+}
+
+// cleanHeader makes a header value safe to store: valid UTF-8, no NUL, bounded length.
+func cleanHeader(s string, maxBytes int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+	for len(s) > maxBytes {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
+}
+
+// lockUser locks the user's row until the transaction ends and returns it fresh. On SQLite the
+// locking clause is dropped by the driver: the immediate transaction already holds the lock.
+func lockUser(tx *gorm.DB, userID string) (models.User, error) {
+	var u models.User
+	err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).Where("id = ?", userID).Take(&u).Error
+	return u, storeError(err)
+}
+
+func planOf(tx *gorm.DB, planID string) (models.Plan, error) {
+	var p models.Plan
+	return p, storeError(tx.Where("id = ?", planID).Take(&p).Error)
+}
+
+// activeSessions returns the user's sessions that are neither revoked nor expired at now,
+// oldest first. Expired but unrevoked sessions do not count against the limit.
+func activeSessions(tx *gorm.DB, userID string, now time.Time) ([]models.Session, error) {
+	var ss []models.Session
+	err := tx.Where("user_id = ? AND revoked_at IS NULL AND idle_expires_at > ? AND expires_at > ?", userID, now, now).
+		Order("created_at, id").Find(&ss).Error
+	return ss, storeError(err)
+}

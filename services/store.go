@@ -1,0 +1,117 @@
+// Package services holds sessiond's use cases. Each owns the *gorm.DB and runs at most one
+// transaction per call; the device-limit invariant is enforced here, under a user-row lock.
+package services
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/sessiond/sessiond/models"
+)
+
+// StoreOptions tune the connection pool.
+type StoreOptions struct {
+	MaxOpenConns int
+	MaxIdleConns int
+}
+
+// Open connects to the store. dialect is "postgres" (dsn is a pgx connection string) or
+// "sqlite" (dsn is a file path). SQLite runs in WAL mode with immediate transactions, so
+// every transaction takes the write lock at BEGIN: that is its user lock.
+func Open(dialect, dsn string, opts StoreOptions) (*gorm.DB, error) {
+	var dialector gorm.Dialector
+	switch dialect {
+	case "postgres":
+		dialector = postgres.New(postgres.Config{DSN: dsn})
+	case "sqlite":
+		// _txlock must not follow _time_format in this driver (it stops reading there);
+		// the default time format is the sortable "2006-01-02 15:04:05.999999999-07:00".
+		dialector = sqlite.Open(dsn + "?_txlock=immediate&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)")
+	default:
+		return nil, fmt.Errorf("open store: unknown dialect %q", dialect)
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{
+		TranslateError:         true,
+		SkipDefaultTransaction: true,
+		Logger:                 logger.Discard,
+		NowFunc:                func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", storeError(err))
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	sqlDB.SetMaxOpenConns(max(opts.MaxOpenConns, 1))
+	sqlDB.SetMaxIdleConns(max(opts.MaxIdleConns, 0))
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	return db, nil
+}
+
+// Dialect returns "postgres" or "sqlite" for a store opened by Open.
+func Dialect(db *gorm.DB) string { return db.Name() }
+
+// Migrate applies every pending embedded migration. On Postgres a session-level advisory lock
+// makes concurrent starts of several processes safe.
+func Migrate(ctx context.Context, db *gorm.DB, log *slog.Logger) error {
+	dialect := Dialect(db)
+	fsys, err := models.Migrations(dialect)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	gooseDialect := goose.DialectSQLite3
+	if dialect == "postgres" {
+		gooseDialect = goose.DialectPostgres
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(gooseDialect, sqlDB, fsys, opts...)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", storeError(err))
+	}
+	for _, r := range results {
+		log.InfoContext(ctx, "migration applied", "version", r.Source.Version, "duration", r.Duration)
+	}
+	return nil
+}
+
+// storeError translates what the driver says into the domain's words: a missing row is
+// models.ErrNotFound, a unique violation models.ErrConflict, and anything that means the store
+// could not be asked (no connection, deadline) models.ErrUnavailable, so callers fail closed.
+// Other errors pass through unchanged.
+func storeError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return models.ErrNotFound
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return fmt.Errorf("%w: %w", models.ErrConflict, err)
+	case isUnavailable(err):
+		return fmt.Errorf("%w: %w", models.ErrUnavailable, err)
+	}
+	return err
+}

@@ -1,0 +1,66 @@
+package services
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/sessiond/sessiond/models"
+)
+
+const (
+	secretBytes = 32
+	// idLen and secretLen are the unpadded base64url lengths of 16 and 32 bytes.
+	idLen     = 22
+	secretLen = 43
+)
+
+var b64 = base64.RawURLEncoding
+
+// newToken returns a fresh session id (UUIDv7, time-ordered for index locality), the token the
+// client keeps, and the SHA-256 of its secret, which is all the store keeps.
+func newToken() (id uuid.UUID, token string, secretHash []byte, err error) {
+	id, err = uuid.NewV7()
+	if err != nil {
+		return uuid.UUID{}, "", nil, err
+	}
+	secret := make([]byte, secretBytes)
+	if _, err := rand.Read(secret); err != nil {
+		return uuid.UUID{}, "", nil, err
+	}
+	sum := sha256.Sum256(secret)
+	return id, b64.EncodeToString(id[:]) + "." + b64.EncodeToString(secret), sum[:], nil
+}
+
+// parseToken splits a token into its session id and secret. Anything that is not exactly
+// base64url(16 bytes) "." base64url(32 bytes) is models.ErrSessionInvalid.
+func parseToken(token string) (uuid.UUID, []byte, error) {
+	idPart, secretPart, ok := strings.Cut(token, ".")
+	if !ok || len(idPart) != idLen || len(secretPart) != secretLen {
+		return uuid.UUID{}, nil, models.ErrSessionInvalid
+	}
+	var id uuid.UUID
+	if n, err := b64.Decode(id[:], []byte(idPart)); err != nil || n != len(id) {
+		return uuid.UUID{}, nil, models.ErrSessionInvalid
+	}
+	secret, err := b64.DecodeString(secretPart)
+	if err != nil || len(secret) != secretBytes {
+		return uuid.UUID{}, nil, models.ErrSessionInvalid
+	}
+	// Decoding is lenient about the unused low bits of the last character; re-encoding makes
+	// the token canonical, so one secret has exactly one spelling.
+	if b64.EncodeToString(id[:]) != idPart || b64.EncodeToString(secret) != secretPart {
+		return uuid.UUID{}, nil, models.ErrSessionInvalid
+	}
+	return id, secret, nil
+}
+
+// secretMatches compares SHA-256(secret) with the stored hash in constant time.
+func secretMatches(secret, hash []byte) bool {
+	sum := sha256.Sum256(secret)
+	return subtle.ConstantTimeCompare(sum[:], hash) == 1
+}

@@ -1,0 +1,111 @@
+package services
+
+import (
+	"encoding/json"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/sessiond/sessiond/models"
+)
+
+// Helpers in this file take the transaction first and never begin one: use cases compose them.
+
+// actor names who caused an event.
+type actor struct {
+	kind models.ActorKind
+	id   string
+}
+
+func actorSelf(userID string) actor { return actor{models.ActorUser, userID} }
+
+// reasonEvent is the event each revocation reason is recorded as.
+var reasonEvent = map[models.RevokeReason]models.EventType{
+	models.ReasonLogout:          models.EventLogout,
+	models.ReasonEvicted:         models.EventEvicted,
+	models.ReasonReplaced:        models.EventReplaced,
+	models.ReasonPasswordChanged: models.EventPasswordChanged,
+}
+
+// revoke ends the given sessions with reason, records by as the cause (a session or a person)
+// and writes one event per session. Sessions already revoked are left alone.
+func revoke(tx *gorm.DB, ss []models.Session, reason models.RevokeReason, by string, a actor, now time.Time) error {
+	ev, ok := reasonEvent[reason]
+	if !ok {
+		ev = models.EventRevoked
+	}
+	return revokeAs(tx, ss, reason, ev, by, a, now)
+}
+
+func revokeAs(tx *gorm.DB, ss []models.Session, reason models.RevokeReason, ev models.EventType, by string, a actor, now time.Time) error {
+	if len(ss) == 0 {
+		return nil
+	}
+	ids := make([]string, len(ss))
+	events := make([]models.SessionEvent, len(ss))
+	for i, s := range ss {
+		ids[i] = s.ID
+		events[i] = sessionEvent(s, ev, a, now, map[string]any{"reason": reason})
+	}
+	err := tx.Model(&models.Session{}).Where("id IN ? AND revoked_at IS NULL", ids).
+		Updates(map[string]any{"revoked_at": now, "revoke_reason": reason, "revoked_by": by}).Error
+	if err != nil {
+		return storeError(err)
+	}
+	return insertEvents(tx, events...)
+}
+
+// sessionEvent describes something that happened to session s.
+func sessionEvent(s models.Session, t models.EventType, a actor, now time.Time, details map[string]any) models.SessionEvent {
+	d := "{}"
+	if len(details) > 0 {
+		b, _ := json.Marshal(details) // maps of strings and numbers always marshal
+		d = string(b)
+	}
+	id := s.ID
+	return models.SessionEvent{
+		ID: newID(), UserID: s.UserID, SessionID: &id, Type: t,
+		DeviceID: s.DeviceID, DeviceName: s.DeviceName, DeviceType: s.DeviceType, IP: s.IP,
+		ActorKind: a.kind, ActorID: a.id, At: now, Details: d,
+	}
+}
+
+func insertEvents(tx *gorm.DB, events ...models.SessionEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	return storeError(tx.Create(&events).Error)
+}
+
+// principalRow is one row of the session ⋈ user ⋈ plan lookup.
+type principalRow struct {
+	models.Session `gorm:"embedded"`
+	User           models.User `gorm:"embedded;embeddedPrefix:u_"`
+	Plan           models.Plan `gorm:"embedded;embeddedPrefix:p_"`
+}
+
+// principalQuery reads a session with its user and plan in one round trip.
+const principalQuery = `SELECT s.*,
+  u.id AS u_id, u.email AS u_email, u.password_hash AS u_password_hash, u.display_name AS u_display_name,
+  u.role AS u_role, u.plan_id AS u_plan_id, u.max_sessions_override AS u_max_sessions_override,
+  u.max_sessions_override_until AS u_max_sessions_override_until,
+  u.limit_policy_override AS u_limit_policy_override, u.disabled_at AS u_disabled_at,
+  u.created_at AS u_created_at, u.updated_at AS u_updated_at,
+  p.id AS p_id, p.name AS p_name, p.max_sessions AS p_max_sessions, p.limit_policy AS p_limit_policy,
+  p.idle_timeout_seconds AS p_idle_timeout_seconds, p.absolute_timeout_seconds AS p_absolute_timeout_seconds,
+  p.created_at AS p_created_at, p.updated_at AS p_updated_at
+FROM sessions s JOIN users u ON u.id = s.user_id JOIN plans p ON p.id = u.plan_id
+WHERE s.id = ?`
+
+// loadPrincipal returns the session id with its user and plan, or models.ErrNotFound.
+func loadPrincipal(db *gorm.DB, id string) (models.Principal, error) {
+	var rows []principalRow
+	if err := db.Raw(principalQuery, id).Scan(&rows).Error; err != nil {
+		return models.Principal{}, storeError(err)
+	}
+	if len(rows) == 0 {
+		return models.Principal{}, models.ErrNotFound
+	}
+	r := rows[0]
+	return models.Principal{Session: r.Session, User: r.User, Plan: r.Plan}, nil
+}

@@ -1,0 +1,172 @@
+package services
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/sessiond/sessiond/models"
+)
+
+// Input bounds shared by every use case that takes them.
+const (
+	MaxEmailLen       = 254 // RFC 5321 path limit
+	MaxDisplayNameLen = 100
+)
+
+// UsersConfig configures account creation.
+type UsersConfig struct {
+	DefaultPlan      string // plan name given to new accounts
+	RegistrationOpen bool
+	Now              func() time.Time // nil = time.Now
+}
+
+// Users creates and looks up accounts.
+type Users struct {
+	db     *gorm.DB
+	hasher *Hasher
+	cfg    UsersConfig
+}
+
+// NewUsers returns the account use cases over db.
+func NewUsers(db *gorm.DB, hasher *Hasher, cfg UsersConfig) *Users {
+	return &Users{db: db, hasher: hasher, cfg: cfg}
+}
+
+// RegisterParams is a self-service sign-up.
+type RegisterParams struct {
+	Email       string
+	Password    string
+	DisplayName string
+}
+
+// Register creates a user account on the default plan. It returns models.ErrRegistrationClosed
+// when sign-up is off, *models.ValidationError or *models.WeakPasswordError for bad input, and
+// models.ErrConflict when the email is taken.
+func (u *Users) Register(ctx context.Context, p RegisterParams) (models.User, error) {
+	if !u.cfg.RegistrationOpen {
+		return models.User{}, models.ErrRegistrationClosed
+	}
+	return u.create(ctx, p, models.RoleUser)
+}
+
+// CreateAdmin creates an account with role admin, whatever the registration setting.
+// Errors are those of Register, but for ErrRegistrationClosed.
+func (u *Users) CreateAdmin(ctx context.Context, email, password string) (models.User, error) {
+	return u.create(ctx, RegisterParams{Email: email, Password: password}, models.RoleAdmin)
+}
+
+// EnsureAdmin creates the admin account email unless an account with that email exists; an
+// existing account is left exactly as it is. It reports whether it created one.
+func (u *Users) EnsureAdmin(ctx context.Context, email, password string) (bool, error) {
+	_, err := u.CreateAdmin(ctx, email, password)
+	switch {
+	case errors.Is(err, models.ErrConflict):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
+func (u *Users) create(ctx context.Context, p RegisterParams, role models.Role) (models.User, error) {
+	email, err := validateEmail(p.Email)
+	if err != nil {
+		return models.User{}, err
+	}
+	name := strings.TrimSpace(p.DisplayName)
+	if err := validateText("display_name", name, MaxDisplayNameLen); err != nil {
+		return models.User{}, err
+	}
+	if err := checkPasswordPolicy(p.Password, email); err != nil {
+		return models.User{}, err
+	}
+	hash, err := u.hasher.Hash(p.Password) // before touching the store: hashing is slow
+	if err != nil {
+		return models.User{}, err
+	}
+	now := clock(u.cfg.Now)
+	user := models.User{
+		ID: newID(), Email: email, PasswordHash: hash, DisplayName: name, Role: role,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	err = u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var plan models.Plan
+		if err := tx.Where("name = ?", u.cfg.DefaultPlan).Take(&plan).Error; err != nil {
+			return storeError(err)
+		}
+		user.PlanID = plan.ID
+		return storeError(tx.Create(&user).Error)
+	})
+	if err != nil {
+		return models.User{}, fmt.Errorf("create user: %w", err)
+	}
+	return user, nil
+}
+
+// CheckDefaultPlan returns an error unless the configured default plan exists; serve calls it
+// at start so a typo fails loudly instead of at the first sign-up.
+func (u *Users) CheckDefaultPlan(ctx context.Context) error {
+	var n int64
+	if err := u.db.WithContext(ctx).Model(&models.Plan{}).Where("name = ?", u.cfg.DefaultPlan).Count(&n).Error; err != nil {
+		return fmt.Errorf("check default plan: %w", storeError(err))
+	}
+	if n == 0 {
+		return fmt.Errorf("default plan %q does not exist", u.cfg.DefaultPlan)
+	}
+	return nil
+}
+
+// normalizeEmail trims and lower-cases an email: the one spelling stored and looked up.
+func normalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// validateEmail normalizes s and checks it is one plain address (no display name) of at most
+// MaxEmailLen bytes.
+func validateEmail(s string) (string, error) {
+	email := normalizeEmail(s)
+	switch {
+	case email == "":
+		return "", models.Invalid("email", "is required")
+	case len(email) > MaxEmailLen:
+		return "", models.Invalid("email", fmt.Sprintf("must be at most %d bytes", MaxEmailLen))
+	case !utf8.ValidString(email) || strings.ContainsFunc(email, unicode.IsControl):
+		return "", models.Invalid("email", "contains invalid characters")
+	}
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Address != email || addr.Name != "" {
+		return "", models.Invalid("email", "is not an email address")
+	}
+	return email, nil
+}
+
+// validateText checks a free-text field shown to people: valid UTF-8, no control characters
+// (a NUL would also be refused by Postgres), at most maxLen characters.
+func validateText(field, s string, maxLen int) error {
+	switch {
+	case !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl):
+		return models.Invalid(field, "contains invalid characters")
+	case utf8.RuneCountInString(s) > maxLen:
+		return models.Invalid(field, fmt.Sprintf("must be at most %d characters", maxLen))
+	}
+	return nil
+}
+
+// newID returns a time-ordered UUIDv7 string.
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// clock reads now (or the wall clock) once, in UTC at the store's microsecond precision, so a
+// value written and read back compares equal.
+func clock(now func() time.Time) time.Time {
+	if now == nil {
+		now = time.Now
+	}
+	return now().UTC().Truncate(time.Microsecond)
+}
