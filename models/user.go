@@ -52,3 +52,10 @@ func (u User) EffectiveLimit(p Plan, now time.Time) Limit {
 	}
 	return l
 }
+
+// RegisterParams is a self-service sign-up.
+type RegisterParams struct {
+	Email       string
+	Password    string
+	DisplayName string
+}

@@ -68,7 +68,7 @@ func newEnvOn(tb testing.TB, store servicetest.Store, db *gorm.DB, clock *fakeCl
 // register creates a user, optionally with a device limit override.
 func (e *env) register(tb testing.TB, limit *models.Limit) models.User {
 	tb.Helper()
-	u, err := e.users.Register(context.Background(), services.RegisterParams{Email: servicetest.Email(tb), Password: testPassword})
+	u, err := e.users.Register(context.Background(), models.RegisterParams{Email: servicetest.Email(tb), Password: testPassword})
 	if err != nil {
 		tb.Fatalf("Register() = %v", err)
 	}

@@ -115,3 +115,7 @@ func storeError(err error) error {
 	}
 	return err
 }
+
+// unavailable marks any error as models.ErrUnavailable: for calls whose only purpose is to
+// reach the store.
+func unavailable(err error) error { return fmt.Errorf("%w: %w", models.ErrUnavailable, err) }

@@ -41,17 +41,10 @@ func NewUsers(db *gorm.DB, hasher *Hasher, cfg UsersConfig) *Users {
 	return &Users{db: db, hasher: hasher, cfg: cfg}
 }
 
-// RegisterParams is a self-service sign-up.
-type RegisterParams struct {
-	Email       string
-	Password    string
-	DisplayName string
-}
-
 // Register creates a user account on the default plan. It returns models.ErrRegistrationClosed
 // when sign-up is off, *models.ValidationError or *models.WeakPasswordError for bad input, and
 // models.ErrConflict when the email is taken.
-func (u *Users) Register(ctx context.Context, p RegisterParams) (models.User, error) {
+func (u *Users) Register(ctx context.Context, p models.RegisterParams) (models.User, error) {
 	if !u.cfg.RegistrationOpen {
 		return models.User{}, models.ErrRegistrationClosed
 	}
@@ -61,7 +54,7 @@ func (u *Users) Register(ctx context.Context, p RegisterParams) (models.User, er
 // CreateAdmin creates an account with role admin, whatever the registration setting.
 // Errors are those of Register, but for ErrRegistrationClosed.
 func (u *Users) CreateAdmin(ctx context.Context, email, password string) (models.User, error) {
-	return u.create(ctx, RegisterParams{Email: email, Password: password}, models.RoleAdmin)
+	return u.create(ctx, models.RegisterParams{Email: email, Password: password}, models.RoleAdmin)
 }
 
 // EnsureAdmin creates the admin account email unless an account with that email exists; an
@@ -77,7 +70,7 @@ func (u *Users) EnsureAdmin(ctx context.Context, email, password string) (bool, 
 	return true, nil
 }
 
-func (u *Users) create(ctx context.Context, p RegisterParams, role models.Role) (models.User, error) {
+func (u *Users) create(ctx context.Context, p models.RegisterParams, role models.Role) (models.User, error) {
 	email, err := validateEmail(p.Email)
 	if err != nil {
 		return models.User{}, err

@@ -1,0 +1,113 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sessiond/sessiond/models"
+)
+
+type registerRequest struct {
+	Email       string `json:"email"`
+	Password    string `json:"password"`
+	DisplayName string `json:"display_name"`
+}
+
+func (h *handler) register(c *gin.Context) {
+	var req registerRequest
+	if err := decode(c, &req); err != nil {
+		h.fail(c, err)
+		return
+	}
+	u, err := h.users.Register(c.Request.Context(), models.RegisterParams(req))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, gin.H{"user": toUser(u)})
+}
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Device   struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+		Type string `json:"type"`
+	} `json:"device"`
+	ReplaceSessionID string `json:"replace_session_id"`
+}
+
+func (h *handler) login(c *gin.Context) {
+	var req loginRequest
+	if err := decode(c, &req); err != nil {
+		h.fail(c, err)
+		return
+	}
+	res, err := h.sessions.Login(c.Request.Context(), models.LoginParams{
+		Email:            req.Email,
+		Password:         req.Password,
+		Device:           models.Device{ID: req.Device.ID, Name: req.Device.Name, Type: models.DeviceType(req.Device.Type)},
+		ReplaceSessionID: req.ReplaceSessionID,
+		IP:               c.ClientIP(),
+		UserAgent:        c.Request.UserAgent(),
+	})
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.setCookie(c, res.Token, res.Session)
+	c.JSON(http.StatusCreated, gin.H{
+		"token":   res.Token,
+		"session": toSession(res.Session, res.Session.ID),
+		"user":    toUser(res.User),
+		"evicted": toSessions(res.Evicted, ""),
+	})
+}
+
+func (h *handler) logout(c *gin.Context) {
+	p := principal(c)
+	if err := h.sessions.Logout(c.Request.Context(), p.User.ID, p.Session.ID); err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.clearCookie(c)
+	c.Status(http.StatusNoContent)
+}
+
+func (h *handler) whoami(c *gin.Context) {
+	p := principal(c)
+	c.JSON(http.StatusOK, gin.H{
+		"session": toSession(p.Session, p.Session.ID),
+		"user":    toUser(p.User),
+		"plan":    toPlan(p.Plan),
+	})
+}
+
+// cookieName is __Host-sessiond when cookies are secure: the prefix makes browsers insist on
+// Secure, Path=/ and no Domain. Plain-HTTP development gets a plain name.
+func (h *handler) cookieName() string {
+	if h.cookieSecure {
+		return "__Host-sessiond"
+	}
+	return "sessiond"
+}
+
+// setCookie hands the browser the token for as long as the session can live.
+func (h *handler) setCookie(c *gin.Context, token string, s models.Session) {
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: h.cookieName(), Value: token, Path: "/",
+		MaxAge: int(s.ExpiresAt.Sub(s.CreatedAt) / time.Second),
+		Secure: h.cookieSecure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (h *handler) clearCookie(c *gin.Context) {
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: h.cookieName(), Value: "", Path: "/", MaxAge: -1,
+		Secure: h.cookieSecure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	})
+	c.Header("Clear-Site-Data", `"cookies"`)
+}

@@ -1,0 +1,229 @@
+package api_test
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/api"
+	"github.com/sessiond/sessiond/models"
+	"github.com/sessiond/sessiond/services/servicetest"
+)
+
+func TestDeviceLimitFlow(t *testing.T) {
+	for _, store := range servicetest.Stores(t) {
+		t.Run(store.Name, func(t *testing.T) {
+			s := newServer(t, store, options{})
+			email := s.register(t)
+			first := s.mustLogin(t, email, "Phone")
+			s.clock.Advance(time.Second)
+			s.mustLogin(t, email, "Laptop")
+			s.clock.Advance(time.Second)
+			third := s.login(t, email, "Living room TV")
+			if third.Code != http.StatusCreated {
+				t.Fatalf("third login = %d %s, want 201", third.Code, third.Body)
+			}
+			evicted := third.body["evicted"].([]any)
+			if len(evicted) != 1 || evicted[0].(map[string]any)["device"].(map[string]any)["name"] != "Phone" {
+				t.Fatalf("third login evicted = %v, want [Phone]", evicted)
+			}
+			sess := third.body["session"].(map[string]any)
+			if sess["current"] != true || strings.Contains(third.Body.String(), "secret") {
+				t.Errorf("login session = %v, want current and no secret", sess)
+			}
+
+			r := s.do("GET", "/v1/auth/session", "", "", bearer(first)...)
+			d := r.errorDetails()
+			if r.Code != 401 || r.errorCode() != "session_evicted" || d["by_device_name"] != "Living room TV" || d["evicted_at"] == nil {
+				t.Fatalf("GET /v1/auth/session (evicted) = %d %s, want 401 session_evicted by Living room TV", r.Code, r.Body)
+			}
+
+			token := third.body["token"].(string)
+			r = s.do("GET", "/v1/auth/session", "", "", bearer(token)...)
+			if r.Code != 200 || r.body["plan"].(map[string]any)["name"] != "standard" || r.body["user"].(map[string]any)["email"] != email {
+				t.Fatalf("GET /v1/auth/session = %d %s, want 200 with user and plan", r.Code, r.Body)
+			}
+			if r := s.do("POST", "/v1/auth/logout", "", "", bearer(token)...); r.Code != http.StatusNoContent {
+				t.Fatalf("POST /v1/auth/logout = %d %s, want 204", r.Code, r.Body)
+			}
+			r = s.do("GET", "/v1/auth/session", "", "", bearer(token)...)
+			if r.Code != 401 || r.errorCode() != "session_revoked" || r.errorDetails()["reason"] != "logout" {
+				t.Fatalf("GET /v1/auth/session (logged out) = %d %s, want 401 session_revoked reason logout", r.Code, r.Body)
+			}
+		})
+	}
+}
+
+func TestRejectPolicyAnswers409WithDevices(t *testing.T) {
+	for _, store := range servicetest.Stores(t) {
+		t.Run(store.Name, func(t *testing.T) {
+			s := newServer(t, store, options{})
+			email := s.register(t)
+			s.setLimit(t, email, models.Limit{Max: 1, Policy: models.PolicyReject})
+			first := s.login(t, email, "Phone")
+			r := s.login(t, email, "TV")
+			d := r.errorDetails()
+			if r.Code != http.StatusConflict || r.errorCode() != "device_limit_reached" || d["limit"] != float64(1) {
+				t.Fatalf("login over the limit = %d %s, want 409 device_limit_reached limit 1", r.Code, r.Body)
+			}
+			listed := d["sessions"].([]any)
+			firstID := first.body["session"].(map[string]any)["id"]
+			if len(listed) != 1 || listed[0].(map[string]any)["id"] != firstID {
+				t.Fatalf("details.sessions = %v, want the Phone session %v", listed, firstID)
+			}
+			r = s.login(t, email, "TV", map[string]any{"replace_session_id": firstID})
+			if r.Code != http.StatusCreated {
+				t.Fatalf("login with replace_session_id = %d %s, want 201", r.Code, r.Body)
+			}
+		})
+	}
+}
+
+func TestAuthErrors(t *testing.T) {
+	store := servicetest.SQLite(t)
+	s := newServer(t, store, options{})
+	email := s.register(t)
+	token := s.mustLogin(t, email, "Phone")
+	id, _, _ := strings.Cut(token, ".")
+
+	expiring := s.mustLogin(t, s.register(t), "Tablet")
+
+	cases := []struct {
+		name     string
+		method   string
+		path     string
+		ct, body string
+		headers  []string
+		status   int
+		code     string
+		field    string // expected in details.fields
+	}{
+		{"no token", "GET", "/v1/auth/session", "", "", nil, 401, "unauthenticated", ""},
+		{"garbage token", "GET", "/v1/auth/session", "", "", bearer("garbage"), 401, "session_invalid", ""},
+		{"wrong secret", "GET", "/v1/auth/session", "", "", bearer(id + "." + strings.Repeat("A", 43)), 401, "session_invalid", ""},
+		{"basic scheme", "GET", "/v1/auth/session", "", "", []string{"Authorization", "Basic " + token}, 401, "session_invalid", ""},
+		{"logout without token", "POST", "/v1/auth/logout", "", "", nil, 401, "unauthenticated", ""},
+		{"wrong password", "POST", "/v1/auth/login", "application/json", `{"email":"` + email + `","password":"wrong password"}`, nil, 401, "invalid_credentials", ""},
+		{"unknown email", "POST", "/v1/auth/login", "application/json", `{"email":"nobody@example.com","password":"` + password + `"}`, nil, 401, "invalid_credentials", ""},
+		{"bad device type", "POST", "/v1/auth/login", "application/json", `{"email":"` + email + `","password":"` + password + `","device":{"name":"x","type":"toaster"}}`, nil, 400, "invalid_request", "device.type"},
+		{"device name not a string", "POST", "/v1/auth/login", "application/json", `{"email":"a@b.c","password":"x","device":{"name":7}}`, nil, 400, "invalid_request", "device.name"},
+		{"malformed JSON", "POST", "/v1/auth/login", "application/json", `{"email":`, nil, 400, "invalid_request", "body"},
+		{"unknown field", "POST", "/v1/auth/login", "application/json", `{"email":"a@b.c","password":"x","admin":true}`, nil, 400, "invalid_request", "admin"},
+		{"two values", "POST", "/v1/auth/login", "application/json", `{"email":"a@b.c"}{"email":"a@b.c"}`, nil, 400, "invalid_request", "body"},
+		{"array body", "POST", "/v1/auth/login", "application/json", `[1,2]`, nil, 400, "invalid_request", "body"},
+		{"empty body", "POST", "/v1/auth/login", "application/json", ``, nil, 400, "invalid_request", "body"},
+		{"invalid UTF-8", "POST", "/v1/auth/register", "application/json", "{\"email\":\"a\xffb@example.com\",\"password\":\"long enough\"}", nil, 400, "invalid_request", "body"},
+		{"NUL in display name", "POST", "/v1/auth/register", "application/json", `{"email":"nul@example.com","password":"long enough","display_name":"a\u0000b"}`, nil, 400, "invalid_request", "display_name"},
+		{"wrong content type", "POST", "/v1/auth/login", "text/plain", `{}`, nil, 415, "unsupported_media_type", ""},
+		{"no content type", "POST", "/v1/auth/register", "", `{}`, nil, 415, "unsupported_media_type", ""},
+		{"oversized body", "POST", "/v1/auth/register", "application/json", `{"email":"` + strings.Repeat("a", 70<<10) + `"}`, nil, 413, "request_too_large", ""},
+		{"bad email", "POST", "/v1/auth/register", "application/json", `{"email":"not-an-email","password":"long enough"}`, nil, 400, "invalid_request", "email"},
+		{"long email", "POST", "/v1/auth/register", "application/json", `{"email":"` + strings.Repeat("a", 250) + `@b.co","password":"long enough"}`, nil, 400, "invalid_request", "email"},
+		{"short password", "POST", "/v1/auth/register", "application/json", `{"email":"short@example.com","password":"short"}`, nil, 400, "weak_password", ""},
+		{"password is email", "POST", "/v1/auth/register", "application/json", `{"email":"same@example.com","password":"same@example.com"}`, nil, 400, "weak_password", ""},
+		{"email taken", "POST", "/v1/auth/register", "application/json", `{"email":"` + strings.ToUpper(email) + `","password":"long enough"}`, nil, 409, "conflict", ""},
+		{"unknown route", "GET", "/v1/nope", "", "", nil, 404, "not_found", ""},
+		{"wrong method", "DELETE", "/v1/auth/login", "", "", nil, 405, "method_not_allowed", ""},
+		{"trailing slash", "POST", "/v1/auth/login/", "application/json", `{}`, nil, 404, "not_found", ""},
+	}
+	for _, tc := range cases {
+		r := s.do(tc.method, tc.path, tc.ct, tc.body, tc.headers...)
+		if r.Code != tc.status || r.errorCode() != tc.code {
+			t.Errorf("%s: %s %s = %d %s, want %d %s", tc.name, tc.method, tc.path, r.Code, r.Body, tc.status, tc.code)
+			continue
+		}
+		if tc.field != "" {
+			fields, _ := r.errorDetails()["fields"].(map[string]any)
+			if _, ok := fields[tc.field]; !ok {
+				t.Errorf("%s: details.fields = %v, want %q named", tc.name, fields, tc.field)
+			}
+		}
+	}
+
+	s.clock.Advance(time.Hour + time.Second) // past the idle timeout of an hour
+	if r := s.do("GET", "/v1/auth/session", "", "", bearer(expiring)...); r.Code != 401 || r.errorCode() != "session_expired" {
+		t.Errorf("GET /v1/auth/session after the idle timeout = %d %s, want 401 session_expired", r.Code, r.Body)
+	}
+}
+
+func TestRegistrationClosed(t *testing.T) {
+	s := newServer(t, servicetest.SQLite(t), options{registrationClosed: true})
+	r := s.json("POST", "/v1/auth/register", map[string]any{"email": "a@example.com", "password": password})
+	if r.Code != http.StatusForbidden || r.errorCode() != "registration_closed" {
+		t.Fatalf("POST /v1/auth/register = %d %s, want 403 registration_closed", r.Code, r.Body)
+	}
+}
+
+func TestCookieSession(t *testing.T) {
+	for _, secure := range []bool{true, false} {
+		s := newServer(t, servicetest.SQLite(t), options{cookieSecure: secure})
+		email := s.register(t)
+		r := s.login(t, email, "Browser")
+		cookies := r.Result().Cookies()
+		wantName := map[bool]string{true: "__Host-sessiond", false: "sessiond"}[secure]
+		if len(cookies) != 1 {
+			t.Fatalf("login set %d cookies, want 1", len(cookies))
+		}
+		c := cookies[0]
+		if c.Name != wantName || c.Value != r.body["token"] || !c.HttpOnly || c.Secure != secure ||
+			c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "" || c.MaxAge <= 0 {
+			t.Fatalf("secure=%v: cookie = %+v, want %s, HttpOnly, SameSite=Lax, Path=/, no Domain", secure, c, wantName)
+		}
+		cookie := []string{"Cookie", c.Name + "=" + c.Value}
+		if r := s.do("GET", "/v1/auth/session", "", "", cookie...); r.Code != 200 {
+			t.Fatalf("GET /v1/auth/session with cookie = %d %s, want 200", r.Code, r.Body)
+		}
+		host := "example.com" // httptest.NewRequest's default host
+		crossSite := s.do("POST", "/v1/auth/logout", "", "", append(cookie, "Origin", "https://evil.example")...)
+		noOrigin := s.do("POST", "/v1/auth/logout", "", "", cookie...)
+		if crossSite.Code != 403 || crossSite.errorCode() != "csrf_failed" || noOrigin.Code != 403 {
+			t.Fatalf("cookie logout cross-site = %d %s, without Origin = %d; want 403 csrf_failed", crossSite.Code, crossSite.Body, noOrigin.Code)
+		}
+		r = s.do("POST", "/v1/auth/logout", "", "", append(cookie, "Origin", "https://"+host)...)
+		if r.Code != http.StatusNoContent {
+			t.Fatalf("same-origin cookie logout = %d %s, want 204", r.Code, r.Body)
+		}
+		cleared := r.Result().Cookies()
+		if len(cleared) != 1 || cleared[0].Name != wantName || cleared[0].MaxAge >= 0 || r.Header().Get("Clear-Site-Data") != `"cookies"` {
+			t.Fatalf("logout cookies = %+v, Clear-Site-Data %q; want %s cleared", cleared, r.Header().Get("Clear-Site-Data"), wantName)
+		}
+	}
+}
+
+func TestStoreDownIs503(t *testing.T) {
+	down := models.ErrUnavailable
+	h, err := api.NewHandler(api.Deps{
+		Sessions: fakeSessions{err: errors.Join(down, errors.New("dial tcp: connection refused"))},
+		Users:    nil,
+		Store:    fakePinger{err: down},
+		Log:      slog.New(slog.DiscardHandler), MaxBodyBytes: 1 << 16,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{t: t, h: h}
+	for _, r := range []response{
+		s.do("GET", "/v1/auth/session", "", "", bearer("AZCgAAAAAHAAgAAAAAAAAQ."+strings.Repeat("A", 43))...),
+		s.json("POST", "/v1/auth/login", map[string]any{"email": "a@b.c", "password": "whatever"}),
+		s.do("GET", "/readyz", "", ""),
+	} {
+		if r.Code != http.StatusServiceUnavailable || r.errorCode() != "unavailable" || r.Header().Get("Retry-After") == "" {
+			t.Errorf("with the store down: %d %s (Retry-After %q), want 503 unavailable with Retry-After",
+				r.Code, r.Body, r.Header().Get("Retry-After"))
+		}
+	}
+	if r := s.do("GET", "/healthz", "", ""); r.Code != 200 {
+		t.Errorf("GET /healthz with the store down = %d, want 200: the process lives", r.Code)
+	}
+}
+
+func TestResponsesAreNotCached(t *testing.T) {
+	s := newServer(t, servicetest.SQLite(t), options{})
+	r := s.login(t, s.register(t), "TV")
+	if got := r.Header().Get("Cache-Control"); got != "no-store" {
+		t.Errorf("login Cache-Control = %q, want no-store", got)
+	}
+}

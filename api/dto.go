@@ -1,0 +1,100 @@
+package api
+
+import (
+	"time"
+
+	"github.com/sessiond/sessiond/models"
+)
+
+// The JSON shapes of API.md. Times are RFC 3339 in UTC.
+
+type deviceJSON struct {
+	ID   *string `json:"id"`
+	Name string  `json:"name"`
+	Type string  `json:"type"`
+}
+
+type sessionJSON struct {
+	ID           string     `json:"id"`
+	Device       deviceJSON `json:"device"`
+	IP           string     `json:"ip"`
+	UserAgent    string     `json:"user_agent"`
+	CreatedAt    time.Time  `json:"created_at"`
+	LastSeenAt   time.Time  `json:"last_seen_at"`
+	ExpiresAt    time.Time  `json:"expires_at"`
+	Current      bool       `json:"current"`
+	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
+	RevokeReason *string    `json:"revoke_reason,omitempty"`
+}
+
+type userJSON struct {
+	ID          string    `json:"id"`
+	Email       string    `json:"email"`
+	DisplayName string    `json:"display_name"`
+	Role        string    `json:"role"`
+	PlanID      string    `json:"plan_id"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+type planJSON struct {
+	ID              string  `json:"id"`
+	Name            string  `json:"name"`
+	MaxSessions     int     `json:"max_sessions"`
+	LimitPolicy     string  `json:"limit_policy"`
+	IdleTimeout     *string `json:"idle_timeout"`
+	AbsoluteTimeout *string `json:"absolute_timeout"`
+}
+
+// toSession renders s; current is the id of the presenting session, if any.
+func toSession(s models.Session, current string) sessionJSON {
+	out := sessionJSON{
+		ID:         s.ID,
+		Device:     deviceJSON{Name: s.DeviceName, Type: string(s.DeviceType)},
+		IP:         s.IP,
+		UserAgent:  s.UserAgent,
+		CreatedAt:  s.CreatedAt.UTC(),
+		LastSeenAt: s.LastSeenAt.UTC(),
+		ExpiresAt:  s.ExpiresAt.UTC(),
+		Current:    s.ID == current,
+	}
+	if s.DeviceID != "" {
+		out.Device.ID = &s.DeviceID
+	}
+	if s.RevokedAt != nil {
+		at := s.RevokedAt.UTC()
+		reason := string(*s.RevokeReason)
+		out.RevokedAt, out.RevokeReason = &at, &reason
+	}
+	return out
+}
+
+func toSessions(ss []models.Session, current string) []sessionJSON {
+	out := make([]sessionJSON, len(ss))
+	for i, s := range ss {
+		out[i] = toSession(s, current)
+	}
+	return out
+}
+
+func toUser(u models.User) userJSON {
+	return userJSON{
+		ID: u.ID, Email: u.Email, DisplayName: u.DisplayName, Role: string(u.Role),
+		PlanID: u.PlanID, CreatedAt: u.CreatedAt.UTC(),
+	}
+}
+
+func toPlan(p models.Plan) planJSON {
+	return planJSON{
+		ID: p.ID, Name: p.Name, MaxSessions: p.MaxSessions, LimitPolicy: string(p.LimitPolicy),
+		IdleTimeout: seconds(p.IdleTimeoutSeconds), AbsoluteTimeout: seconds(p.AbsoluteTimeoutSeconds),
+	}
+}
+
+// seconds renders a stored number of seconds as a Go duration ("336h0m0s"), or null.
+func seconds(s *int64) *string {
+	if s == nil {
+		return nil
+	}
+	d := (time.Duration(*s) * time.Second).String()
+	return &d
+}

@@ -1,0 +1,109 @@
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sessiond/sessiond/models"
+)
+
+// Errors that only the HTTP layer produces.
+var (
+	errTooLarge         = errors.New("request body too large")
+	errUnsupportedMedia = errors.New("unsupported media type")
+	errRouteNotFound    = errors.New("no such route")
+	errMethodNotAllowed = errors.New("method not allowed")
+	errCSRF             = errors.New("cross-site request refused")
+	errPanic            = errors.New("handler panicked")
+)
+
+// apiError is the body of every error response: {"error": {code, message, details}}.
+type apiError struct {
+	status  int
+	Code    string         `json:"code"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details,omitempty"`
+}
+
+// retryAfter is what a 503 tells clients to wait, in seconds.
+const retryAfter = "1"
+
+// fail writes err as the JSON error response. Unknown errors are logged once, with the request,
+// and answered 500 internal without their text.
+func (h *handler) fail(c *gin.Context, err error) {
+	e := classify(err)
+	if e.status == http.StatusInternalServerError {
+		h.log.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method, "route", c.FullPath(), "err", err)
+	}
+	if e.status == http.StatusServiceUnavailable {
+		c.Header("Retry-After", retryAfter)
+	}
+	c.AbortWithStatusJSON(e.status, gin.H{"error": e})
+}
+
+// classify maps an error to its status and stable code, per API.md. It is the only place
+// that knows the mapping.
+func classify(err error) apiError {
+	var (
+		validation *models.ValidationError
+		weak       *models.WeakPasswordError
+		limit      *models.DeviceLimitError
+		evicted    *models.SessionEvictedError
+		revoked    *models.SessionRevokedError
+	)
+	switch {
+	case errors.As(err, &validation):
+		return apiError{http.StatusBadRequest, "invalid_request", "The request is invalid.", map[string]any{"fields": validation.Fields}}
+	case errors.As(err, &weak):
+		return apiError{status: http.StatusBadRequest, Code: "weak_password", Message: weak.Reason + "."}
+	case errors.As(err, &limit):
+		sessions := make([]sessionJSON, len(limit.Sessions))
+		for i, s := range limit.Sessions {
+			sessions[i] = toSession(s, "")
+		}
+		return apiError{http.StatusConflict, "device_limit_reached",
+			"Your plan's device limit is reached: sign one device out to continue.",
+			map[string]any{"limit": limit.Limit, "sessions": sessions}}
+	case errors.As(err, &evicted):
+		return apiError{http.StatusUnauthorized, "session_evicted",
+			"This device was signed out because another device signed in and the plan's device limit was reached.",
+			map[string]any{"evicted_at": evicted.EvictedAt.UTC(), "by_device_name": evicted.ByDeviceName}}
+	case errors.As(err, &revoked):
+		return apiError{http.StatusUnauthorized, "session_revoked", "This session was signed out.",
+			map[string]any{"reason": revoked.Reason, "revoked_at": revoked.RevokedAt.UTC()}}
+	}
+	for _, m := range sentinels {
+		if errors.Is(err, m.err) {
+			return m.apiError
+		}
+	}
+	return apiError{status: http.StatusInternalServerError, Code: "internal", Message: "Internal error."}
+}
+
+var sentinels = []struct {
+	err error
+	apiError
+}{
+	{models.ErrUnavailable, apiError{status: http.StatusServiceUnavailable, Code: "unavailable", Message: "The session store is unavailable; try again shortly."}},
+	{errTooLarge, apiError{status: http.StatusRequestEntityTooLarge, Code: "request_too_large", Message: "The request body is too large."}},
+	{errUnsupportedMedia, apiError{status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "Send the body as application/json."}},
+	{models.ErrInvalidCredentials, apiError{status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "Wrong email or password."}},
+	{models.ErrUnauthenticated, apiError{status: http.StatusUnauthorized, Code: "unauthenticated", Message: "Sign in first: no session token was presented."}},
+	{models.ErrSessionInvalid, apiError{status: http.StatusUnauthorized, Code: "session_invalid", Message: "The session token is not valid."}},
+	{models.ErrSessionExpired, apiError{status: http.StatusUnauthorized, Code: "session_expired", Message: "The session has expired; sign in again."}},
+	{models.ErrRegistrationClosed, apiError{status: http.StatusForbidden, Code: "registration_closed", Message: "Registration is closed."}},
+	{models.ErrForbidden, apiError{status: http.StatusForbidden, Code: "forbidden", Message: "You are not allowed to do that."}},
+	{errCSRF, apiError{status: http.StatusForbidden, Code: "csrf_failed", Message: "Cross-site request refused."}},
+	{models.ErrNotFound, apiError{status: http.StatusNotFound, Code: "not_found", Message: "Not found."}},
+	{errRouteNotFound, apiError{status: http.StatusNotFound, Code: "not_found", Message: "No such route."}},
+	{errMethodNotAllowed, apiError{status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "Method not allowed on this route."}},
+	{models.ErrConflict, apiError{status: http.StatusConflict, Code: "conflict", Message: "That already exists."}},
+}
+
+// logFailure is used where no handler is at hand (panics).
+func logFailure(log *slog.Logger, c *gin.Context, what any) {
+	log.ErrorContext(c.Request.Context(), "request panicked", "method", c.Request.Method, "route", c.FullPath(), "panic", what)
+}

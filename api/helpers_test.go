@@ -1,0 +1,177 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/api"
+	"github.com/sessiond/sessiond/models"
+	"github.com/sessiond/sessiond/services"
+	"github.com/sessiond/sessiond/services/servicetest"
+)
+
+const password = "correct horse battery"
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// server is the real router over real services on one store.
+type server struct {
+	t      *testing.T
+	h      http.Handler
+	store  servicetest.Store
+	clock  *clock
+	secure bool
+}
+
+type options struct {
+	registrationClosed bool
+	cookieSecure       bool
+}
+
+func newServer(t *testing.T, store servicetest.Store, o options) *server {
+	t.Helper()
+	c := &clock{now: time.Now().UTC()}
+	hasher := servicetest.FastHasher()
+	h, err := api.NewHandler(api.Deps{
+		Sessions: services.NewSessions(store.DB, hasher, services.SessionsConfig{
+			Defaults:      models.Timeouts{Idle: time.Hour, Absolute: 24 * time.Hour},
+			TouchInterval: time.Minute, Now: c.Now,
+		}),
+		Users: services.NewUsers(store.DB, hasher, services.UsersConfig{
+			DefaultPlan: "standard", RegistrationOpen: !o.registrationClosed, Now: c.Now,
+		}),
+		Store:        services.NewHealth(store.DB),
+		Log:          slog.New(slog.DiscardHandler),
+		CookieSecure: o.cookieSecure,
+		MaxBodyBytes: 64 << 10,
+	})
+	if err != nil {
+		t.Fatalf("NewHandler() = %v", err)
+	}
+	return &server{t: t, h: h, store: store, clock: c, secure: o.cookieSecure}
+}
+
+// response is a recorded answer with its JSON body decoded.
+type response struct {
+	*httptest.ResponseRecorder
+	body map[string]any
+}
+
+// errorCode returns error.code of an error body, or "".
+func (r response) errorCode() string {
+	e, _ := r.body["error"].(map[string]any)
+	code, _ := e["code"].(string)
+	return code
+}
+
+func (r response) errorDetails() map[string]any {
+	e, _ := r.body["error"].(map[string]any)
+	d, _ := e["details"].(map[string]any)
+	return d
+}
+
+func (s *server) do(method, path, contentType, body string, headers ...string) response {
+	s.t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	s.h.ServeHTTP(rec, req)
+	r := response{ResponseRecorder: rec}
+	if b := rec.Body.Bytes(); len(b) > 0 && strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(b, &r.body); err != nil {
+			s.t.Fatalf("%s %s: body %q is not JSON: %v", method, path, b, err)
+		}
+	}
+	return r
+}
+
+func (s *server) json(method, path string, body any, headers ...string) response {
+	s.t.Helper()
+	var buf bytes.Buffer
+	if body != nil {
+		if err := json.NewEncoder(&buf).Encode(body); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	return s.do(method, path, "application/json", buf.String(), headers...)
+}
+
+func bearer(token string) []string { return []string{"Authorization", "Bearer " + token} }
+
+// register creates an account through the API and returns its email.
+func (s *server) register(t *testing.T) string {
+	t.Helper()
+	email := servicetest.Email(t)
+	if r := s.json("POST", "/v1/auth/register", map[string]any{"email": email, "password": password}); r.Code != http.StatusCreated {
+		t.Fatalf("POST /v1/auth/register = %d %s, want 201", r.Code, r.Body)
+	}
+	return email
+}
+
+// login signs a device in through the API and returns the response.
+func (s *server) login(t *testing.T, email, device string, extra ...map[string]any) response {
+	t.Helper()
+	body := map[string]any{"email": email, "password": password, "device": map[string]any{"name": device, "type": "tv"}}
+	for _, e := range extra {
+		for k, v := range e {
+			body[k] = v
+		}
+	}
+	return s.json("POST", "/v1/auth/login", body)
+}
+
+func (s *server) mustLogin(t *testing.T, email, device string) string {
+	t.Helper()
+	r := s.login(t, email, device)
+	if r.Code != http.StatusCreated {
+		t.Fatalf("login(%s) = %d %s, want 201", device, r.Code, r.Body)
+	}
+	return r.body["token"].(string)
+}
+
+func (s *server) setLimit(t *testing.T, email string, l models.Limit) {
+	t.Helper()
+	err := s.store.DB.Model(&models.User{}).Where("email = ?", email).
+		Updates(map[string]any{"max_sessions_override": l.Max, "limit_policy_override": l.Policy}).Error
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fakeSessions fails every call with err: for tests of the HTTP mapping alone.
+type fakeSessions struct{ err error }
+
+func (f fakeSessions) Login(context.Context, models.LoginParams) (models.LoginResult, error) {
+	return models.LoginResult{}, f.err
+}
+func (f fakeSessions) Authenticate(context.Context, string) (models.Principal, error) {
+	return models.Principal{}, f.err
+}
+func (f fakeSessions) Logout(context.Context, string, string) error { return f.err }
+
+type fakePinger struct{ err error }
+
+func (f fakePinger) Ping(context.Context) error { return f.err }

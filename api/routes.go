@@ -1,0 +1,89 @@
+// Package api is sessiond's HTTP interface: Gin handlers that decode, call one service method,
+// and render the result or the error per API.md. It declares the services it consumes.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sessiond/sessiond/models"
+)
+
+// SessionService is what the handlers need of session use cases.
+type SessionService interface {
+	Login(ctx context.Context, p models.LoginParams) (models.LoginResult, error)
+	Authenticate(ctx context.Context, token string) (models.Principal, error)
+	Logout(ctx context.Context, userID, sessionID string) error
+}
+
+// UserService is what the handlers need of account use cases.
+type UserService interface {
+	Register(ctx context.Context, p models.RegisterParams) (models.User, error)
+}
+
+// Pinger reports whether the store answers.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Deps is everything NewHandler wires together.
+type Deps struct {
+	Sessions       SessionService
+	Users          UserService
+	Store          Pinger
+	Log            *slog.Logger
+	CookieSecure   bool
+	TrustedProxies []string // CIDRs or IPs whose X-Forwarded-For is believed; none by default
+	MaxBodyBytes   int64
+}
+
+type handler struct {
+	sessions     SessionService
+	users        UserService
+	store        Pinger
+	log          *slog.Logger
+	cookieSecure bool
+	maxBodyBytes int64
+}
+
+//go:embed openapi.yaml
+var openapiYAML []byte
+
+// NewHandler returns the HTTP handler serving every route of API.md.
+func NewHandler(d Deps) (http.Handler, error) {
+	h := &handler{
+		sessions: d.Sessions, users: d.Users, store: d.Store, log: d.Log,
+		cookieSecure: d.CookieSecure, maxBodyBytes: d.MaxBodyBytes,
+	}
+	r := gin.New()
+	// Gin believes every proxy's X-Forwarded-For unless told whom to trust.
+	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
+		return nil, err
+	}
+	r.RedirectTrailingSlash, r.RedirectFixedPath = false, false
+	r.HandleMethodNotAllowed = true
+	r.NoRoute(func(c *gin.Context) { h.fail(c, errRouteNotFound) })
+	r.NoMethod(func(c *gin.Context) { h.fail(c, errMethodNotAllowed) })
+	r.Use(h.accessLog, gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, what any) {
+		logFailure(h.log, c, what)
+		h.fail(c, errPanic)
+	}), h.limitBody)
+
+	r.GET("/healthz", h.healthz)
+	r.GET("/readyz", h.readyz)
+	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openapiYAML) })
+
+	v1 := r.Group("/v1", noStore)
+	v1.POST("/auth/register", h.register)
+	v1.POST("/auth/login", h.login)
+
+	authed := v1.Group("", h.authenticate)
+	authed.POST("/auth/logout", h.logout)
+	authed.GET("/auth/session", h.whoami)
+	return r, nil
+}

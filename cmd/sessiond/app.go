@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"gorm.io/gorm"
+
+	"github.com/sessiond/sessiond/api"
+	"github.com/sessiond/sessiond/config"
+	"github.com/sessiond/sessiond/models"
+	"github.com/sessiond/sessiond/services"
+)
+
+// The services satisfy the interfaces the API declares.
+var (
+	_ api.SessionService = (*services.Sessions)(nil)
+	_ api.UserService    = (*services.Users)(nil)
+	_ api.Pinger         = (*services.Health)(nil)
+)
+
+// app is sessiond wired together: configuration, logger, store and use cases.
+type app struct {
+	cfg      config.Config
+	log      *slog.Logger
+	db       *gorm.DB
+	users    *services.Users
+	sessions *services.Sessions
+}
+
+// newApp loads the configuration and opens the store. The caller closes the app.
+func newApp(env *environment) (*app, error) {
+	cfg, err := config.Load(env.getenv)
+	if err != nil {
+		return nil, err
+	}
+	log := newLogger(cfg, env)
+	dbCfg, _ := cfg.Database() // validated by Load
+	db, err := services.Open(dbCfg.Dialect, dbCfg.DSN, services.StoreOptions{
+		MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, db: db}
+	hasher := services.NewHasher(services.DefaultArgon2)
+	a.users = services.NewUsers(db, hasher, services.UsersConfig{
+		DefaultPlan: cfg.DefaultPlan, RegistrationOpen: cfg.RegistrationOpen(),
+	})
+	a.sessions = services.NewSessions(db, hasher, services.SessionsConfig{
+		Defaults:      models.Timeouts{Idle: cfg.SessionIdleTimeout, Absolute: cfg.SessionAbsoluteTimeout},
+		TouchInterval: cfg.SessionTouchInterval,
+		Log:           log,
+	})
+	return a, nil
+}
+
+// migrate applies pending migrations.
+func (a *app) migrate(ctx context.Context) error { return services.Migrate(ctx, a.db, a.log) }
+
+func (a *app) close() {
+	if sqlDB, err := a.db.DB(); err == nil {
+		if err := sqlDB.Close(); err != nil {
+			a.log.Error("close store", "err", err)
+		}
+	}
+}
+
+func newLogger(cfg config.Config, env *environment) *slog.Logger {
+	level, _ := cfg.Level() // validated by Load
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(env.stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(env.stderr, opts))
+}
+
+// bootstrapAdmin creates the configured first admin unless that account exists.
+func (a *app) bootstrapAdmin(ctx context.Context) error {
+	if a.cfg.BootstrapAdminEmail == "" {
+		return nil
+	}
+	created, err := a.users.EnsureAdmin(ctx, a.cfg.BootstrapAdminEmail, a.cfg.BootstrapAdminPassword)
+	if err != nil {
+		return fmt.Errorf("bootstrap admin: %w", err)
+	}
+	if created {
+		a.log.InfoContext(ctx, "bootstrap admin created", "email", a.cfg.BootstrapAdminEmail)
+	}
+	return nil
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestVersion(t *testing.T) {
+	code, out, _ := runCmd(context.Background(), nil, "", "version")
+	if code != 0 || !strings.HasPrefix(out, "sessiond ") {
+		t.Fatalf("sessiond version = %d %q, want 0 and a version line", code, out)
+	}
+}
+
+func TestConfigErrorsAreReportedTogether(t *testing.T) {
+	env := map[string]string{
+		"SESSIOND_DATABASE_URL":         "mysql://nope",
+		"SESSIOND_SESSION_IDLE_TIMEOUT": "soon",
+		"SESSIOND_PURGE_SCHEDULE":       "every now and then",
+	}
+	code, _, stderr := runCmd(context.Background(), env, "", "migrate")
+	for _, want := range []string{"SESSIOND_DATABASE_URL", "SESSIOND_SESSION_IDLE_TIMEOUT", "SESSIOND_PURGE_SCHEDULE"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("sessiond migrate with bad config: stderr %q does not name %s", stderr, want)
+		}
+	}
+	if code == 0 {
+		t.Errorf("sessiond migrate with bad config exited 0, want failure")
+	}
+}
+
+func TestAdminCreateReadsPasswordFromStdin(t *testing.T) {
+	env := map[string]string{"SESSIOND_DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "s.db")}
+	code, out, stderr := runCmd(context.Background(), env, "admin password 1\n", "admin", "create", "--email", "Root@Example.com")
+	if code != 0 || !strings.Contains(out, "admin root@example.com created") {
+		t.Fatalf("admin create = %d %q %q, want 0 and a confirmation", code, out, stderr)
+	}
+	code, _, stderr = runCmd(context.Background(), env, "admin password 1\n", "admin", "create", "--email", "root@example.com")
+	if code == 0 || !strings.Contains(stderr, "conflict") {
+		t.Errorf("second admin create = %d %q, want a conflict", code, stderr)
+	}
+	code, _, stderr = runCmd(context.Background(), env, "", "admin", "create", "--email", "other@example.com")
+	if code == 0 || !strings.Contains(stderr, "standard input") {
+		t.Errorf("admin create with no stdin = %d %q, want an error about standard input", code, stderr)
+	}
+}
+
+// TestServeInProcess runs `sessiond` with no arguments on the embedded default store with a
+// bootstrap admin, signs the admin in, and stops it by cancelling the context.
+func TestServeInProcess(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := newLogLines()
+	pr, pw := io.Pipe()
+	go logs.consume(pr)
+	env := map[string]string{
+		"SESSIOND_ADDR":                     "127.0.0.1:0",
+		"SESSIOND_DATABASE_URL":             "sqlite://" + filepath.Join(t.TempDir(), "s.db"),
+		"SESSIOND_BOOTSTRAP_ADMIN_EMAIL":    "admin@example.com",
+		"SESSIOND_BOOTSTRAP_ADMIN_PASSWORD": "bootstrap secret",
+	}
+	done := make(chan int, 1)
+	exited := make(chan struct{})
+	go func() {
+		done <- run(ctx, nil, func(k string) string { return env[k] }, strings.NewReader(""), &strings.Builder{}, pw)
+		pw.Close()
+		close(exited)
+	}()
+	base := logs.waitAddr(t, exited)
+
+	resp, err := http.Get(base + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /readyz = %v %v, want 200", resp, err)
+	}
+	resp.Body.Close()
+	resp, body := postJSON(t, base+"/v1/auth/login", map[string]any{"email": "admin@example.com", "password": "bootstrap secret"})
+	if resp.StatusCode != 201 || body["user"].(map[string]any)["role"] != "admin" {
+		t.Fatalf("admin login = %d %v, want 201 as admin", resp.StatusCode, body)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("run() after cancel = %d, want 0:\n%s", code, logs)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run() did not return within 20s of cancel")
+	}
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sessiond/sessiond/api"
+	"github.com/sessiond/sessiond/services"
+)
+
+func serveCmd(env *environment) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the HTTP API (the default command)",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), env) },
+	}
+}
+
+// serve runs the HTTP server until ctx is cancelled, then drains in-flight requests and closes
+// the store.
+func serve(ctx context.Context, env *environment) error {
+	a, err := newApp(env)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if a.cfg.MigrateOnStart {
+		if err := a.migrate(ctx); err != nil {
+			return err
+		}
+	}
+	if err := a.users.CheckDefaultPlan(ctx); err != nil {
+		return err
+	}
+	if err := a.bootstrapAdmin(ctx); err != nil {
+		return err
+	}
+	handler, err := api.NewHandler(api.Deps{
+		Sessions:       a.sessions,
+		Users:          a.users,
+		Store:          services.NewHealth(a.db),
+		Log:            a.log,
+		CookieSecure:   a.cfg.CookieSecure,
+		TrustedProxies: a.cfg.TrustedProxies,
+		MaxBodyBytes:   a.cfg.MaxBodyBytes,
+	})
+	if err != nil {
+		return fmt.Errorf("trusted proxies: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+	ln, err := net.Listen("tcp", a.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	dbCfg, _ := a.cfg.Database()
+	a.log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "store", dbCfg.Dialect)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout)
+	shutCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	a.log.Info("stopped")
+	return nil
+}
