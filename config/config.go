@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"reflect"
 	"strings"
 	"time"
 
@@ -70,19 +71,40 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 	var errs []error
+	unparsed := map[string]bool{} // variables whose value could not be parsed at all
 	if err := env.ParseWithOptions(&cfg, opts); err != nil {
 		var agg env.AggregateError
-		if errors.As(err, &agg) {
-			errs = append(errs, agg.Errors...)
-		} else {
-			errs = append(errs, err)
+		if !errors.As(err, &agg) {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+		for _, e := range agg.Errors {
+			var pe env.ParseError
+			if errors.As(e, &pe) {
+				key := variable(pe.Name)
+				unparsed[key] = true
+				e = fmt.Errorf("%s: invalid value %q: %w", key, opts.Environment[key], pe.Err)
+			}
+			errs = append(errs, e)
 		}
 	}
-	errs = append(errs, cfg.validate()...)
+	for _, e := range cfg.validate() {
+		if !unparsed[strings.SplitN(e.Error(), ":", 2)[0]] {
+			errs = append(errs, e)
+		}
+	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("config: %w", errors.Join(errs...))
 	}
 	return cfg, nil
+}
+
+// variable returns the environment variable of the Config field named field.
+func variable(field string) string {
+	f, ok := reflect.TypeFor[Config]().FieldByName(field)
+	if !ok {
+		return field
+	}
+	return Prefix + f.Tag.Get("env")
 }
 
 func (c Config) validate() []error {
