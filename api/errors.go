@@ -97,6 +97,7 @@ var sentinels = []struct {
 	{models.ErrRegistrationClosed, apiError{status: http.StatusForbidden, Code: "registration_closed", Message: "Registration is closed."}},
 	{models.ErrForbidden, apiError{status: http.StatusForbidden, Code: "forbidden", Message: "You are not allowed to do that."}},
 	{errCSRF, apiError{status: http.StatusForbidden, Code: "csrf_failed", Message: "Cross-site request refused."}},
+	{models.ErrUseLogout, apiError{status: http.StatusBadRequest, Code: "use_logout", Message: "This is the session you are using: sign out with POST /v1/auth/logout."}},
 	{models.ErrNotFound, apiError{status: http.StatusNotFound, Code: "not_found", Message: "Not found."}},
 	{errRouteNotFound, apiError{status: http.StatusNotFound, Code: "not_found", Message: "No such route."}},
 	{errMethodNotAllowed, apiError{status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "Method not allowed on this route."}},

@@ -171,6 +171,16 @@ func (f fakeSessions) Authenticate(context.Context, string) (models.Principal, e
 	return models.Principal{}, f.err
 }
 func (f fakeSessions) Logout(context.Context, string, string) error { return f.err }
+func (f fakeSessions) List(context.Context, string) (models.DeviceList, error) {
+	return models.DeviceList{}, f.err
+}
+func (f fakeSessions) Revoke(context.Context, string, string, string) error { return f.err }
+func (f fakeSessions) RevokeAll(context.Context, string, string, string, models.RevokeScope) (int, error) {
+	return 0, f.err
+}
+func (f fakeSessions) History(context.Context, string, int, string) ([]models.SessionEvent, string, error) {
+	return nil, "", f.err
+}
 
 type fakePinger struct{ err error }
 

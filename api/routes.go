@@ -19,11 +19,16 @@ type SessionService interface {
 	Login(ctx context.Context, p models.LoginParams) (models.LoginResult, error)
 	Authenticate(ctx context.Context, token string) (models.Principal, error)
 	Logout(ctx context.Context, userID, sessionID string) error
+	List(ctx context.Context, userID string) (models.DeviceList, error)
+	Revoke(ctx context.Context, userID, currentID, sessionID string) error
+	RevokeAll(ctx context.Context, userID, currentID, password string, scope models.RevokeScope) (int, error)
+	History(ctx context.Context, userID string, limit int, before string) ([]models.SessionEvent, string, error)
 }
 
 // UserService is what the handlers need of account use cases.
 type UserService interface {
 	Register(ctx context.Context, p models.RegisterParams) (models.User, error)
+	ChangePassword(ctx context.Context, userID, currentSessionID, current, next string, signOutOthers bool) error
 }
 
 // Pinger reports whether the store answers.
@@ -85,5 +90,10 @@ func NewHandler(d Deps) (http.Handler, error) {
 	authed := v1.Group("", h.authenticate)
 	authed.POST("/auth/logout", h.logout)
 	authed.GET("/auth/session", h.whoami)
+	authed.POST("/auth/password", h.changePassword)
+	authed.GET("/sessions", h.listSessions)
+	authed.DELETE("/sessions/:id", h.revokeSession)
+	authed.POST("/sessions/revoke", h.revokeSessions)
+	authed.GET("/sessions/history", h.history)
 	return r, nil
 }

@@ -2,6 +2,7 @@ package models
 
 import (
 	"cmp"
+	"errors"
 	"slices"
 	"time"
 )
@@ -175,3 +176,21 @@ type LoginResult struct {
 	User    User
 	Evicted []Session
 }
+
+// DeviceList is a user's active sessions, newest first, with the limit they count against.
+type DeviceList struct {
+	Sessions []Session
+	Limit    Limit
+}
+
+// RevokeScope says which of a user's sessions a bulk sign-out ends.
+type RevokeScope string
+
+// The bulk sign-out scopes.
+const (
+	ScopeOthers RevokeScope = "others" // every session but the presenting one
+	ScopeAll    RevokeScope = "all"    // the presenting one too
+)
+
+// ErrUseLogout refuses revoking the presenting session through the device list: that is a logout.
+var ErrUseLogout = errors.New("use logout to end the presenting session")

@@ -2,6 +2,8 @@ package services_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"sync"
 	"testing"
 	"time"
@@ -127,4 +129,16 @@ func eventTypes(tb testing.TB, db *gorm.DB, userID string) map[models.EventType]
 		m[e.Type]++
 	}
 	return m
+}
+
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+func randomSuffix() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

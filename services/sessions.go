@@ -227,7 +227,7 @@ func (s *Sessions) Logout(ctx context.Context, userID, sessionID string) error {
 		if err != nil {
 			return storeError(err)
 		}
-		return revokeAs(tx, []models.Session{sess}, models.ReasonLogout, models.EventLogout, sessionID, actorSelf(userID), now)
+		return revoke(tx, []models.Session{sess}, models.ReasonLogout, sessionID, actorSelf(userID), now)
 	})
 	if err != nil {
 		return fmt.Errorf("logout session %s: %w", sessionID, err)

@@ -21,25 +21,20 @@ func actorSelf(userID string) actor { return actor{models.ActorUser, userID} }
 
 // reasonEvent is the event each revocation reason is recorded as.
 var reasonEvent = map[models.RevokeReason]models.EventType{
-	models.ReasonLogout:          models.EventLogout,
-	models.ReasonEvicted:         models.EventEvicted,
-	models.ReasonReplaced:        models.EventReplaced,
-	models.ReasonPasswordChanged: models.EventPasswordChanged,
+	models.ReasonLogout:   models.EventLogout,
+	models.ReasonEvicted:  models.EventEvicted,
+	models.ReasonReplaced: models.EventReplaced,
 }
 
 // revoke ends the given sessions with reason, records by as the cause (a session or a person)
 // and writes one event per session. Sessions already revoked are left alone.
 func revoke(tx *gorm.DB, ss []models.Session, reason models.RevokeReason, by string, a actor, now time.Time) error {
+	if len(ss) == 0 {
+		return nil
+	}
 	ev, ok := reasonEvent[reason]
 	if !ok {
 		ev = models.EventRevoked
-	}
-	return revokeAs(tx, ss, reason, ev, by, a, now)
-}
-
-func revokeAs(tx *gorm.DB, ss []models.Session, reason models.RevokeReason, ev models.EventType, by string, a actor, now time.Time) error {
-	if len(ss) == 0 {
-		return nil
 	}
 	ids := make([]string, len(ss))
 	events := make([]models.SessionEvent, len(ss))

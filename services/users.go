@@ -163,3 +163,59 @@ func clock(now func() time.Time) time.Time {
 	}
 	return now().UTC().Truncate(time.Microsecond)
 }
+
+// ChangePassword replaces the user's password after checking the current one
+// (models.ErrInvalidCredentials when wrong) and the policy for the new one
+// (*models.WeakPasswordError). Unless signOutOthers is false, every other session of the user
+// is revoked (reason password_changed) in the same transaction; the presenting one stays.
+func (u *Users) ChangePassword(ctx context.Context, userID, currentSessionID, current, next string, signOutOthers bool) error {
+	var user models.User
+	if err := u.db.WithContext(ctx).Where("id = ?", userID).Take(&user).Error; err != nil {
+		return fmt.Errorf("change password: %w", storeError(err))
+	}
+	if err := checkPasswordPolicy(next, user.Email); err != nil {
+		return err
+	}
+	if err := verifyUserPassword(ctx, u.db, u.hasher, userID, current); err != nil {
+		return err
+	}
+	hash, err := u.hasher.Hash(next) // outside the transaction: hashing is slow
+	if err != nil {
+		return err
+	}
+	now := clock(u.cfg.Now)
+	err = u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		locked, err := lockUser(tx, userID)
+		if err != nil {
+			return err
+		}
+		if locked.PasswordHash != user.PasswordHash {
+			return models.ErrInvalidCredentials // changed meanwhile: current was checked against the old one
+		}
+		err = tx.Model(&models.User{}).Where("id = ?", userID).
+			Updates(map[string]any{"password_hash": hash, "updated_at": now}).Error
+		if err != nil {
+			return storeError(err)
+		}
+		var others []models.Session
+		if signOutOthers {
+			err := tx.Where("user_id = ? AND revoked_at IS NULL AND id <> ?", userID, currentSessionID).Find(&others).Error
+			if err != nil {
+				return storeError(err)
+			}
+		}
+		if err := revoke(tx, others, models.ReasonPasswordChanged, userID, actorSelf(userID), now); err != nil {
+			return err
+		}
+		var cur models.Session
+		if err := tx.Where("id = ?", currentSessionID).Take(&cur).Error; err != nil {
+			return storeError(err)
+		}
+		return insertEvents(tx, sessionEvent(cur, models.EventPasswordChanged, actorSelf(userID), now,
+			map[string]any{"signed_out_sessions": len(others)}))
+	})
+	if err != nil {
+		return fmt.Errorf("change password of user %s: %w", userID, err)
+	}
+	return nil
+}

@@ -1,0 +1,169 @@
+package services
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/sessiond/sessiond/models"
+)
+
+// List returns the user's active sessions, newest first, and the limit they count against.
+func (s *Sessions) List(ctx context.Context, userID string) (models.DeviceList, error) {
+	now := s.now()
+	db := s.db.WithContext(ctx)
+	var u models.User
+	if err := db.Where("id = ?", userID).Take(&u).Error; err != nil {
+		return models.DeviceList{}, fmt.Errorf("list sessions: %w", storeError(err))
+	}
+	plan, err := planOf(db, u.PlanID)
+	if err != nil {
+		return models.DeviceList{}, fmt.Errorf("list sessions: %w", err)
+	}
+	active, err := activeSessions(db, userID, now)
+	if err != nil {
+		return models.DeviceList{}, fmt.Errorf("list sessions: %w", err)
+	}
+	models.SortNewestFirst(active)
+	return models.DeviceList{Sessions: active, Limit: u.EffectiveLimit(plan, now)}, nil
+}
+
+// Revoke signs out one of the user's other sessions (reason revoked_by_user). A session that
+// is not the user's, not active or not there at all is models.ErrNotFound alike; the presenting
+// session is models.ErrUseLogout.
+func (s *Sessions) Revoke(ctx context.Context, userID, currentID, sessionID string) error {
+	if sessionID == currentID {
+		return models.ErrUseLogout
+	}
+	if _, err := uuid.Parse(sessionID); err != nil {
+		return models.ErrNotFound // never reaches the store, which would refuse it as a uuid
+	}
+	now := s.now()
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var sess models.Session
+		err := tx.Where("id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ?",
+			sessionID, userID, now, now).Take(&sess).Error
+		if err != nil {
+			return storeError(err)
+		}
+		return revoke(tx, []models.Session{sess}, models.ReasonRevokedByUser, userID, actorSelf(userID), now)
+	})
+	if err != nil {
+		return fmt.Errorf("revoke session %s: %w", sessionID, err)
+	}
+	return nil
+}
+
+// RevokeAll signs out the user's other sessions (ScopeOthers) or all of them (ScopeAll), after
+// checking the password again so a stolen token alone cannot lock the owner out. It returns
+// how many sessions it ended; a wrong password is models.ErrInvalidCredentials.
+func (s *Sessions) RevokeAll(ctx context.Context, userID, currentID, password string, scope models.RevokeScope) (int, error) {
+	if scope != models.ScopeOthers && scope != models.ScopeAll {
+		return 0, models.Invalid("scope", "must be others or all")
+	}
+	if err := verifyUserPassword(ctx, s.db, s.hasher, userID, password); err != nil {
+		return 0, err
+	}
+	now := s.now()
+	var n int
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if _, err := lockUser(tx, userID); err != nil {
+			return err
+		}
+		active, err := activeSessions(tx, userID, now)
+		if err != nil {
+			return err
+		}
+		victims := active[:0]
+		for _, a := range active {
+			if scope == models.ScopeAll || a.ID != currentID {
+				victims = append(victims, a)
+			}
+		}
+		n = len(victims)
+		return revoke(tx, victims, models.ReasonRevokedByUser, userID, actorSelf(userID), now)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("revoke %s sessions of user %s: %w", scope, userID, err)
+	}
+	return n, nil
+}
+
+// verifyUserPassword checks password against the user's current hash, outside any transaction.
+func verifyUserPassword(ctx context.Context, db *gorm.DB, h *Hasher, userID, password string) error {
+	if password == "" || len(password) > 4*MaxPasswordLen {
+		return models.ErrInvalidCredentials
+	}
+	var u models.User
+	if err := db.WithContext(ctx).Select("password_hash").Where("id = ?", userID).Take(&u).Error; err != nil {
+		return fmt.Errorf("verify password: %w", storeError(err))
+	}
+	ok, err := h.Verify(password, u.PasswordHash)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return models.ErrInvalidCredentials
+	}
+	return nil
+}
+
+// Page bounds of history listings.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 200
+)
+
+// History returns the user's session events, newest first, limit per page (0 = default), from
+// the opaque cursor before ("" = the newest). next is "" on the last page. Pages neither skip
+// nor repeat events, even when several share a timestamp: the cursor is (time, id).
+func (s *Sessions) History(ctx context.Context, userID string, limit int, before string) ([]models.SessionEvent, string, error) {
+	if limit == 0 {
+		limit = DefaultPageSize
+	}
+	if limit < 1 || limit > MaxPageSize {
+		return nil, "", models.Invalid("limit", fmt.Sprintf("must be between 1 and %d", MaxPageSize))
+	}
+	q := s.db.WithContext(ctx).Where("user_id = ?", userID)
+	if before != "" {
+		at, id, err := decodeCursor(before)
+		if err != nil {
+			return nil, "", err
+		}
+		q = q.Where("at < ? OR (at = ? AND id < ?)", at, at, id)
+	}
+	var evs []models.SessionEvent
+	if err := q.Order("at DESC, id DESC").Limit(limit + 1).Find(&evs).Error; err != nil {
+		return nil, "", fmt.Errorf("history of user %s: %w", userID, storeError(err))
+	}
+	next := ""
+	if len(evs) > limit {
+		evs = evs[:limit]
+		last := evs[limit-1]
+		next = encodeCursor(last.At, last.ID)
+	}
+	return evs, next, nil
+}
+
+func encodeCursor(at time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(time.RFC3339Nano) + "|" + id))
+}
+
+func decodeCursor(c string) (time.Time, string, error) {
+	bad := models.Invalid("before", "is not a cursor from a previous page")
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return time.Time{}, "", bad
+	}
+	ts, id, ok := strings.Cut(string(raw), "|")
+	at, terr := time.Parse(time.RFC3339Nano, ts)
+	if _, uerr := uuid.Parse(id); !ok || terr != nil || uerr != nil {
+		return time.Time{}, "", bad
+	}
+	return at.UTC(), id, nil
+}
