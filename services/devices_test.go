@@ -180,6 +180,10 @@ func TestPlanTimeouts(t *testing.T) {
 			}
 			e.clock.Set(start.Add(301 * time.Second))
 			check(slid, models.ErrSessionExpired, "absolute timeout + 1 s")
+			check(slid, models.ErrSessionExpired, "absolute timeout + 1 s, again")
+			if got := eventTypes(t, store.DB, u.ID)[models.EventExpired]; got != 2 {
+				t.Errorf("expired events = %d, want one per expired session (2)", got)
+			}
 		})
 	}
 }

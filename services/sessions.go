@@ -190,6 +190,7 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (models.Princ
 		return models.Principal{}, &models.SessionRevokedError{Reason: models.ReasonUserDisabled, RevokedAt: *pr.User.DisabledAt}
 	}
 	if sess.Expired(now) {
+		noteExpired(db, sess, now, s.cfg.Log)
 		return models.Principal{}, models.ErrSessionExpired
 	}
 	if now.Sub(sess.LastSeenAt) >= s.cfg.TouchInterval {
@@ -211,6 +212,19 @@ func (s *Sessions) touch(db *gorm.DB, pr *models.Principal, now time.Time) {
 		return
 	}
 	sess.LastSeenAt, sess.IdleExpiresAt = now, idle
+}
+
+// noteExpired records the session's expiry in its history, once: the unique index on expired
+// events turns every later attempt into a no-op. Failing to record it does not change the answer.
+func noteExpired(db *gorm.DB, sess models.Session, now time.Time, log *slog.Logger) {
+	reason := "idle"
+	if !now.Before(sess.ExpiresAt) {
+		reason = "absolute"
+	}
+	ev := sessionEvent(sess, models.EventExpired, actor{kind: models.ActorSystem}, now, map[string]any{"timeout": reason})
+	if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&ev).Error; err != nil {
+		log.WarnContext(db.Statement.Context, "record session expiry failed", "session_id", sess.ID, "err", err)
+	}
 }
 
 // IdleDeadlineFor returns the idle deadline of a session of plan seen at now.
