@@ -101,6 +101,7 @@ var sentinels = []struct {
 	{models.ErrNotFound, apiError{status: http.StatusNotFound, Code: "not_found", Message: "Not found."}},
 	{errRouteNotFound, apiError{status: http.StatusNotFound, Code: "not_found", Message: "No such route."}},
 	{errMethodNotAllowed, apiError{status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "Method not allowed on this route."}},
+	{models.ErrPlanInUse, apiError{status: http.StatusConflict, Code: "plan_in_use", Message: "Users are on this plan: move them first."}},
 	{models.ErrConflict, apiError{status: http.StatusConflict, Code: "conflict", Message: "That already exists."}},
 }
 

@@ -31,6 +31,28 @@ type UserService interface {
 	ChangePassword(ctx context.Context, userID, currentSessionID, current, next string, signOutOthers bool) error
 }
 
+// PlanService is what the admin handlers need of plan use cases.
+type PlanService interface {
+	List(ctx context.Context) ([]models.Plan, error)
+	Get(ctx context.Context, id string) (models.Plan, error)
+	Create(ctx context.Context, by models.Admin, in models.PlanInput) (models.Plan, error)
+	Update(ctx context.Context, by models.Admin, id string, in models.PlanInput, enforceNow bool) (models.Plan, models.EnforceResult, error)
+	Delete(ctx context.Context, by models.Admin, id string) error
+}
+
+// AdminService is what the admin handlers need of user, session and service-client management.
+type AdminService interface {
+	List(ctx context.Context, f models.UserFilter, limit int, before string) ([]models.User, string, error)
+	Get(ctx context.Context, id string) (models.User, error)
+	Update(ctx context.Context, by models.Admin, id string, p models.UserPatch) (models.User, error)
+	Sessions(ctx context.Context, userID string) ([]models.Session, error)
+	RevokeSession(ctx context.Context, by models.Admin, sessionID string) error
+	RevokeSessions(ctx context.Context, by models.Admin, userID string) (int, error)
+	CreateClient(ctx context.Context, by models.Admin, name string) (models.ServiceClient, string, error)
+	Clients(ctx context.Context) ([]models.ServiceClient, error)
+	DeleteClient(ctx context.Context, by models.Admin, id string) error
+}
+
 // Pinger reports whether the store answers.
 type Pinger interface {
 	Ping(ctx context.Context) error
@@ -40,6 +62,8 @@ type Pinger interface {
 type Deps struct {
 	Sessions       SessionService
 	Users          UserService
+	Plans          PlanService
+	Admin          AdminService
 	Store          Pinger
 	Log            *slog.Logger
 	CookieSecure   bool
@@ -50,6 +74,8 @@ type Deps struct {
 type handler struct {
 	sessions     SessionService
 	users        UserService
+	plans        PlanService
+	admin        AdminService
 	store        Pinger
 	log          *slog.Logger
 	cookieSecure bool
@@ -62,7 +88,7 @@ var openapiYAML []byte
 // NewHandler returns the HTTP handler serving every route of API.md.
 func NewHandler(d Deps) (http.Handler, error) {
 	h := &handler{
-		sessions: d.Sessions, users: d.Users, store: d.Store, log: d.Log,
+		sessions: d.Sessions, users: d.Users, plans: d.Plans, admin: d.Admin, store: d.Store, log: d.Log,
 		cookieSecure: d.CookieSecure, maxBodyBytes: d.MaxBodyBytes,
 	}
 	r := gin.New()
@@ -94,6 +120,23 @@ func NewHandler(d Deps) (http.Handler, error) {
 	authed.GET("/sessions", h.listSessions)
 	authed.DELETE("/sessions/:id", h.revokeSession)
 	authed.POST("/sessions/revoke", h.revokeSessions)
-	authed.GET("/sessions/history", h.history)
+	authed.GET("/sessions/history", h.myHistory)
+
+	admin := authed.Group("/admin", h.requireAdmin)
+	admin.GET("/plans", h.listPlans)
+	admin.POST("/plans", h.createPlan)
+	admin.GET("/plans/:id", h.getPlan)
+	admin.PATCH("/plans/:id", h.updatePlan)
+	admin.DELETE("/plans/:id", h.deletePlan)
+	admin.GET("/users", h.listUsers)
+	admin.GET("/users/:id", h.getUser)
+	admin.PATCH("/users/:id", h.updateUser)
+	admin.GET("/users/:id/sessions", h.userSessions)
+	admin.DELETE("/users/:id/sessions", h.revokeUserSessions)
+	admin.GET("/users/:id/events", h.userEvents)
+	admin.DELETE("/sessions/:id", h.adminRevokeSession)
+	admin.GET("/service-clients", h.listClients)
+	admin.POST("/service-clients", h.createClient)
+	admin.DELETE("/service-clients/:id", h.deleteClient)
 	return r, nil
 }

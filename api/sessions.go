@@ -112,13 +112,16 @@ func toEvent(e models.SessionEvent) eventJSON {
 	return out
 }
 
-func (h *handler) history(c *gin.Context) {
+func (h *handler) myHistory(c *gin.Context) { h.history(c, principal(c).User.ID) }
+
+// history writes a page of userID's session events.
+func (h *handler) history(c *gin.Context, userID string) {
 	limit, err := pageLimit(c)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	evs, next, err := h.sessions.History(c.Request.Context(), principal(c).User.ID, limit, c.Query("before"))
+	evs, next, err := h.sessions.History(c.Request.Context(), userID, limit, c.Query("before"))
 	if err != nil {
 		h.fail(c, err)
 		return

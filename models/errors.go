@@ -81,3 +81,6 @@ type SessionEvictedError struct {
 func (e *SessionEvictedError) Error() string {
 	return "session evicted by " + e.ByDeviceName
 }
+
+// ErrPlanInUse refuses deleting a plan that users are on.
+var ErrPlanInUse = errors.New("plan in use")

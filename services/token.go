@@ -64,3 +64,13 @@ func secretMatches(secret, hash []byte) bool {
 	sum := sha256.Sum256(secret)
 	return subtle.ConstantTimeCompare(sum[:], hash) == 1
 }
+
+// newSecret returns n random bytes as base64url and the SHA-256 of those bytes.
+func newSecret(n int) (string, []byte, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", nil, err
+	}
+	sum := sha256.Sum256(b)
+	return b64.EncodeToString(b), sum[:], nil
+}

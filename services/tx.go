@@ -52,17 +52,22 @@ func revoke(tx *gorm.DB, ss []models.Session, reason models.RevokeReason, by str
 
 // sessionEvent describes something that happened to session s.
 func sessionEvent(s models.Session, t models.EventType, a actor, now time.Time, details map[string]any) models.SessionEvent {
-	d := "{}"
-	if len(details) > 0 {
-		b, _ := json.Marshal(details) // maps of strings and numbers always marshal
-		d = string(b)
-	}
+	d := jsonObject(details)
 	id := s.ID
 	return models.SessionEvent{
 		ID: newID(), UserID: s.UserID, SessionID: &id, Type: t,
 		DeviceID: s.DeviceID, DeviceName: s.DeviceName, DeviceType: s.DeviceType, IP: s.IP,
 		ActorKind: a.kind, ActorID: a.id, At: now, Details: d,
 	}
+}
+
+// jsonObject renders details (strings, numbers, booleans) as a JSON object; nil is "{}".
+func jsonObject(details map[string]any) string {
+	if len(details) == 0 {
+		return "{}"
+	}
+	b, _ := json.Marshal(details) // maps of plain values always marshal
+	return string(b)
 }
 
 func insertEvents(tx *gorm.DB, events ...models.SessionEvent) error {

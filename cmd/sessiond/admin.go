@@ -21,21 +21,14 @@ func adminCmd(env *environment) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, err := newApp(env)
-			if err != nil {
-				return err
-			}
-			if err := a.migrate(cmd.Context()); err != nil {
-				a.close()
-				return err
-			}
-			defer a.close()
-			u, err := a.users.CreateAdmin(cmd.Context(), email, password)
-			if err != nil {
-				return fmt.Errorf("create admin: %w", err)
-			}
-			fmt.Fprintf(env.stdout, "admin %s created (id %s)\n", u.Email, u.ID)
-			return nil
+			return withApp(cmd.Context(), env, func(a *app) error {
+				u, err := a.users.CreateAdmin(cmd.Context(), email, password)
+				if err != nil {
+					return fmt.Errorf("create admin: %w", err)
+				}
+				fmt.Fprintf(env.stdout, "admin %s created (id %s)\n", u.Email, u.ID)
+				return nil
+			})
 		},
 	}
 	create.Flags().StringVar(&email, "email", "", "the admin's email address")

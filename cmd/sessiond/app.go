@@ -17,6 +17,8 @@ import (
 var (
 	_ api.SessionService = (*services.Sessions)(nil)
 	_ api.UserService    = (*services.Users)(nil)
+	_ api.AdminService   = (*services.Users)(nil)
+	_ api.PlanService    = (*services.Plans)(nil)
 	_ api.Pinger         = (*services.Health)(nil)
 )
 
@@ -26,6 +28,7 @@ type app struct {
 	log      *slog.Logger
 	db       *gorm.DB
 	users    *services.Users
+	plans    *services.Plans
 	sessions *services.Sessions
 }
 
@@ -48,6 +51,7 @@ func newApp(env *environment) (*app, error) {
 	a.users = services.NewUsers(db, hasher, services.UsersConfig{
 		DefaultPlan: cfg.DefaultPlan, RegistrationOpen: cfg.RegistrationOpen(),
 	})
+	a.plans = services.NewPlans(db, nil, log)
 	a.sessions = services.NewSessions(db, hasher, services.SessionsConfig{
 		Defaults:      models.Timeouts{Idle: cfg.SessionIdleTimeout, Absolute: cfg.SessionAbsoluteTimeout},
 		TouchInterval: cfg.SessionTouchInterval,

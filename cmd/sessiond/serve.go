@@ -45,6 +45,8 @@ func serve(ctx context.Context, env *environment) error {
 	handler, err := api.NewHandler(api.Deps{
 		Sessions:       a.sessions,
 		Users:          a.users,
+		Plans:          a.plans,
+		Admin:          a.users,
 		Store:          services.NewHealth(a.db),
 		Log:            a.log,
 		CookieSecure:   a.cfg.CookieSecure,

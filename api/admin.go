@@ -1,0 +1,334 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sessiond/sessiond/models"
+)
+
+// requireAdmin admits only users with role admin (after authenticate).
+func (h *handler) requireAdmin(c *gin.Context) {
+	if principal(c).User.Role != models.RoleAdmin {
+		h.fail(c, models.ErrForbidden)
+		return
+	}
+	c.Next()
+}
+
+func adminOf(c *gin.Context) models.Admin { return models.Admin{ID: principal(c).User.ID} }
+
+// optional decodes a field of a partial update: absent, null, or a value.
+type optional[T any] struct {
+	models.Optional[T]
+}
+
+func (o *optional[T]) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if string(b) == "null" {
+		return nil
+	}
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	o.Value = &v
+	return nil
+}
+
+type planRequest struct {
+	Name            *string          `json:"name"`
+	MaxSessions     *int             `json:"max_sessions"`
+	LimitPolicy     *string          `json:"limit_policy"`
+	IdleTimeout     optional[string] `json:"idle_timeout"`
+	AbsoluteTimeout optional[string] `json:"absolute_timeout"`
+}
+
+// input converts the request, parsing Go durations ("336h").
+func (r planRequest) input() (models.PlanInput, error) {
+	in := models.PlanInput{Name: r.Name, MaxSessions: r.MaxSessions}
+	if r.LimitPolicy != nil {
+		p := models.LimitPolicy(*r.LimitPolicy)
+		in.LimitPolicy = &p
+	}
+	v := &models.ValidationError{Fields: map[string]string{}}
+	for field, pair := range map[string]struct {
+		src optional[string]
+		dst *models.Optional[time.Duration]
+	}{"idle_timeout": {r.IdleTimeout, &in.IdleTimeout}, "absolute_timeout": {r.AbsoluteTimeout, &in.AbsoluteTimeout}} {
+		pair.dst.Set = pair.src.Set
+		if pair.src.Value == nil {
+			continue
+		}
+		d, err := time.ParseDuration(*pair.src.Value)
+		if err != nil {
+			v.Fields[field] = `must be a Go duration such as "336h", or null`
+			continue
+		}
+		pair.dst.Value = &d
+	}
+	if len(v.Fields) > 0 {
+		return in, v
+	}
+	return in, nil
+}
+
+func (h *handler) listPlans(c *gin.Context) {
+	plans, err := h.plans.List(c.Request.Context())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	out := make([]planJSON, len(plans))
+	for i, p := range plans {
+		out[i] = toPlan(p)
+	}
+	c.JSON(http.StatusOK, gin.H{"plans": out})
+}
+
+func (h *handler) createPlan(c *gin.Context) {
+	in, err := decodePlan(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	p, err := h.plans.Create(c.Request.Context(), adminOf(c), in)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, toPlan(p))
+}
+
+func decodePlan(c *gin.Context) (models.PlanInput, error) {
+	var req planRequest
+	if err := decode(c, &req); err != nil {
+		return models.PlanInput{}, err
+	}
+	return req.input()
+}
+
+func (h *handler) getPlan(c *gin.Context) {
+	p, err := h.plans.Get(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toPlan(p))
+}
+
+func (h *handler) updatePlan(c *gin.Context) {
+	enforce := c.Query("enforce")
+	if enforce != "" && enforce != "now" {
+		h.fail(c, models.Invalid("enforce", `must be "now" or absent`))
+		return
+	}
+	in, err := decodePlan(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	p, res, err := h.plans.Update(c.Request.Context(), adminOf(c), c.Param("id"), in, enforce == "now")
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	out := gin.H{
+		"id": p.ID, "name": p.Name, "max_sessions": p.MaxSessions, "limit_policy": p.LimitPolicy,
+		"idle_timeout": seconds(p.IdleTimeoutSeconds), "absolute_timeout": seconds(p.AbsoluteTimeoutSeconds),
+	}
+	if enforce == "now" {
+		out["enforced"] = gin.H{"users": res.Users, "sessions_evicted": res.Sessions}
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (h *handler) deletePlan(c *gin.Context) {
+	if err := h.plans.Delete(c.Request.Context(), adminOf(c), c.Param("id")); err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+type adminUserJSON struct {
+	userJSON
+	MaxSessionsOverride      *int       `json:"max_sessions_override"`
+	MaxSessionsOverrideUntil *time.Time `json:"max_sessions_override_until"`
+	LimitPolicyOverride      *string    `json:"limit_policy_override"`
+	Disabled                 bool       `json:"disabled"`
+	DisabledAt               *time.Time `json:"disabled_at"`
+}
+
+func toAdminUser(u models.User) adminUserJSON {
+	out := adminUserJSON{
+		userJSON: toUser(u), MaxSessionsOverride: u.MaxSessionsOverride,
+		Disabled: u.Disabled(), DisabledAt: utc(u.DisabledAt), MaxSessionsOverrideUntil: utc(u.MaxSessionsOverrideUntil),
+	}
+	if u.LimitPolicyOverride != nil {
+		p := string(*u.LimitPolicyOverride)
+		out.LimitPolicyOverride = &p
+	}
+	return out
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func (h *handler) listUsers(c *gin.Context) {
+	limit, err := pageLimit(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	f := models.UserFilter{EmailPrefix: c.Query("email"), PlanID: c.Query("plan_id")}
+	users, next, err := h.admin.List(c.Request.Context(), f, limit, c.Query("before"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	out := make([]adminUserJSON, len(users))
+	for i, u := range users {
+		out[i] = toAdminUser(u)
+	}
+	body := gin.H{"users": out}
+	if next != "" {
+		body["next"] = next
+	}
+	c.JSON(http.StatusOK, body)
+}
+
+func (h *handler) getUser(c *gin.Context) {
+	u, err := h.admin.Get(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toAdminUser(u))
+}
+
+type userPatchRequest struct {
+	PlanID                   *string             `json:"plan_id"`
+	MaxSessionsOverride      optional[int]       `json:"max_sessions_override"`
+	MaxSessionsOverrideUntil optional[time.Time] `json:"max_sessions_override_until"`
+	LimitPolicyOverride      optional[string]    `json:"limit_policy_override"`
+	Role                     *string             `json:"role"`
+	Disabled                 *bool               `json:"disabled"`
+}
+
+func (h *handler) updateUser(c *gin.Context) {
+	var req userPatchRequest
+	if err := decode(c, &req); err != nil {
+		h.fail(c, err)
+		return
+	}
+	p := models.UserPatch{
+		PlanID:                   req.PlanID,
+		MaxSessionsOverride:      req.MaxSessionsOverride.Optional,
+		MaxSessionsOverrideUntil: req.MaxSessionsOverrideUntil.Optional,
+		LimitPolicyOverride:      models.Optional[models.LimitPolicy]{Set: req.LimitPolicyOverride.Set},
+		Disabled:                 req.Disabled,
+	}
+	if v := req.LimitPolicyOverride.Value; v != nil {
+		lp := models.LimitPolicy(*v)
+		p.LimitPolicyOverride.Value = &lp
+	}
+	if req.Role != nil {
+		r := models.Role(*req.Role)
+		p.Role = &r
+	}
+	u, err := h.admin.Update(c.Request.Context(), adminOf(c), c.Param("id"), p)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toAdminUser(u))
+}
+
+func (h *handler) userSessions(c *gin.Context) {
+	ss, err := h.admin.Sessions(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"sessions": toSessions(ss, "")})
+}
+
+func (h *handler) revokeUserSessions(c *gin.Context) {
+	n, err := h.admin.RevokeSessions(c.Request.Context(), adminOf(c), c.Param("id"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"revoked": n})
+}
+
+func (h *handler) adminRevokeSession(c *gin.Context) {
+	if err := h.admin.RevokeSession(c.Request.Context(), adminOf(c), c.Param("id")); err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (h *handler) userEvents(c *gin.Context) {
+	if _, err := h.admin.Get(c.Request.Context(), c.Param("id")); err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.history(c, c.Param("id"))
+}
+
+type clientRequest struct {
+	Name string `json:"name"`
+}
+
+type clientJSON struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Secret    string    `json:"secret,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func (h *handler) createClient(c *gin.Context) {
+	var req clientRequest
+	if err := decode(c, &req); err != nil {
+		h.fail(c, err)
+		return
+	}
+	sc, secret, err := h.admin.CreateClient(c.Request.Context(), adminOf(c), req.Name)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, clientJSON{ID: sc.ID, Name: sc.Name, Secret: secret, CreatedAt: sc.CreatedAt.UTC()})
+}
+
+func (h *handler) listClients(c *gin.Context) {
+	cs, err := h.admin.Clients(c.Request.Context())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	out := make([]clientJSON, len(cs))
+	for i, sc := range cs {
+		out[i] = clientJSON{ID: sc.ID, Name: sc.Name, CreatedAt: sc.CreatedAt.UTC()}
+	}
+	c.JSON(http.StatusOK, gin.H{"service_clients": out})
+}
+
+func (h *handler) deleteClient(c *gin.Context) {
+	if err := h.admin.DeleteClient(c.Request.Context(), adminOf(c), c.Param("id")); err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sessiond/sessiond/models"
+)
+
+// operator is who the command line acts as in the audit log.
+var operator = models.Admin{Operator: true}
+
+// withApp opens the store (migrated), runs f and closes it.
+func withApp(ctx context.Context, env *environment, f func(*app) error) error {
+	a, err := newApp(env)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if err := a.migrate(ctx); err != nil {
+		return err
+	}
+	return f(a)
+}
+
+func plansCmd(env *environment) *cobra.Command {
+	plans := &cobra.Command{Use: "plans", Short: "List and set plans without HTTP"}
+	plans.AddCommand(&cobra.Command{
+		Use:   "list",
+		Short: "List plans",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withApp(cmd.Context(), env, func(a *app) error {
+				ps, err := a.plans.List(cmd.Context())
+				if err != nil {
+					return err
+				}
+				w := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "NAME\tMAX SESSIONS\tPOLICY\tIDLE\tABSOLUTE\tID")
+				for _, p := range ps {
+					fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", p.Name, p.MaxSessions, p.LimitPolicy,
+						orDefault(p.IdleTimeoutSeconds), orDefault(p.AbsoluteTimeoutSeconds), p.ID)
+				}
+				return w.Flush()
+			})
+		},
+	})
+	var maxSessions int
+	var policy string
+	var enforce bool
+	set := &cobra.Command{
+		Use:   "set NAME --max-sessions N --policy P",
+		Short: "Create or change a plan's limit and policy",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withApp(cmd.Context(), env, func(a *app) error {
+				ctx, name := cmd.Context(), args[0]
+				in := models.PlanInput{Name: &name}
+				if cmd.Flags().Changed("max-sessions") {
+					in.MaxSessions = &maxSessions
+				}
+				if cmd.Flags().Changed("policy") {
+					p := models.LimitPolicy(policy)
+					in.LimitPolicy = &p
+				}
+				p, err := a.plans.GetByName(ctx, name)
+				switch {
+				case errors.Is(err, models.ErrNotFound):
+					p, err = a.plans.Create(ctx, operator, in)
+					if err == nil {
+						fmt.Fprintf(env.stdout, "plan %s created: %d sessions, %s\n", p.Name, p.MaxSessions, p.LimitPolicy)
+					}
+					return err
+				case err != nil:
+					return err
+				}
+				p, res, err := a.plans.Update(ctx, operator, p.ID, in, enforce)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(env.stdout, "plan %s: %d sessions, %s", p.Name, p.MaxSessions, p.LimitPolicy)
+				if enforce {
+					fmt.Fprintf(env.stdout, "; enforced now: %d sessions of %d users evicted", res.Sessions, res.Users)
+				}
+				fmt.Fprintln(env.stdout)
+				return nil
+			})
+		},
+	}
+	set.Flags().IntVar(&maxSessions, "max-sessions", 0, "maximum active sessions per user (1-1000)")
+	set.Flags().StringVar(&policy, "policy", "", "evict_oldest, evict_least_recent or reject")
+	set.Flags().BoolVar(&enforce, "enforce-now", false, "bring users over a lowered limit down at once")
+	plans.AddCommand(set)
+	return plans
+}
+
+func orDefault(secs *int64) string {
+	if secs == nil {
+		return "default"
+	}
+	return fmt.Sprint(*secs) + "s"
+}
+
+func usersCmd(env *environment) *cobra.Command {
+	users := &cobra.Command{Use: "users", Short: "Manage users without HTTP"}
+	users.AddCommand(&cobra.Command{
+		Use:   "set-plan EMAIL PLAN",
+		Short: "Move a user to a plan",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withApp(cmd.Context(), env, func(a *app) error {
+				u, err := a.users.SetPlan(cmd.Context(), operator, args[0], args[1])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(env.stdout, "user %s is on plan %s\n", u.Email, args[1])
+				return nil
+			})
+		},
+	}, &cobra.Command{
+		Use:   "revoke EMAIL",
+		Short: "Sign a user out of every session",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withApp(cmd.Context(), env, func(a *app) error {
+				u, err := a.users.GetByEmail(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				n, err := a.users.RevokeSessions(cmd.Context(), operator, u.ID)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(env.stdout, "%d sessions of %s revoked\n", n, u.Email)
+				return nil
+			})
+		},
+	})
+	return users
+}

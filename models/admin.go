@@ -1,0 +1,69 @@
+package models
+
+import "time"
+
+// ServiceClient is a credential another service uses to call /v1/introspect. Only the hash of
+// its secret is stored; the secret is shown once, at creation.
+type ServiceClient struct {
+	ID         string `gorm:"primaryKey"`
+	Name       string
+	SecretHash []byte
+	CreatedAt  time.Time
+	DisabledAt *time.Time
+}
+
+// AuditEvent records one admin or operator action.
+type AuditEvent struct {
+	ID         string `gorm:"primaryKey"`
+	ActorKind  ActorKind
+	ActorID    string
+	Action     string
+	TargetType string
+	TargetID   string
+	At         time.Time
+	Details    string
+}
+
+// Optional is a field of a partial update: absent (Set false), null (Set, Value nil), or a value.
+type Optional[T any] struct {
+	Set   bool
+	Value *T
+}
+
+// PlanInput creates a plan or, with Optional-like pointers, patches one. Nil timeouts mean
+// "server default".
+type PlanInput struct {
+	Name            *string
+	MaxSessions     *int
+	LimitPolicy     *LimitPolicy
+	IdleTimeout     Optional[time.Duration]
+	AbsoluteTimeout Optional[time.Duration]
+}
+
+// UserPatch is an admin's partial update of a user.
+type UserPatch struct {
+	PlanID                   *string
+	MaxSessionsOverride      Optional[int]
+	MaxSessionsOverrideUntil Optional[time.Time]
+	LimitPolicyOverride      Optional[LimitPolicy]
+	Role                     *Role
+	Disabled                 *bool
+}
+
+// UserFilter narrows an admin's user listing.
+type UserFilter struct {
+	EmailPrefix string
+	PlanID      string
+}
+
+// EnforceResult says what applying a lowered limit at once did.
+type EnforceResult struct {
+	Users    int // users brought down to the limit
+	Sessions int // sessions evicted
+}
+
+// Admin is who acts in an admin use case: an admin user, or an operator on the command line.
+type Admin struct {
+	ID       string // the admin's user id; "" on the command line
+	Operator bool   // true on the command line
+}
