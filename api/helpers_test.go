@@ -50,14 +50,17 @@ func newServer(t *testing.T, store servicetest.Store, o options) *server {
 	t.Helper()
 	c := &clock{now: time.Now().UTC()}
 	hasher := servicetest.FastHasher()
+	users := services.NewUsers(store.DB, hasher, services.UsersConfig{
+		DefaultPlan: "standard", RegistrationOpen: !o.registrationClosed, Now: c.Now,
+	})
 	h, err := api.NewHandler(api.Deps{
 		Sessions: services.NewSessions(store.DB, hasher, services.SessionsConfig{
 			Defaults:      models.Timeouts{Idle: time.Hour, Absolute: 24 * time.Hour},
 			TouchInterval: time.Minute, Now: c.Now,
 		}),
-		Users: services.NewUsers(store.DB, hasher, services.UsersConfig{
-			DefaultPlan: "standard", RegistrationOpen: !o.registrationClosed, Now: c.Now,
-		}),
+		Users: users,
+		Admin: users,
+		Plans: services.NewPlans(store.DB, c.Now, nil),
 		Store:        services.NewHealth(store.DB),
 		Log:          slog.New(slog.DiscardHandler),
 		CookieSecure: o.cookieSecure,
@@ -150,6 +153,14 @@ func (s *server) mustLogin(t *testing.T, email, device string) string {
 		t.Fatalf("login(%s) = %d %s, want 201", device, r.Code, r.Body)
 	}
 	return r.body["token"].(string)
+}
+
+// makeAdmin gives the account with this email the admin role.
+func (s *server) makeAdmin(t *testing.T, email string) {
+	t.Helper()
+	if err := s.store.DB.Model(&models.User{}).Where("email = ?", email).Update("role", models.RoleAdmin).Error; err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (s *server) setLimit(t *testing.T, email string, l models.Limit) {

@@ -91,3 +91,36 @@ func TestServeInProcess(t *testing.T) {
 		t.Fatal("run() did not return within 20s of cancel")
 	}
 }
+
+func TestOperatorCommands(t *testing.T) {
+	ctx := context.Background()
+	env := map[string]string{"SESSIOND_DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "s.db")}
+	steps := []struct {
+		stdin string
+		args  []string
+		want  string
+	}{
+		{"", []string{"plans", "set", "family", "--max-sessions", "5", "--policy", "evict_least_recent"}, "plan family created: 5 sessions, evict_least_recent"},
+		{"", []string{"plans", "set", "basic", "--max-sessions", "2"}, "plan basic: 2 sessions, reject"},
+		{"", []string{"plans", "list"}, "family"},
+		{"op password 1\n", []string{"admin", "create", "--email", "op@example.com"}, "created"},
+		{"", []string{"users", "set-plan", "op@example.com", "family"}, "user op@example.com is on plan family"},
+		{"", []string{"users", "revoke", "op@example.com"}, "0 sessions of op@example.com revoked"},
+	}
+	for _, s := range steps {
+		code, out, stderr := runCmd(ctx, env, s.stdin, s.args...)
+		if code != 0 || !strings.Contains(out, s.want) {
+			t.Errorf("sessiond %s = %d %q %q, want output containing %q", strings.Join(s.args, " "), code, out, stderr, s.want)
+		}
+	}
+	for _, bad := range [][]string{
+		{"plans", "set", "family", "--max-sessions", "0"},
+		{"plans", "set", "new", "--max-sessions", "2"}, // a new plan needs a policy
+		{"users", "set-plan", "nobody@example.com", "family"},
+		{"users", "set-plan", "op@example.com", "no-such-plan"},
+	} {
+		if code, _, _ := runCmd(ctx, env, "", bad...); code == 0 {
+			t.Errorf("sessiond %s exited 0, want failure", strings.Join(bad, " "))
+		}
+	}
+}
