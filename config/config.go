@@ -38,6 +38,8 @@ type Config struct {
 	SessionTouchInterval time.Duration `env:"SESSION_TOUCH_INTERVAL" envDefault:"1m"`
 
 	PurgeSchedule    string        `env:"PURGE_SCHEDULE" envDefault:"@every 5m"`
+	PurgeBatchSize   int           `env:"PURGE_BATCH_SIZE" envDefault:"5000"`
+	PurgeTimeout     time.Duration `env:"PURGE_TIMEOUT" envDefault:"10m"`
 	RevokedRetention time.Duration `env:"REVOKED_RETENTION" envDefault:"168h"`
 	EventRetention   time.Duration `env:"EVENT_RETENTION" envDefault:"2160h"`
 
@@ -140,6 +142,7 @@ func (c Config) validate() []error {
 		"REVOKED_RETENTION":        c.RevokedRetention,
 		"EVENT_RETENTION":          c.EventRetention,
 		"SHUTDOWN_TIMEOUT":         c.ShutdownTimeout,
+		"PURGE_TIMEOUT":            c.PurgeTimeout,
 	} {
 		if d <= 0 {
 			bad(name, "must be a positive duration, got %s", d)
@@ -147,6 +150,9 @@ func (c Config) validate() []error {
 	}
 	if _, err := cron.ParseStandard(c.PurgeSchedule); err != nil {
 		bad("PURGE_SCHEDULE", "%v", err)
+	}
+	if c.PurgeBatchSize < 1 || c.PurgeBatchSize > 100_000 {
+		bad("PURGE_BATCH_SIZE", "must be between 1 and 100000, got %d", c.PurgeBatchSize)
 	}
 	for _, p := range c.TrustedProxies {
 		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {

@@ -30,6 +30,7 @@ type app struct {
 	users    *services.Users
 	plans    *services.Plans
 	sessions *services.Sessions
+	purger   *services.Purger
 }
 
 // newApp loads the configuration and opens the store. The caller closes the app.
@@ -52,6 +53,10 @@ func newApp(env *environment) (*app, error) {
 		DefaultPlan: cfg.DefaultPlan, RegistrationOpen: cfg.RegistrationOpen(),
 	})
 	a.plans = services.NewPlans(db, nil, log)
+	a.purger = services.NewPurger(db, services.PurgeConfig{
+		RevokedRetention: cfg.RevokedRetention, EventRetention: cfg.EventRetention,
+		BatchSize: cfg.PurgeBatchSize, Log: log,
+	})
 	a.sessions = services.NewSessions(db, hasher, services.SessionsConfig{
 		Defaults:      models.Timeouts{Idle: cfg.SessionIdleTimeout, Absolute: cfg.SessionAbsoluteTimeout},
 		TouchInterval: cfg.SessionTouchInterval,

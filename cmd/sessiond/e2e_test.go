@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/sessiond/sessiond/models"
 	"github.com/sessiond/sessiond/services/servicetest"
@@ -75,5 +78,52 @@ func TestTwoProcessesKeepTheLimit(t *testing.T) {
 				t.Errorf("active sessions after the race = %d (%v), want exactly %d", active, err, limit)
 			}
 		})
+	}
+}
+
+// TestScheduledPurgeRunsInServe starts the binary with a one-second purge schedule and waits
+// for an expired session and an old event, written straight into the store, to disappear,
+// while a live session stays.
+func TestScheduledPurgeRunsInServe(t *testing.T) {
+	store := servicetest.Postgres(t)
+	base := startBinary(t, "SESSIOND_DATABASE_URL="+store.DSN, "SESSIOND_PURGE_SCHEDULE=@every 1s")
+	email := servicetest.Email(t)
+	if resp, body := postJSON(t, base+"/v1/auth/register", map[string]any{"email": email, "password": "purge me please"}); resp.StatusCode != 201 {
+		t.Fatalf("register = %d %v", resp.StatusCode, body)
+	}
+	resp, body := postJSON(t, base+"/v1/auth/login", map[string]any{"email": email, "password": "purge me please"})
+	if resp.StatusCode != 201 {
+		t.Fatalf("login = %d %v", resp.StatusCode, body)
+	}
+	live := body["session"].(map[string]any)["id"].(string)
+	userID := body["user"].(map[string]any)["id"].(string)
+	past := time.Now().Add(-time.Hour).UTC()
+	expired := models.Session{ID: uuid.NewString(), UserID: userID, SecretHash: []byte("h"), DeviceName: "old", DeviceType: "tv",
+		CreatedAt: past, LastSeenAt: past, ExpiresAt: past, IdleExpiresAt: past}
+	oldEvent := models.SessionEvent{ID: uuid.NewString(), UserID: userID, Type: models.EventLogin, ActorKind: models.ActorUser,
+		At: time.Now().Add(-100 * 24 * time.Hour).UTC(), Details: "{}"}
+	if err := store.DB.Create(&expired).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := store.DB.Create(&oldEvent).Error; err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var sessions, events int64
+		store.DB.Model(&models.Session{}).Where("id = ?", expired.ID).Count(&sessions)
+		store.DB.Model(&models.SessionEvent{}).Where("id = ?", oldEvent.ID).Count(&events)
+		if sessions == 0 && events == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 20s the scheduled purge left the expired session (%d) and old event (%d)", sessions, events)
+		}
+		time.Sleep(100 * time.Millisecond) // polling an outside process's effect, not synchronising goroutines
+	}
+	var kept int64
+	store.DB.Model(&models.Session{}).Where("id = ? AND revoked_at IS NULL", live).Count(&kept)
+	if kept != 1 {
+		t.Errorf("the live session was purged too")
 	}
 }

@@ -33,7 +33,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		// With no subcommand, sessiond serves.
 		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), env) },
 	}
-	root.AddCommand(serveCmd(env), migrateCmd(env), adminCmd(env), plansCmd(env), usersCmd(env), versionCmd(env))
+	root.AddCommand(serveCmd(env), migrateCmd(env), adminCmd(env), plansCmd(env), usersCmd(env), purgeCmd(env), versionCmd(env))
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)

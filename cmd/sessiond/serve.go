@@ -71,18 +71,33 @@ func serve(ctx context.Context, env *environment) error {
 	dbCfg, _ := a.cfg.Database()
 	a.log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "store", dbCfg.Dialect)
 
+	purgeCtx, stopPurges := context.WithCancel(context.Background())
+	defer stopPurges()
+	sched, err := a.schedulePurge(purgeCtx)
+	if err != nil {
+		return err
+	}
+	sched.Start()
+
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
-	case err := <-served:
-		return err
+	case err = <-served:
 	case <-ctx.Done():
 	}
+	// Shut down in reverse order of start: drain HTTP, then stop the purge (a running pass
+	// stops after its current batch, and Stop waits for it), then close the store (deferred).
 	a.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout)
 	shutCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	shutErr := srv.Shutdown(shutCtx)
+	stopPurges()
+	<-sched.Stop().Done()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	if shutErr != nil {
+		return fmt.Errorf("shutdown: %w", shutErr)
 	}
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return err

@@ -105,6 +105,35 @@ func postgres(tb testing.TB) (Store, bool) {
 	return s, true
 }
 
+// FreshStores is Stores with a Postgres database of the test's own (created now, dropped when
+// the test ends), for tests that count every row of a table.
+func FreshStores(tb testing.TB) []Store {
+	tb.Helper()
+	out := []Store{SQLite(tb)}
+	if _, ok := postgres(tb); !ok {
+		return out
+	}
+	name := "sessiond_test_" + randomHex(6)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := execAdmin(ctx, pkg.admin, "CREATE DATABASE "+name); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := execAdmin(context.Background(), pkg.admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			tb.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	u := must(url.Parse(pkg.dsn))
+	u.Path = "/" + name
+	s := Store{Name: "postgres", Dialect: "postgres", DSN: u.String()}
+	s.DB = s.Open(tb)
+	if err := services.Migrate(ctx, s.DB, slog.New(slog.DiscardHandler)); err != nil {
+		tb.Fatalf("Migrate(fresh postgres) = %v", err)
+	}
+	return append(out, s)
+}
+
 // PostgresURL returns the package database's URL, for tests that start server processes on it.
 func PostgresURL(tb testing.TB) string {
 	tb.Helper()

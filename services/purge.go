@@ -1,0 +1,176 @@
+package services
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// purgeLockKey is the Postgres advisory lock that makes one purger run at a time across every
+// sessiond process on a database ("sessiond" in ASCII).
+const purgeLockKey = 0x73657373696f6e64
+
+// PurgeConfig says what the purge removes and how.
+type PurgeConfig struct {
+	RevokedRetention time.Duration // revoked sessions stay this long to explain themselves
+	EventRetention   time.Duration // session history stays this long
+	BatchSize        int           // rows per DELETE; each batch is its own short transaction
+	Now              func() time.Time
+	Log              *slog.Logger
+}
+
+// PurgeResult counts what one purge run removed (or, in a dry run, would remove).
+type PurgeResult struct {
+	Expired      int64         // sessions past their idle or absolute expiry
+	Revoked      int64         // revoked sessions older than the retention
+	Events       int64         // session events older than their retention
+	Batches      int           // DELETE statements that removed rows
+	LongestBatch time.Duration // the slowest of them
+	Duration     time.Duration
+	Skipped      bool // another purger held the lock: nothing was done
+	DryRun       bool
+}
+
+// Purger deletes expired sessions, old revoked sessions and old events, in batches small
+// enough that logins and checks never wait on it.
+type Purger struct {
+	db    *gorm.DB
+	cfg   PurgeConfig
+	local sync.Mutex // one run at a time in this process (SQLite has no advisory locks)
+}
+
+// NewPurger returns a Purger over db.
+func NewPurger(db *gorm.DB, cfg PurgeConfig) *Purger {
+	if cfg.BatchSize < 1 {
+		cfg.BatchSize = 5000
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Purger{db: db, cfg: cfg}
+}
+
+// purgeTarget is one kind of row the purge removes: the rows of table matching cond (with
+// its arguments), selected in the order of an index so every batch starts where rows are.
+type purgeTarget struct {
+	table, cond, order string
+	args               []any
+	count              *int64
+}
+
+// Purge runs one pass. If another purger holds the lock (another process on Postgres, or
+// another run in this one) it returns at once with Skipped set and no error. progress, if
+// not nil, is called after every batch. Cancelling ctx stops the run after the current batch.
+func (p *Purger) Purge(ctx context.Context, dryRun bool, progress func(PurgeResult)) (PurgeResult, error) {
+	res := PurgeResult{DryRun: dryRun}
+	if !p.local.TryLock() {
+		res.Skipped = true
+		return res, nil
+	}
+	defer p.local.Unlock()
+	unlock, ok, err := p.lock(ctx)
+	if err != nil {
+		return res, fmt.Errorf("purge lock: %w", storeError(err))
+	}
+	if !ok {
+		res.Skipped = true
+		return res, nil
+	}
+	defer unlock()
+
+	start := time.Now()
+	now := clock(p.cfg.Now)
+	targets := []purgeTarget{
+		// idle_expires_at never passes expires_at, so it alone finds both kinds of expiry.
+		{"sessions", "revoked_at IS NULL AND idle_expires_at <= ?", "idle_expires_at", []any{now}, &res.Expired},
+		{"sessions", "revoked_at IS NOT NULL AND revoked_at < ?", "revoked_at", []any{now.Add(-p.cfg.RevokedRetention)}, &res.Revoked},
+		{"session_events", "at < ?", "at", []any{now.Add(-p.cfg.EventRetention)}, &res.Events},
+	}
+	for _, t := range targets {
+		if dryRun {
+			err := p.db.WithContext(ctx).Table(t.table).Where(t.cond, t.args...).Count(t.count).Error
+			if err != nil {
+				return res, fmt.Errorf("purge count %s: %w", t.table, storeError(err))
+			}
+			continue
+		}
+		if err := p.purgeTarget(ctx, t, &res, progress); err != nil {
+			return res, err
+		}
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// purgeTarget deletes t's rows batch by batch until none are left or ctx ends.
+func (p *Purger) purgeTarget(ctx context.Context, t purgeTarget, res *PurgeResult, progress func(PurgeResult)) error {
+	stmt := p.batchStatement(t)
+	for ctx.Err() == nil {
+		began := time.Now()
+		del := p.db.WithContext(ctx).Exec(stmt, append(t.args, p.cfg.BatchSize)...)
+		if err := del.Error; err != nil {
+			return fmt.Errorf("purge %s: %w", t.table, storeError(err))
+		}
+		if del.RowsAffected == 0 {
+			return nil // done, or every remaining row is locked by a login: next run
+		}
+		*t.count += del.RowsAffected
+		res.Batches++
+		res.LongestBatch = max(res.LongestBatch, time.Since(began))
+		if progress != nil {
+			progress(*res)
+		}
+	}
+	return nil
+}
+
+// batchStatement deletes up to a batch of t's rows. On Postgres the rows are picked through
+// t's index in index order with FOR UPDATE SKIP LOCKED (rows a login holds are left for the
+// next run, so neither waits) and deleted by ctid, the cheapest way back to them. SQLite has
+// no row locks and is one process; it deletes by rowid.
+func (p *Purger) batchStatement(t purgeTarget) string {
+	if Dialect(p.db) == "postgres" {
+		return fmt.Sprintf(`DELETE FROM %[1]s WHERE ctid = ANY(ARRAY(
+  SELECT ctid FROM %[1]s WHERE %[2]s ORDER BY %[3]s LIMIT ? FOR UPDATE SKIP LOCKED))`, t.table, t.cond, t.order)
+	}
+	return fmt.Sprintf(`DELETE FROM %[1]s WHERE rowid IN (SELECT rowid FROM %[1]s WHERE %[2]s ORDER BY %[3]s LIMIT ?)`, t.table, t.cond, t.order)
+}
+
+// lock takes the cross-process purge lock on Postgres: pg_try_advisory_lock on a dedicated
+// connection, held until unlock (a session lock lives and dies with its connection, so it must
+// not go back to the pool while held). On SQLite the in-process lock suffices.
+func (p *Purger) lock(ctx context.Context) (unlock func(), ok bool, err error) {
+	if Dialect(p.db) != "postgres" {
+		return func() {}, true, nil
+	}
+	sqlDB, err := p.db.DB()
+	if err != nil {
+		return nil, false, err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", int64(purgeLockKey)).Scan(&ok); err != nil || !ok {
+		conn.Close()
+		return nil, false, err
+	}
+	return func() { p.unlock(conn) }, true, nil
+}
+
+func (p *Purger) unlock(conn *sql.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_unlock($1)", int64(purgeLockKey)); err != nil {
+		// Closing the connection below ends the session, and with it the lock.
+		p.cfg.Log.Warn("purge unlock failed", "err", err)
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // discard the connection, never pool it
+	}
+	conn.Close()
+}
