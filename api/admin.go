@@ -82,11 +82,7 @@ func (h *handler) listPlans(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	out := make([]planJSON, len(plans))
-	for i, p := range plans {
-		out[i] = toPlan(p)
-	}
-	c.JSON(http.StatusOK, gin.H{"plans": out})
+	c.JSON(http.StatusOK, gin.H{"plans": mapAll(plans, toPlan)})
 }
 
 func (h *handler) createPlan(c *gin.Context) {
@@ -195,15 +191,7 @@ func (h *handler) listUsers(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	out := make([]adminUserJSON, len(users))
-	for i, u := range users {
-		out[i] = toAdminUser(u)
-	}
-	body := gin.H{"users": out}
-	if next != "" {
-		body["next"] = next
-	}
-	c.JSON(http.StatusOK, body)
+	writePage(c, "users", mapAll(users, toAdminUser), next)
 }
 
 func (h *handler) getUser(c *gin.Context) {

@@ -1,7 +1,10 @@
 package api
 
 import (
+	"net/http"
 	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/sessiond/sessiond/models"
 )
@@ -69,11 +72,26 @@ func toSession(s models.Session, current string) sessionJSON {
 }
 
 func toSessions(ss []models.Session, current string) []sessionJSON {
-	out := make([]sessionJSON, len(ss))
-	for i, s := range ss {
-		out[i] = toSession(s, current)
+	return mapAll(ss, func(s models.Session) sessionJSON { return toSession(s, current) })
+}
+
+// mapAll renders every element of xs with f; never nil, so JSON gets [] rather than null.
+func mapAll[T, U any](xs []T, f func(T) U) []U {
+	out := make([]U, len(xs))
+	for i, x := range xs {
+		out[i] = f(x)
 	}
 	return out
+}
+
+// writePage writes one page of a collection: {key: items, "next": cursor}, next absent on the
+// last page (API.md "Response envelopes").
+func writePage(c *gin.Context, key string, items any, next string) {
+	body := gin.H{key: items}
+	if next != "" {
+		body["next"] = next
+	}
+	c.JSON(http.StatusOK, body)
 }
 
 func toUser(u models.User) userJSON {

@@ -60,13 +60,9 @@ func classify(err error) apiError {
 	case errors.As(err, &weak):
 		return apiError{status: http.StatusBadRequest, Code: "weak_password", Message: weak.Reason + "."}
 	case errors.As(err, &limit):
-		sessions := make([]sessionJSON, len(limit.Sessions))
-		for i, s := range limit.Sessions {
-			sessions[i] = toSession(s, "")
-		}
 		return apiError{http.StatusConflict, "device_limit_reached",
 			"Your plan's device limit is reached: sign one device out to continue.",
-			map[string]any{"limit": limit.Limit, "sessions": sessions}}
+			map[string]any{"limit": limit.Limit, "sessions": toSessions(limit.Sessions, "")}}
 	case errors.As(err, &evicted):
 		return apiError{http.StatusUnauthorized, "session_evicted",
 			"This device was signed out because another device signed in and the plan's device limit was reached.",

@@ -126,15 +126,7 @@ func (h *handler) history(c *gin.Context, userID string) {
 		h.fail(c, err)
 		return
 	}
-	out := make([]eventJSON, len(evs))
-	for i, e := range evs {
-		out[i] = toEvent(e)
-	}
-	body := gin.H{"events": out}
-	if next != "" {
-		body["next"] = next
-	}
-	c.JSON(http.StatusOK, body)
+	writePage(c, "events", mapAll(evs, toEvent), next)
 }
 
 // pageLimit reads ?limit=; absent is 0 (the service's default).
