@@ -107,6 +107,7 @@ func TestAuthErrors(t *testing.T) {
 		{"basic scheme", "GET", "/v1/auth/session", "", "", []string{"Authorization", "Basic " + token}, 401, "session_invalid", ""},
 		{"logout without token", "POST", "/v1/auth/logout", "", "", nil, 401, "unauthenticated", ""},
 		{"wrong password", "POST", "/v1/auth/login", "application/json", `{"email":"` + email + `","password":"wrong password"}`, nil, 401, "invalid_credentials", ""},
+		{"NUL in login email", "POST", "/v1/auth/login", "application/json", `{"email":"a\u0000@example.com","password":"` + password + `"}`, nil, 401, "invalid_credentials", ""},
 		{"unknown email", "POST", "/v1/auth/login", "application/json", `{"email":"nobody@example.com","password":"` + password + `"}`, nil, 401, "invalid_credentials", ""},
 		{"bad device type", "POST", "/v1/auth/login", "application/json", `{"email":"` + email + `","password":"` + password + `","device":{"name":"x","type":"toaster"}}`, nil, 400, "invalid_request", "device.type"},
 		{"device name not a string", "POST", "/v1/auth/login", "application/json", `{"email":"a@b.c","password":"x","device":{"name":7}}`, nil, 400, "invalid_request", "device.name"},

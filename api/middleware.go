@@ -26,7 +26,7 @@ func (h *handler) authenticate(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	if viaCookie && !safeMethod(c.Request.Method) && !sameOrigin(c.Request) {
+	if viaCookie && !safeMethod(c.Request.Method) && !sameOrigin(c.Request, h.cookieSecure) {
 		h.fail(c, errCSRF)
 		return
 	}
@@ -64,8 +64,9 @@ func safeMethod(m string) bool {
 }
 
 // sameOrigin reports whether the browser says the request comes from our own origin: the
-// Fetch metadata header when sent, else an Origin whose host is the one requested.
-func sameOrigin(r *http.Request) bool {
+// Fetch metadata header when sent, else an Origin whose host is the one requested (and, when
+// cookies are secure, whose scheme is https).
+func sameOrigin(r *http.Request, secure bool) bool {
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
 		return site == "same-origin"
 	}
@@ -74,7 +75,7 @@ func sameOrigin(r *http.Request) bool {
 		return false
 	}
 	u, err := url.Parse(origin)
-	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host) && (!secure || u.Scheme == "https")
 }
 
 // limitBody caps every request body; decode turns the overflow into 413.

@@ -3,6 +3,7 @@ package api_test
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/sessiond/sessiond/services/servicetest"
@@ -37,6 +38,8 @@ func TestMyDevices(t *testing.T) {
 			}{
 				{"another user's", bobID, 404, "not_found"},
 				{"not a uuid", "nope", 404, "not_found"},
+				{"urn spelling of my phone", "urn:uuid:" + phoneID, 404, "not_found"},
+				{"upper-case spelling of the presenting one", strings.ToUpper(tvID), 404, "not_found"},
 				{"the presenting one", tvID, 400, "use_logout"},
 				{"my phone", phoneID, 204, ""},
 				{"my phone again", phoneID, 404, "not_found"},

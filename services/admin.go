@@ -2,10 +2,10 @@ package services
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/google/uuid"
 	"gorm.io/gorm"
 
 	"github.com/sessiond/sessiond/models"
@@ -29,13 +29,13 @@ func (u *Users) List(ctx context.Context, f models.UserFilter, limit int, before
 		q = q.Where("email LIKE ? ESCAPE '\\'", likeEscaper.Replace(prefix)+"%")
 	}
 	if f.PlanID != "" {
-		if _, err := uuid.Parse(f.PlanID); err != nil {
+		if !validID(f.PlanID) {
 			return nil, "", models.Invalid("plan_id", "is not a plan id")
 		}
 		q = q.Where("plan_id = ?", f.PlanID)
 	}
 	if before != "" {
-		if _, err := uuid.Parse(before); err != nil {
+		if !validID(before) {
 			return nil, "", models.Invalid("before", "is not a cursor from a previous page")
 		}
 		q = q.Where("id < ?", before)
@@ -56,7 +56,7 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // Get returns the user id, or models.ErrNotFound.
 func (u *Users) Get(ctx context.Context, id string) (models.User, error) {
-	if _, err := uuid.Parse(id); err != nil {
+	if !validID(id) {
 		return models.User{}, models.ErrNotFound
 	}
 	var user models.User
@@ -79,7 +79,7 @@ func (u *Users) GetByEmail(ctx context.Context, email string) (models.User, erro
 // session of the user (reason user_disabled) in the same transaction; a lowered override takes
 // effect at the user's next login, like a lowered plan limit.
 func (u *Users) Update(ctx context.Context, by models.Admin, id string, p models.UserPatch) (models.User, error) {
-	if _, err := uuid.Parse(id); err != nil {
+	if !validID(id) {
 		return models.User{}, models.ErrNotFound
 	}
 	if err := validateUserPatch(p); err != nil {
@@ -94,11 +94,13 @@ func (u *Users) Update(ctx context.Context, by models.Admin, id string, p models
 		}
 		changes := map[string]any{"updated_at": now}
 		if p.PlanID != nil {
-			if _, err := uuid.Parse(*p.PlanID); err != nil {
+			if !validID(*p.PlanID) {
 				return models.Invalid("plan_id", "no such plan")
 			}
-			if _, err := planOf(tx, *p.PlanID); err != nil {
+			if _, err := planOf(tx, *p.PlanID); errors.Is(err, models.ErrNotFound) {
 				return models.Invalid("plan_id", "no such plan")
+			} else if err != nil {
+				return err
 			}
 			changes["plan_id"] = *p.PlanID
 		}
@@ -190,11 +192,21 @@ func (u *Users) Sessions(ctx context.Context, userID string) ([]models.Session, 
 // RevokeSession signs out any user's session (reason revoked_by_admin); models.ErrNotFound
 // when it is absent or already revoked.
 func (u *Users) RevokeSession(ctx context.Context, by models.Admin, sessionID string) error {
-	if _, err := uuid.Parse(sessionID); err != nil {
+	if !validID(sessionID) {
 		return models.ErrNotFound
 	}
 	now := clock(u.cfg.Now)
 	err := u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var owner string
+		if err := tx.Model(&models.Session{}).Where("id = ?", sessionID).Pluck("user_id", &owner).Error; err != nil {
+			return storeError(err)
+		}
+		if owner == "" {
+			return models.ErrNotFound
+		}
+		if _, err := lockUser(tx, owner); err != nil { // user first, then the session
+			return err
+		}
 		var s models.Session
 		if err := tx.Where("id = ? AND revoked_at IS NULL", sessionID).Take(&s).Error; err != nil {
 			return storeError(err)
@@ -213,7 +225,7 @@ func (u *Users) RevokeSession(ctx context.Context, by models.Admin, sessionID st
 // RevokeSessions signs out every session of the user (reason revoked_by_admin) and returns how
 // many; models.ErrNotFound for an unknown user.
 func (u *Users) RevokeSessions(ctx context.Context, by models.Admin, userID string) (int, error) {
-	if _, err := uuid.Parse(userID); err != nil {
+	if !validID(userID) {
 		return 0, models.ErrNotFound
 	}
 	now := clock(u.cfg.Now)
@@ -290,7 +302,7 @@ func (u *Users) Clients(ctx context.Context) ([]models.ServiceClient, error) {
 
 // DeleteClient removes a service client; models.ErrNotFound when absent.
 func (u *Users) DeleteClient(ctx context.Context, by models.Admin, id string) error {
-	if _, err := uuid.Parse(id); err != nil {
+	if !validID(id) {
 		return models.ErrNotFound
 	}
 	now := clock(u.cfg.Now)

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"gorm.io/gorm"
 
 	"github.com/sessiond/sessiond/models"
@@ -40,11 +39,14 @@ func (s *Sessions) Revoke(ctx context.Context, userID, currentID, sessionID stri
 	if sessionID == currentID {
 		return models.ErrUseLogout
 	}
-	if _, err := uuid.Parse(sessionID); err != nil {
+	if !validID(sessionID) {
 		return models.ErrNotFound // never reaches the store, which would refuse it as a uuid
 	}
 	now := s.now()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if _, err := lockUser(tx, userID); err != nil {
+			return err
+		}
 		var sess models.Session
 		err := tx.Where("id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ?",
 			sessionID, userID, now, now).Take(&sess).Error
@@ -162,7 +164,7 @@ func decodeCursor(c string) (time.Time, string, error) {
 	}
 	ts, id, ok := strings.Cut(string(raw), "|")
 	at, terr := time.Parse(time.RFC3339Nano, ts)
-	if _, uerr := uuid.Parse(id); !ok || terr != nil || uerr != nil {
+	if !ok || terr != nil || !validID(id) {
 		return time.Time{}, "", bad
 	}
 	return at.UTC(), id, nil

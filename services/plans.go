@@ -58,7 +58,7 @@ func (p *Plans) List(ctx context.Context) ([]models.Plan, error) {
 
 // Get returns the plan id, or models.ErrNotFound.
 func (p *Plans) Get(ctx context.Context, id string) (models.Plan, error) {
-	if _, err := uuid.Parse(id); err != nil {
+	if !validID(id) {
 		return models.Plan{}, models.ErrNotFound
 	}
 	plan, err := planOf(p.db.WithContext(ctx), id)
@@ -199,7 +199,7 @@ func bringDownToLimit(db *gorm.DB, by models.Admin, userID string, now time.Time
 
 // Delete removes a plan nobody is on; models.ErrPlanInUse otherwise.
 func (p *Plans) Delete(ctx context.Context, by models.Admin, id string) error {
-	if _, err := uuid.Parse(id); err != nil {
+	if !validID(id) {
 		return models.ErrNotFound
 	}
 	now := clock(p.now)

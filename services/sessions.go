@@ -79,7 +79,8 @@ func (s *Sessions) Login(ctx context.Context, p models.LoginParams) (models.Logi
 		if err != nil {
 			return err
 		}
-		if locked.Disabled() { // disabled while we were hashing
+		// Disabled, or the password changed, while we were hashing: the check no longer holds.
+		if locked.Disabled() || locked.PasswordHash != user.PasswordHash {
 			return models.ErrInvalidCredentials
 		}
 		plan, err := planOf(tx, locked.PlanID)
@@ -97,8 +98,9 @@ func (s *Sessions) Login(ctx context.Context, p models.LoginParams) (models.Logi
 		adm, err := models.Admit(active, device.ID, p.ReplaceSessionID, locked.EffectiveLimit(plan, now))
 		if errors.As(err, &limitErr) {
 			// Commit the refusal to the history; the caller still gets the error.
-			return insertEvents(tx, sessionEvent(sess, models.EventLimitRejected, actorSelf(user.ID), now,
-				map[string]any{"limit": limitErr.Limit}))
+			ev := sessionEvent(sess, models.EventLimitRejected, actorSelf(user.ID), now, map[string]any{"limit": limitErr.Limit})
+			ev.SessionID = nil // the refused session never existed
+			return insertEvents(tx, ev)
 		}
 		if err != nil {
 			return err
@@ -134,8 +136,12 @@ func (s *Sessions) checkPassword(ctx context.Context, email, password string) (m
 		return models.User{}, models.ErrInvalidCredentials // no password that long was ever accepted
 	}
 	var user models.User
-	err := s.db.WithContext(ctx).Where("email = ?", normalizeEmail(email)).Take(&user).Error
-	if err = storeError(err); err != nil && !errors.Is(err, models.ErrNotFound) {
+	err := models.ErrNotFound
+	if email = normalizeEmail(email); len(email) <= MaxEmailLen && validateText("email", email, MaxEmailLen) == nil {
+		// Only a plausible email reaches the store (Postgres refuses a NUL in text with an error).
+		err = storeError(s.db.WithContext(ctx).Where("email = ?", email).Take(&user).Error)
+	}
+	if err != nil && !errors.Is(err, models.ErrNotFound) {
 		return models.User{}, fmt.Errorf("find user: %w", err)
 	}
 	ok, verr := s.hasher.Verify(password, user.PasswordHash) // "" when not found: dummy hash
@@ -193,7 +199,8 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (models.Princ
 		noteExpired(db, sess, now, s.cfg.Log)
 		return models.Principal{}, models.ErrSessionExpired
 	}
-	if now.Sub(sess.LastSeenAt) >= s.cfg.TouchInterval {
+	// Touch at least twice per idle timeout, so a session in use never idles out between touches.
+	if interval := min(s.cfg.TouchInterval, pr.Plan.Timeouts(s.cfg.Defaults).Idle/2); now.Sub(sess.LastSeenAt) >= interval {
 		s.touch(db, &pr, now)
 	}
 	return pr, nil
@@ -204,8 +211,9 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (models.Princ
 func (s *Sessions) touch(db *gorm.DB, pr *models.Principal, now time.Time) {
 	sess := &pr.Session
 	idle := IdleDeadlineFor(pr.Plan, s.cfg.Defaults, now, sess.ExpiresAt)
+	interval := min(s.cfg.TouchInterval, pr.Plan.Timeouts(s.cfg.Defaults).Idle/2)
 	err := db.Model(&models.Session{}).
-		Where("id = ? AND revoked_at IS NULL AND last_seen_at <= ?", sess.ID, now.Add(-s.cfg.TouchInterval)).
+		Where("id = ? AND revoked_at IS NULL AND last_seen_at <= ?", sess.ID, now.Add(-interval)).
 		Updates(map[string]any{"last_seen_at": now, "idle_expires_at": idle}).Error
 	if err != nil {
 		s.cfg.Log.WarnContext(db.Statement.Context, "session touch failed", "session_id", sess.ID, "err", err)
@@ -236,6 +244,9 @@ func IdleDeadlineFor(p models.Plan, defaults models.Timeouts, now, expiresAt tim
 func (s *Sessions) Logout(ctx context.Context, userID, sessionID string) error {
 	now := s.now()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if _, err := lockUser(tx, userID); err != nil {
+			return err
+		}
 		var sess models.Session
 		err := tx.Where("id = ? AND user_id = ? AND revoked_at IS NULL", sessionID, userID).Take(&sess).Error
 		if err != nil {
@@ -301,11 +312,14 @@ func cleanHeader(s string, maxBytes int) string {
 	return s
 }
 
-// lockUser locks the user's row until the transaction ends and returns it fresh. On SQLite the
-// locking clause is dropped by the driver: the immediate transaction already holds the lock.
+// lockUser locks the user's row until the transaction ends and returns it fresh. Every use case
+// that revokes or admits a user's sessions takes it first (lock order: user, then sessions).
+// NO KEY UPDATE, not UPDATE: it still serialises these use cases, but does not block the
+// FOR KEY SHARE that inserting an event (foreign key to users) takes, which would deadlock.
+// On SQLite the clause is dropped by the driver: the immediate transaction holds the lock.
 func lockUser(tx *gorm.DB, userID string) (models.User, error) {
 	var u models.User
-	err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).Where("id = ?", userID).Take(&u).Error
+	err := tx.Clauses(clause.Locking{Strength: "NO KEY UPDATE"}).Where("id = ?", userID).Take(&u).Error
 	return u, storeError(err)
 }
 

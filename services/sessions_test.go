@@ -207,6 +207,8 @@ func TestLoginRefusesBadCredentialsAlike(t *testing.T) {
 				"disabled":       {Email: disabled.Email, Password: testPassword},
 				"empty password": {Email: u.Email},
 				"huge password":  {Email: u.Email, Password: strings.Repeat("x", 10_000)},
+				"NUL in email":   {Email: "a\x00" + u.Email, Password: testPassword},
+				"huge email":     {Email: strings.Repeat("a", 300) + "@example.com", Password: testPassword},
 			}
 			for name, p := range cases {
 				if _, err := e.sessions.Login(context.Background(), p); !errors.Is(err, models.ErrInvalidCredentials) {

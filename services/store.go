@@ -108,8 +108,12 @@ func storeError(err error) error {
 		return nil
 	case errors.Is(err, gorm.ErrRecordNotFound):
 		return models.ErrNotFound
-	case errors.Is(err, gorm.ErrDuplicatedKey):
+	case errors.Is(err, gorm.ErrDuplicatedKey), errors.Is(err, gorm.ErrForeignKeyViolated):
+		// A foreign key refused: the row it names went away meanwhile (a plan deleted
+		// while a user moved onto it).
 		return fmt.Errorf("%w: %w", models.ErrConflict, err)
+	case isDataException(err):
+		return models.Invalid("body", "holds a value the store cannot accept")
 	case isUnavailable(err):
 		return fmt.Errorf("%w: %w", models.ErrUnavailable, err)
 	}

@@ -29,10 +29,13 @@ func isUnavailable(err error) bool {
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		// Class 08: connection exception; 53: insufficient resources; 57P01-03: shutdown.
+		// Class 08: connection exception; 53: insufficient resources; 57P01-03: shutdown;
+		// 57014: statement timeout or cancel; 55P03: lock timeout; 40001/40P01: serialization
+		// failure or deadlock victim. All say "try again", none says the request was wrong.
 		switch {
 		case len(pgErr.Code) == 5 && (pgErr.Code[:2] == "08" || pgErr.Code[:2] == "53"),
-			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03":
+			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", pgErr.Code == "57014",
+			pgErr.Code == "55P03", pgErr.Code == "40001", pgErr.Code == "40P01":
 			return true
 		}
 	}
@@ -42,4 +45,11 @@ func isUnavailable(err error) bool {
 		return true
 	}
 	return false
+}
+
+// isDataException reports a Postgres data exception (class 22: a NUL in text, a malformed
+// uuid, an out-of-range number): input that validation should have caught, answered 400.
+func isDataException(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && len(pgErr.Code) == 5 && pgErr.Code[:2] == "22"
 }

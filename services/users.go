@@ -152,6 +152,13 @@ func validateText(field, s string, maxLen int) error {
 	return nil
 }
 
+// validID reports whether s is a UUID in the one spelling we issue (lower-case, hyphenated):
+// anything else is nobody's id, and never reaches Postgres, which would refuse some spellings.
+func validID(s string) bool {
+	u, err := uuid.Parse(s)
+	return err == nil && u.String() == s
+}
+
 // newID returns a time-ordered UUIDv7 string.
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
