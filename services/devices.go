@@ -98,14 +98,20 @@ func (s *Sessions) RevokeAll(ctx context.Context, userID, currentID, password st
 
 // verifyUserPassword checks password against the user's current hash, outside any transaction.
 func verifyUserPassword(ctx context.Context, db *gorm.DB, h *Hasher, userID, password string) error {
-	if password == "" || len(password) > 4*MaxPasswordLen {
-		return models.ErrInvalidCredentials
-	}
 	var u models.User
 	if err := db.WithContext(ctx).Select("password_hash").Where("id = ?", userID).Take(&u).Error; err != nil {
 		return fmt.Errorf("verify password: %w", storeError(err))
 	}
-	ok, err := h.Verify(password, u.PasswordHash)
+	return verifyPassword(h, password, u.PasswordHash)
+}
+
+// verifyPassword checks password against a stored hash; a mismatch is ErrInvalidCredentials.
+// Absurdly long input is refused before any hashing.
+func verifyPassword(h *Hasher, password, hash string) error {
+	if password == "" || len(password) > 4*MaxPasswordLen {
+		return models.ErrInvalidCredentials
+	}
+	ok, err := h.Verify(password, hash)
 	if err != nil {
 		return err
 	}

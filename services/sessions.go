@@ -200,26 +200,26 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (models.Princ
 		return models.Principal{}, models.ErrSessionExpired
 	}
 	// Touch at least twice per idle timeout, so a session in use never idles out between touches.
-	if interval := min(s.cfg.TouchInterval, pr.Plan.Timeouts(s.cfg.Defaults).Idle/2); now.Sub(sess.LastSeenAt) >= interval {
-		s.touch(db, &pr, now)
+	idle := pr.Plan.Timeouts(s.cfg.Defaults).Idle
+	if interval := min(s.cfg.TouchInterval, idle/2); now.Sub(sess.LastSeenAt) >= interval {
+		s.touch(db, &pr.Session, now, idle, interval)
 	}
 	return pr, nil
 }
 
-// touch slides the idle deadline forward. The compare-and-set on last_seen_at makes concurrent
-// checks of one session write once. A failed touch does not fail the check already done.
-func (s *Sessions) touch(db *gorm.DB, pr *models.Principal, now time.Time) {
-	sess := &pr.Session
-	idle := IdleDeadlineFor(pr.Plan, s.cfg.Defaults, now, sess.ExpiresAt)
-	interval := min(s.cfg.TouchInterval, pr.Plan.Timeouts(s.cfg.Defaults).Idle/2)
+// touch slides the idle deadline of sess forward by idle (capped by its absolute expiry). The
+// compare-and-set on last_seen_at makes concurrent checks of one session write once per
+// interval. A failed touch does not fail the check already done.
+func (s *Sessions) touch(db *gorm.DB, sess *models.Session, now time.Time, idle, interval time.Duration) {
+	deadline := models.IdleDeadline(now, idle, sess.ExpiresAt)
 	err := db.Model(&models.Session{}).
 		Where("id = ? AND revoked_at IS NULL AND last_seen_at <= ?", sess.ID, now.Add(-interval)).
-		Updates(map[string]any{"last_seen_at": now, "idle_expires_at": idle}).Error
+		Updates(map[string]any{"last_seen_at": now, "idle_expires_at": deadline}).Error
 	if err != nil {
 		s.cfg.Log.WarnContext(db.Statement.Context, "session touch failed", "session_id", sess.ID, "err", err)
 		return
 	}
-	sess.LastSeenAt, sess.IdleExpiresAt = now, idle
+	sess.LastSeenAt, sess.IdleExpiresAt = now, deadline
 }
 
 // noteExpired records the session's expiry in its history, once: the unique index on expired
@@ -233,11 +233,6 @@ func noteExpired(db *gorm.DB, sess models.Session, now time.Time, log *slog.Logg
 	if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&ev).Error; err != nil {
 		log.WarnContext(db.Statement.Context, "record session expiry failed", "session_id", sess.ID, "err", err)
 	}
-}
-
-// IdleDeadlineFor returns the idle deadline of a session of plan seen at now.
-func IdleDeadlineFor(p models.Plan, defaults models.Timeouts, now, expiresAt time.Time) time.Time {
-	return models.IdleDeadline(now, p.Timeouts(defaults).Idle, expiresAt)
 }
 
 // Logout revokes the presenting session (reason logout).

@@ -183,7 +183,7 @@ func (u *Users) ChangePassword(ctx context.Context, userID, currentSessionID, cu
 	if err := checkPasswordPolicy(next, user.Email); err != nil {
 		return err
 	}
-	if err := verifyUserPassword(ctx, u.db, u.hasher, userID, current); err != nil {
+	if err := verifyPassword(u.hasher, current, user.PasswordHash); err != nil {
 		return err
 	}
 	hash, err := u.hasher.Hash(next) // outside the transaction: hashing is slow
