@@ -108,39 +108,110 @@ func (p *Purger) Purge(ctx context.Context, dryRun bool, progress func(PurgeResu
 	return res, nil
 }
 
-// purgeTarget deletes t's rows batch by batch until none are left or ctx ends.
+// purgeTarget deletes t's rows batch by batch until none are left or ctx ends, walking t's
+// index or, on Postgres when the rows are many, the table itself (see heapWalkPays).
 func (p *Purger) purgeTarget(ctx context.Context, t purgeTarget, res *PurgeResult, progress func(PurgeResult)) error {
-	stmt := p.batchStatement(t)
-	for ctx.Err() == nil {
-		began := time.Now()
-		del := p.db.WithContext(ctx).Exec(stmt, append(t.args, p.cfg.BatchSize)...)
-		if err := del.Error; err != nil {
+	if Dialect(p.db) == "postgres" {
+		pages, heap, err := p.heapWalkPays(ctx, t)
+		if err != nil {
 			return fmt.Errorf("purge %s: %w", t.table, storeError(err))
 		}
-		if del.RowsAffected == 0 {
-			return nil // done, or every remaining row is locked by a login: next run
+		if heap {
+			return p.walkHeap(ctx, t, pages, res, progress)
 		}
-		*t.count += del.RowsAffected
-		res.Batches++
-		res.LongestBatch = max(res.LongestBatch, time.Since(began))
-		if progress != nil {
-			progress(*res)
+	}
+	stmt := p.indexBatch(t)
+	for ctx.Err() == nil {
+		n, err := p.batch(ctx, t, res, progress, stmt, append(t.args, p.cfg.BatchSize)...)
+		if err != nil || n == 0 {
+			return err // done, or every remaining row is locked by a login: next run
 		}
 	}
 	return nil
 }
 
-// batchStatement deletes up to a batch of t's rows. On Postgres the rows are picked through
-// t's index in index order with FOR UPDATE SKIP LOCKED (rows a login holds are left for the
-// next run, so neither waits) and deleted by ctid, the cheapest way back to them. SQLite has
-// no row locks and is one process; it deletes by rowid.
-func (p *Purger) batchStatement(t purgeTarget) string {
+// batch runs one batch statement, its own short transaction, and accounts for it.
+func (p *Purger) batch(ctx context.Context, t purgeTarget, res *PurgeResult, progress func(PurgeResult), stmt string, args ...any) (int64, error) {
+	began := time.Now()
+	del := p.db.WithContext(ctx).Exec(stmt, args...)
+	if err := del.Error; err != nil {
+		return 0, fmt.Errorf("purge %s: %w", t.table, storeError(err))
+	}
+	if del.RowsAffected == 0 {
+		return 0, nil
+	}
+	*t.count += del.RowsAffected
+	res.Batches++
+	res.LongestBatch = max(res.LongestBatch, time.Since(began))
+	if progress != nil {
+		progress(*res)
+	}
+	return del.RowsAffected, nil
+}
+
+// indexBatch deletes up to a batch of t's rows. On Postgres the rows are picked through t's
+// index in index order with FOR UPDATE SKIP LOCKED (rows a login holds are left for the next
+// run, so neither waits) and deleted by ctid, the cheapest way back to them. SQLite has no
+// row locks and is one process; it deletes by rowid.
+func (p *Purger) indexBatch(t purgeTarget) string {
 	if Dialect(p.db) == "postgres" {
 		return fmt.Sprintf(`DELETE FROM %[1]s WHERE ctid = ANY(ARRAY(
   SELECT ctid FROM %[1]s WHERE %[2]s ORDER BY %[3]s LIMIT ? FOR UPDATE SKIP LOCKED))`, t.table, t.cond, t.order)
 	}
 	return fmt.Sprintf(`DELETE FROM %[1]s WHERE rowid IN (SELECT rowid FROM %[1]s WHERE %[2]s ORDER BY %[3]s LIMIT ?)`, t.table, t.cond, t.order)
 }
+
+// heapWalkPays says whether t's rows are so many that walking the whole table in physical
+// order beats walking t's index, and how many pages the table has. The index walk reaches
+// the rows in index order, which is not the order they lie in the table: with rows on every
+// page, each page is read and dirtied again by batch after batch (measured: a 2M-row table
+// with 1M expired rows, 5.2–8.8× one DELETE, batches over 100 ms). The heap walk reads and
+// dirties every page once, but reads every page, so it only pays when there are at least
+// as many rows to delete as pages: counting that far is cheap (an index-only count capped
+// at the page count).
+func (p *Purger) heapWalkPays(ctx context.Context, t purgeTarget) (pages int64, heap bool, err error) {
+	db := p.db.WithContext(ctx)
+	err = db.Raw(`SELECT pg_relation_size(CAST(? AS regclass)) / current_setting('block_size')::bigint`, t.table).Scan(&pages).Error
+	if err != nil || pages < minHeapWalkPages {
+		return pages, false, err
+	}
+	var rows int64
+	err = db.Raw(fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM %s WHERE %s LIMIT ?) AS r`, t.table, t.cond),
+		append(t.args, pages)...).Scan(&rows).Error
+	return pages, rows >= pages, err
+}
+
+// minHeapWalkPages is the table size (8 KiB pages) below which the purge always walks the
+// index: a table that small is cached, and its walk fast either way.
+const minHeapWalkPages = 1024
+
+// walkHeap deletes t's rows in physical order, a range of pages per batch: each batch selects
+// the range's matching rows by a TID range scan with FOR UPDATE SKIP LOCKED and deletes them
+// by ctid. The range starts at a batch's worth of rows at the table's average density and
+// then follows the density met so far, so batches stay near BatchSize rows however the rows
+// are spread. Pages appended after the walk began hold only rows written since: the next
+// run's business.
+func (p *Purger) walkHeap(ctx context.Context, t purgeTarget, pages int64, res *PurgeResult, progress func(PurgeResult)) error {
+	stmt := fmt.Sprintf(`DELETE FROM %[1]s WHERE ctid = ANY(ARRAY(
+  SELECT ctid FROM %[1]s WHERE ctid >= CAST(? AS tid) AND ctid < CAST(? AS tid) AND %[2]s FOR UPDATE SKIP LOCKED))`, t.table, t.cond)
+	size := int64(64) // pages in the next batch
+	var walked, deleted int64
+	for from := int64(0); from < pages && ctx.Err() == nil; from += size {
+		if deleted > 0 {
+			size = min(max(int64(p.cfg.BatchSize)*walked/deleted, 1), maxHeapBatchPages)
+		}
+		n, err := p.batch(ctx, t, res, progress, stmt,
+			append([]any{fmt.Sprintf("(%d,0)", from), fmt.Sprintf("(%d,0)", from+size)}, t.args...)...)
+		if err != nil {
+			return err
+		}
+		walked, deleted = walked+size, deleted+n
+	}
+	return nil
+}
+
+// maxHeapBatchPages bounds one heap batch's range (64 MiB) where matching rows are sparse.
+const maxHeapBatchPages = 8192
 
 // lock takes the cross-process purge lock on Postgres: pg_try_advisory_lock on a dedicated
 // connection, held until unlock (a session lock lives and dies with its connection, so it must
