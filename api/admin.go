@@ -259,6 +259,14 @@ func (h *handler) revokeUserSessions(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"revoked": n})
 }
 
+func (h *handler) unlockUser(c *gin.Context) {
+	if err := h.admin.Unlock(c.Request.Context(), adminOf(c), c.Param("id")); err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
 func (h *handler) adminRevokeSession(c *gin.Context) {
 	if err := h.admin.RevokeSession(c.Request.Context(), adminOf(c), c.Param("id")); err != nil {
 		h.fail(c, err)

@@ -21,7 +21,9 @@ func (h *handler) register(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	u, err := h.users.Register(c.Request.Context(), models.RegisterParams(req))
+	u, err := h.users.Register(c.Request.Context(), models.RegisterParams{
+		Email: req.Email, Password: req.Password, DisplayName: req.DisplayName, IP: c.ClientIP(),
+	})
 	if err != nil {
 		h.fail(c, err)
 		return

@@ -188,8 +188,14 @@ func TestCookieSession(t *testing.T) {
 			t.Fatalf("same-origin cookie logout = %d %s, want 204", r.Code, r.Body)
 		}
 		cleared := r.Result().Cookies()
-		if len(cleared) != 1 || cleared[0].Name != wantName || cleared[0].MaxAge >= 0 || r.Header().Get("Clear-Site-Data") != `"cookies"` {
-			t.Fatalf("logout cookies = %+v, Clear-Site-Data %q; want %s cleared", cleared, r.Header().Get("Clear-Site-Data"), wantName)
+		if len(cleared) != 1 || cleared[0].Name != wantName || cleared[0].MaxAge >= 0 || r.Header().Get("Clear-Site-Data") != `"cookies"` ||
+			!strings.Contains(r.Header().Get("Set-Cookie"), "Max-Age=0") {
+			t.Fatalf("logout cookies = %+v (%q), Clear-Site-Data %q; want %s cleared with Max-Age=0",
+				cleared, r.Header().Get("Set-Cookie"), r.Header().Get("Clear-Site-Data"), wantName)
+		}
+		hsts := r.Header().Get("Strict-Transport-Security")
+		if secure != strings.HasPrefix(hsts, "max-age=63072000") {
+			t.Fatalf("secure=%v: Strict-Transport-Security = %q, want it exactly when cookies are secure", secure, hsts)
 		}
 	}
 }
@@ -223,8 +229,88 @@ func TestStoreDownIs503(t *testing.T) {
 
 func TestResponsesAreNotCached(t *testing.T) {
 	s := newServer(t, servicetest.SQLite(t), options{})
-	r := s.login(t, s.register(t), "TV")
-	if got := r.Header().Get("Cache-Control"); got != "no-store" {
-		t.Errorf("login Cache-Control = %q, want no-store", got)
+	email := s.register(t)
+	token := s.mustLogin(t, email, "Phone")
+	for name, r := range map[string]response{
+		"login":        s.login(t, email, "TV"),
+		"failed login": s.json("POST", "/v1/auth/login", map[string]any{"email": email, "password": "wrong password"}),
+		"whoami":       s.do("GET", "/v1/auth/session", "", "", bearer(token)...),
+		"bad token":    s.do("GET", "/v1/auth/session", "", "", bearer("nope")...),
+		"devices":      s.do("GET", "/v1/sessions", "", "", bearer(token)...),
+	} {
+		if got := r.Header().Get("Cache-Control"); got != "no-store" {
+			t.Errorf("%s: Cache-Control = %q, want no-store", name, got)
+		}
+	}
+}
+
+// TestFailedLoginsReadTheSameAndAreThrottled: an unknown email, a wrong password and a
+// disabled account get byte-identical answers; after five failures of one account the next
+// attempt is 429 rate_limited with Retry-After, even with the right password.
+func TestFailedLoginsReadTheSameAndAreThrottled(t *testing.T) {
+	s := newServer(t, servicetest.SQLite(t), options{throttle: true})
+	email := s.register(t)
+	disabled := s.register(t)
+	if err := s.store.DB.Model(&models.User{}).Where("email = ?", disabled).Update("disabled_at", time.Now()).Error; err != nil {
+		t.Fatal(err)
+	}
+	var bodies []string
+	for _, c := range []struct{ email, password string }{
+		{"nobody@example.com", password}, {email, "wrong password"}, {disabled, password},
+	} {
+		r := s.json("POST", "/v1/auth/login", map[string]any{"email": c.email, "password": c.password})
+		if r.Code != http.StatusUnauthorized {
+			t.Fatalf("login %s = %d %s, want 401", c.email, r.Code, r.Body)
+		}
+		bodies = append(bodies, r.Body.String())
+	}
+	if bodies[0] != bodies[1] || bodies[1] != bodies[2] {
+		t.Fatalf("failed logins read differently:\n%s", strings.Join(bodies, "\n"))
+	}
+	for range 4 {
+		s.json("POST", "/v1/auth/login", map[string]any{"email": email, "password": "wrong password"})
+	}
+	r := s.json("POST", "/v1/auth/login", map[string]any{"email": email, "password": password})
+	if r.Code != http.StatusTooManyRequests || r.errorCode() != "rate_limited" || r.Header().Get("Retry-After") != "1" {
+		t.Fatalf("sixth login = %d %s (Retry-After %q), want 429 rate_limited with Retry-After 1", r.Code, r.Body, r.Header().Get("Retry-After"))
+	}
+	s.clock.Advance(time.Second)
+	if r := s.login(t, email, "TV"); r.Code != http.StatusCreated {
+		t.Fatalf("login after Retry-After = %d %s, want 201", r.Code, r.Body)
+	}
+}
+
+// TestAdminUnlocksALockedAccount: after 100 consecutive failures the right password is
+// refused like a wrong one, whatever the wait, until an admin unlocks the account.
+func TestAdminUnlocksALockedAccount(t *testing.T) {
+	s := newServer(t, servicetest.SQLite(t), options{throttle: true})
+	email := s.register(t)
+	adminEmail := s.register(t)
+	s.makeAdmin(t, adminEmail)
+	var userID string
+	if err := s.store.DB.Model(&models.User{}).Select("id").Where("email = ?", email).Scan(&userID).Error; err != nil {
+		t.Fatal(err)
+	}
+	for failures := 0; failures < 100; {
+		r := s.json("POST", "/v1/auth/login", map[string]any{"email": email, "password": "wrong password"})
+		switch r.Code {
+		case http.StatusUnauthorized:
+			failures++
+		case http.StatusTooManyRequests:
+			s.clock.Advance(15 * time.Minute)
+		default:
+			t.Fatalf("failed login = %d %s", r.Code, r.Body)
+		}
+	}
+	s.clock.Advance(24 * time.Hour)
+	if r := s.login(t, email, "TV"); r.Code != http.StatusUnauthorized || r.errorCode() != "invalid_credentials" {
+		t.Fatalf("right password on a locked account = %d %s, want 401 invalid_credentials", r.Code, r.Body)
+	}
+	admin := bearer(s.mustLogin(t, adminEmail, "Laptop"))
+	if r := s.do("POST", "/v1/admin/users/"+userID+"/unlock", "", "", admin...); r.Code != http.StatusNoContent {
+		t.Fatalf("unlock = %d %s, want 204", r.Code, r.Body)
+	}
+	if r := s.login(t, email, "TV"); r.Code != http.StatusCreated {
+		t.Fatalf("login after the unlock = %d %s, want 201", r.Code, r.Body)
 	}
 }

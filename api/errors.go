@@ -3,7 +3,9 @@ package api
 import (
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -38,7 +40,11 @@ func (h *handler) fail(c *gin.Context, err error) {
 	if e.status == http.StatusInternalServerError {
 		h.log.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method, "route", c.FullPath(), "err", err)
 	}
-	if e.status == http.StatusServiceUnavailable {
+	var limited *models.RateLimitedError
+	switch {
+	case errors.As(err, &limited):
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(limited.RetryAfter.Seconds()))))
+	case e.status == http.StatusServiceUnavailable:
 		c.Header("Retry-After", retryAfter)
 	}
 	c.AbortWithStatusJSON(e.status, gin.H{"error": e})
@@ -53,6 +59,7 @@ func classify(err error) apiError {
 		limit      *models.DeviceLimitError
 		evicted    *models.SessionEvictedError
 		revoked    *models.SessionRevokedError
+		limited    *models.RateLimitedError
 	)
 	switch {
 	case errors.As(err, &validation):
@@ -67,6 +74,9 @@ func classify(err error) apiError {
 		return apiError{http.StatusUnauthorized, "session_evicted",
 			"This device was signed out because another device signed in and the plan's device limit was reached.",
 			map[string]any{"evicted_at": evicted.EvictedAt.UTC(), "by_device_name": evicted.ByDeviceName}}
+	case errors.As(err, &limited):
+		return apiError{http.StatusTooManyRequests, "rate_limited", "Too many attempts: wait before trying again.",
+			map[string]any{"retry_after_seconds": int(math.Ceil(limited.RetryAfter.Seconds()))}}
 	case errors.As(err, &revoked):
 		return apiError{http.StatusUnauthorized, "session_revoked", "This session was signed out.",
 			map[string]any{"reason": revoked.Reason, "revoked_at": revoked.RevokedAt.UTC()}}

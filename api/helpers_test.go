@@ -44,25 +44,40 @@ type server struct {
 type options struct {
 	registrationClosed bool
 	cookieSecure       bool
+	log                *slog.Logger // nil: discard
+	throttle           bool         // count failed logins (default settings, no address limit)
 }
 
 func newServer(t *testing.T, store servicetest.Store, o options) *server {
 	t.Helper()
 	c := &clock{now: time.Now().UTC()}
+	log := o.log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	hasher := servicetest.FastHasher()
+	var throttle *services.Throttle
+	if o.throttle {
+		cfg := services.DefaultThrottle()
+		cfg.IPRate, cfg.Now = 0, c.Now
+		var err error
+		if throttle, err = services.NewThrottle(store.DB, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
 	users := services.NewUsers(store.DB, hasher, services.UsersConfig{
-		DefaultPlan: "standard", RegistrationOpen: !o.registrationClosed, Now: c.Now,
+		DefaultPlan: "standard", RegistrationOpen: !o.registrationClosed, Now: c.Now, Throttle: throttle,
 	})
 	h, err := api.NewHandler(api.Deps{
 		Sessions: services.NewSessions(store.DB, hasher, services.SessionsConfig{
 			Defaults:      models.Timeouts{Idle: time.Hour, Absolute: 24 * time.Hour},
-			TouchInterval: time.Minute, Now: c.Now,
+			TouchInterval: time.Minute, Now: c.Now, Log: log, Throttle: throttle,
 		}),
 		Users:        users,
 		Admin:        users,
 		Plans:        services.NewPlans(store.DB, c.Now, nil),
 		Store:        services.NewHealth(store.DB),
-		Log:          slog.New(slog.DiscardHandler),
+		Log:          log,
 		CookieSecure: o.cookieSecure,
 		MaxBodyBytes: 64 << 10,
 	})

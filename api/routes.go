@@ -48,6 +48,7 @@ type AdminService interface {
 	Sessions(ctx context.Context, userID string) ([]models.Session, error)
 	RevokeSession(ctx context.Context, by models.Admin, sessionID string) error
 	RevokeSessions(ctx context.Context, by models.Admin, userID string) (int, error)
+	Unlock(ctx context.Context, by models.Admin, userID string) error
 	CreateClient(ctx context.Context, by models.Admin, name string) (models.ServiceClient, string, error)
 	Clients(ctx context.Context) ([]models.ServiceClient, error)
 	DeleteClient(ctx context.Context, by models.Admin, id string) error
@@ -103,7 +104,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	r.Use(h.accessLog, gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, what any) {
 		logFailure(h.log, c, what)
 		h.fail(c, errPanic)
-	}), h.limitBody)
+	}), h.securityHeaders, h.limitBody)
 
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
@@ -134,6 +135,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	admin.GET("/users/:id/sessions", h.userSessions)
 	admin.DELETE("/users/:id/sessions", h.revokeUserSessions)
 	admin.GET("/users/:id/events", h.userEvents)
+	admin.POST("/users/:id/unlock", h.unlockUser)
 	admin.DELETE("/sessions/:id", h.adminRevokeSession)
 	admin.GET("/service-clients", h.listClients)
 	admin.POST("/service-clients", h.createClient)

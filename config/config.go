@@ -43,6 +43,15 @@ type Config struct {
 	RevokedRetention time.Duration `env:"REVOKED_RETENTION" envDefault:"168h"`
 	EventRetention   time.Duration `env:"EVENT_RETENTION" envDefault:"2160h"`
 
+	// Login throttling: consecutive failures per account without delay, the cap of the doubling
+	// delay after them, failures that lock the account, and attempts per minute (with a
+	// burst) per client address for login and sign-up (0: no address limit).
+	LoginFreeFailures int           `env:"LOGIN_FREE_FAILURES" envDefault:"5"`
+	LoginMaxDelay     time.Duration `env:"LOGIN_MAX_DELAY" envDefault:"15m"`
+	LoginLockAfter    int           `env:"LOGIN_LOCK_AFTER" envDefault:"100"`
+	LoginRatePerIP    int           `env:"LOGIN_RATE_PER_IP" envDefault:"30"`
+	LoginBurstPerIP   int           `env:"LOGIN_BURST_PER_IP" envDefault:"10"`
+
 	CookieSecure    bool          `env:"COOKIE_SECURE" envDefault:"true"`
 	TrustedProxies  []string      `env:"TRUSTED_PROXIES"`
 	MaxBodyBytes    int64         `env:"MAX_BODY_BYTES" envDefault:"65536"`
@@ -143,6 +152,7 @@ func (c Config) validate() []error {
 		"EVENT_RETENTION":          c.EventRetention,
 		"SHUTDOWN_TIMEOUT":         c.ShutdownTimeout,
 		"PURGE_TIMEOUT":            c.PurgeTimeout,
+		"LOGIN_MAX_DELAY":          c.LoginMaxDelay,
 	} {
 		if d <= 0 {
 			bad(name, "must be a positive duration, got %s", d)
@@ -153,6 +163,18 @@ func (c Config) validate() []error {
 	}
 	if c.PurgeBatchSize < 1 || c.PurgeBatchSize > 100_000 {
 		bad("PURGE_BATCH_SIZE", "must be between 1 and 100000, got %d", c.PurgeBatchSize)
+	}
+	if c.LoginMaxDelay > 0 && c.LoginMaxDelay < time.Second {
+		bad("LOGIN_MAX_DELAY", "must be at least 1s (the first delay), got %s", c.LoginMaxDelay)
+	}
+	if c.LoginFreeFailures < 0 {
+		bad("LOGIN_FREE_FAILURES", "must not be negative, got %d", c.LoginFreeFailures)
+	}
+	if c.LoginLockAfter <= c.LoginFreeFailures {
+		bad("LOGIN_LOCK_AFTER", "must be more than %sLOGIN_FREE_FAILURES (%d), got %d", Prefix, c.LoginFreeFailures, c.LoginLockAfter)
+	}
+	if c.LoginRatePerIP < 0 || c.LoginBurstPerIP < 0 {
+		bad("LOGIN_RATE_PER_IP", "and %sLOGIN_BURST_PER_IP must not be negative, got %d and %d", Prefix, c.LoginRatePerIP, c.LoginBurstPerIP)
 	}
 	for _, p := range c.TrustedProxies {
 		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {

@@ -51,12 +51,17 @@ func TestAllErrorsAtOnce(t *testing.T) {
 		"SESSIOND_LOG_LEVEL":             "loud",
 		"SESSIOND_COOKIE_SECURE":         "perhaps",
 		"SESSIOND_BOOTSTRAP_ADMIN_EMAIL": "root@example.com",
+		"SESSIOND_LOGIN_FREE_FAILURES":   "10",
+		"SESSIOND_LOGIN_LOCK_AFTER":      "3",
+		"SESSIOND_LOGIN_RATE_PER_IP":     "-1",
+		"SESSIOND_LOGIN_MAX_DELAY":       "0s",
 	}))
 	if err == nil {
 		t.Fatal("Load(bad env) = nil, want errors")
 	}
 	for _, name := range []string{"DATABASE_URL", "REGISTRATION", "SESSION_IDLE_TIMEOUT", "REVOKED_RETENTION",
-		"PURGE_SCHEDULE", "TRUSTED_PROXIES", "LOG_FORMAT", "LOG_LEVEL", "COOKIE_SECURE", "BOOTSTRAP_ADMIN_EMAIL"} {
+		"PURGE_SCHEDULE", "TRUSTED_PROXIES", "LOG_FORMAT", "LOG_LEVEL", "COOKIE_SECURE", "BOOTSTRAP_ADMIN_EMAIL",
+		"LOGIN_LOCK_AFTER", "LOGIN_RATE_PER_IP", "LOGIN_MAX_DELAY"} {
 		if !strings.Contains(err.Error(), "SESSIOND_"+name) {
 			t.Errorf("Load(bad env) error does not name SESSIOND_%s:\n%v", name, err)
 		}

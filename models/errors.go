@@ -84,3 +84,13 @@ func (e *SessionEvictedError) Error() string {
 
 // ErrPlanInUse refuses deleting a plan that users are on.
 var ErrPlanInUse = errors.New("plan in use")
+
+// RateLimitedError refuses an attempt that came too soon: after repeated failed logins for an
+// account, or too many attempts from one client address. RetryAfter says when to try again.
+type RateLimitedError struct {
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("rate limited: retry after %s", e.RetryAfter)
+}

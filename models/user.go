@@ -58,4 +58,5 @@ type RegisterParams struct {
 	Email       string
 	Password    string
 	DisplayName string
+	IP          string // the client's address, for its rate limit
 }

@@ -250,6 +250,25 @@ func (u *Users) RevokeSessions(ctx context.Context, by models.Admin, userID stri
 	return n, nil
 }
 
+// Unlock clears the user's failed-login count and any lock the login throttle holds on the
+// account, so that they can sign in again at once.
+func (u *Users) Unlock(ctx context.Context, by models.Admin, userID string) error {
+	user, err := u.Get(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if err := u.cfg.Throttle.Reset(ctx, user.Email); err != nil {
+		return err
+	}
+	err = u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return audit(tx, by, "user.unlock", "user", userID, clock(u.cfg.Now), nil)
+	})
+	if err != nil {
+		return fmt.Errorf("admin unlock user %s: %w", userID, err)
+	}
+	return nil
+}
+
 // SetPlan moves the user with this email to the plan called planName (the command line's
 // `users set-plan`).
 func (u *Users) SetPlan(ctx context.Context, by models.Admin, email, planName string) (models.User, error) {

@@ -68,7 +68,7 @@ func (s *Sessions) RevokeAll(ctx context.Context, userID, currentID, password st
 	if scope != models.ScopeOthers && scope != models.ScopeAll {
 		return 0, models.Invalid("scope", "must be others or all")
 	}
-	if err := verifyUserPassword(ctx, s.db, s.hasher, userID, password); err != nil {
+	if err := verifyUserPassword(ctx, s.db, s.hasher, s.cfg.Throttle, userID, password); err != nil {
 		return 0, err
 	}
 	now := s.now()
@@ -96,13 +96,14 @@ func (s *Sessions) RevokeAll(ctx context.Context, userID, currentID, password st
 	return n, nil
 }
 
-// verifyUserPassword checks password against the user's current hash, outside any transaction.
-func verifyUserPassword(ctx context.Context, db *gorm.DB, h *Hasher, userID, password string) error {
+// verifyUserPassword checks password against the user's current hash, outside any transaction,
+// under the account's throttle.
+func verifyUserPassword(ctx context.Context, db *gorm.DB, h *Hasher, t *Throttle, userID, password string) error {
 	var u models.User
-	if err := db.WithContext(ctx).Select("password_hash").Where("id = ?", userID).Take(&u).Error; err != nil {
+	if err := db.WithContext(ctx).Select("email", "password_hash").Where("id = ?", userID).Take(&u).Error; err != nil {
 		return fmt.Errorf("verify password: %w", storeError(err))
 	}
-	return verifyPassword(h, password, u.PasswordHash)
+	return t.verify(ctx, h, u.Email, password, u.PasswordHash)
 }
 
 // verifyPassword checks password against a stored hash; a mismatch is ErrInvalidCredentials.

@@ -1,8 +1,11 @@
 package services
 
 import (
+	_ "embed"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/alexedwards/argon2id"
@@ -26,6 +29,7 @@ type Hasher struct {
 	params    argon2id.Params
 	dummyOnce sync.Once
 	dummy     string
+	runs      atomic.Int64
 }
 
 // NewHasher returns a Hasher with the given parameters (DefaultArgon2 in production; tests
@@ -34,6 +38,7 @@ func NewHasher(p argon2id.Params) *Hasher { return &Hasher{params: p} }
 
 // Hash returns the PHC string of password.
 func (h *Hasher) Hash(password string) (string, error) {
+	h.runs.Add(1)
 	s, err := argon2id.CreateHash(password, &h.params)
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
@@ -45,6 +50,7 @@ func (h *Hasher) Hash(password string) (string, error) {
 // is checked against a dummy hash with the same parameters, so the time taken does not reveal
 // whether an account exists; it never matches.
 func (h *Hasher) Verify(password, hash string) (bool, error) {
+	h.runs.Add(1)
 	if hash == "" {
 		h.dummyOnce.Do(func() { h.dummy, _ = argon2id.CreateHash("dummy password", &h.params) })
 		_, err := argon2id.ComparePasswordAndHash(password, h.dummy)
@@ -57,7 +63,35 @@ func (h *Hasher) Verify(password, hash string) (bool, error) {
 	return ok, nil
 }
 
-// checkPasswordPolicy refuses passwords that are too short, too long or equal to the email.
+// Runs is how many times the key derivation function ran (hashes and verifications), the
+// unit of a login's cost.
+func (h *Hasher) Runs() int64 { return h.runs.Load() }
+
+// commonPasswords holds passwords of at least MinPasswordLen characters, lower-cased, from
+// the 30,000 most frequent in leaked-password corpora (the "passwords" list of zxcvbn 4.4.2,
+// MIT licence, Dropbox), one per line.
+//
+//go:embed commonpasswords.txt
+var commonPasswordList string
+
+var commonPasswords = sync.OnceValue(func() map[string]struct{} {
+	set := make(map[string]struct{}, 12000)
+	for _, p := range strings.Split(commonPasswordList, "\n") {
+		if p != "" {
+			set[p] = struct{}{}
+		}
+	}
+	return set
+})
+
+// IsCommonPassword reports whether password, ignoring case, is on the shipped list.
+func IsCommonPassword(password string) bool {
+	_, ok := commonPasswords()[strings.ToLower(password)]
+	return ok
+}
+
+// checkPasswordPolicy refuses passwords that are too short, too long, common or equal to the
+// email.
 func checkPasswordPolicy(password, email string) error {
 	n := utf8.RuneCountInString(password)
 	switch {
@@ -69,6 +103,8 @@ func checkPasswordPolicy(password, email string) error {
 		return &models.WeakPasswordError{Reason: fmt.Sprintf("password must have at most %d characters", MaxPasswordLen)}
 	case email != "" && normalizeEmail(password) == email:
 		return &models.WeakPasswordError{Reason: "password must not be the email address"}
+	case IsCommonPassword(password):
+		return &models.WeakPasswordError{Reason: "password is one of the most common passwords; choose another"}
 	}
 	return nil
 }

@@ -18,9 +18,10 @@ const purgeLockKey = 0x73657373696f6e64
 
 // PurgeConfig says what the purge removes and how.
 type PurgeConfig struct {
-	RevokedRetention time.Duration // revoked sessions stay this long to explain themselves
-	EventRetention   time.Duration // session history stays this long
-	BatchSize        int           // rows per DELETE; each batch is its own short transaction
+	RevokedRetention time.Duration  // revoked sessions stay this long to explain themselves
+	EventRetention   time.Duration  // session history stays this long
+	BatchSize        int            // rows per DELETE; each batch is its own short transaction
+	Throttle         ThrottleConfig // whose stale counters and rate-limit states go too
 	Now              func() time.Time
 	Log              *slog.Logger
 }
@@ -30,6 +31,7 @@ type PurgeResult struct {
 	Expired      int64         // sessions past their idle or absolute expiry
 	Revoked      int64         // revoked sessions older than the retention
 	Events       int64         // session events older than their retention
+	Throttles    int64         // login counters left alone past their window (not locks), spent rate limits
 	Batches      int           // DELETE statements that removed rows
 	LongestBatch time.Duration // the slowest of them
 	Duration     time.Duration
@@ -52,6 +54,9 @@ func NewPurger(db *gorm.DB, cfg PurgeConfig) *Purger {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Throttle.LockAfter == 0 {
+		cfg.Throttle = DefaultThrottle()
 	}
 	return &Purger{db: db, cfg: cfg}
 }
@@ -91,6 +96,10 @@ func (p *Purger) Purge(ctx context.Context, dryRun bool, progress func(PurgeResu
 		{"sessions", "revoked_at IS NULL AND idle_expires_at <= ?", "idle_expires_at", []any{now}, &res.Expired},
 		{"sessions", "revoked_at IS NOT NULL AND revoked_at < ?", "revoked_at", []any{now.Add(-p.cfg.RevokedRetention)}, &res.Revoked},
 		{"session_events", "at < ?", "at", []any{now.Add(-p.cfg.EventRetention)}, &res.Events},
+		// A count nobody added to for a window starts again at the next failure anyway.
+		{"login_throttle", "failures < ? AND updated_at < ?", "updated_at",
+			[]any{p.cfg.Throttle.LockAfter, now.Add(-p.cfg.Throttle.Window)}, &res.Throttles},
+		{"rate_limits", "expires_at <= ?", "expires_at", []any{now}, &res.Throttles},
 	}
 	for _, t := range targets {
 		if dryRun {

@@ -226,3 +226,52 @@ func TestOnePurgerAtATime(t *testing.T) {
 		t.Errorf("Purge() after the first finished = %+v, %v; want it to run (the lock was released)", third, err)
 	}
 }
+
+// TestPurgeDropsSpentThrottleState: login counters nobody added to for the window go, but a
+// lock never does, nor a recent count; rate-limit states past their expiry go, live ones stay.
+func TestPurgeDropsSpentThrottleState(t *testing.T) {
+	for _, store := range servicetest.Stores(t) {
+		t.Run(store.Name, func(t *testing.T) {
+			now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+			db := store.DB
+			suffix := randomSuffix()
+			rows := []struct {
+				key      string
+				failures int
+				updated  time.Time
+				stays    bool
+			}{
+				{"stale-" + suffix, 7, now.Add(-25 * time.Hour), false},
+				{"locked-" + suffix, 100, now.Add(-30 * 24 * time.Hour), true},
+				{"recent-" + suffix, 3, now.Add(-time.Hour), true},
+			}
+			for _, r := range rows {
+				if err := db.Exec(`INSERT INTO login_throttle (key, failures, updated_at) VALUES (?, ?, ?)`, r.key, r.failures, r.updated).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+			for key, expires := range map[string]time.Time{"ip:spent-" + suffix: now.Add(-time.Second), "ip:live-" + suffix: now.Add(time.Minute)} {
+				if err := db.Exec(`INSERT INTO rate_limits (key, value, expires_at) VALUES (?, 1, ?)`, key, expires).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, err := newPurger(db, now, 100).Purge(context.Background(), false, nil)
+			if err != nil || res.Throttles < 2 {
+				t.Fatalf("Purge() = %+v, %v; want the stale counter and the spent rate limit gone", res, err)
+			}
+			for _, r := range rows {
+				var n int64
+				db.Table("login_throttle").Where("key = ?", r.key).Count(&n)
+				if (n == 1) != r.stays {
+					t.Errorf("login_throttle %s: %d rows after the purge, want stays=%v", r.key, n, r.stays)
+				}
+			}
+			var live, spent int64
+			db.Table("rate_limits").Where("key = ?", "ip:live-"+suffix).Count(&live)
+			db.Table("rate_limits").Where("key = ?", "ip:spent-"+suffix).Count(&spent)
+			if live != 1 || spent != 0 {
+				t.Errorf("rate_limits after the purge: live %d, spent %d; want 1 and 0", live, spent)
+			}
+		})
+	}
+}

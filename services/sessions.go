@@ -27,6 +27,7 @@ const (
 type SessionsConfig struct {
 	Defaults      models.Timeouts // where a plan sets none
 	TouchInterval time.Duration   // last_seen_at is written at most this often per session
+	Throttle      *Throttle       // counts failed logins; nil: none (tests)
 	Now           func() time.Time
 	Log           *slog.Logger
 }
@@ -60,7 +61,13 @@ func (s *Sessions) Login(ctx context.Context, p models.LoginParams) (models.Logi
 	if err != nil {
 		return models.LoginResult{}, err
 	}
-	user, err := s.checkPassword(ctx, p.Email, p.Password) // outside the transaction: hashing is slow
+	if p.ReplaceSessionID != "" && !validID(p.ReplaceSessionID) {
+		return models.LoginResult{}, models.Invalid("replace_session_id", "is not a session id")
+	}
+	if err := s.cfg.Throttle.admitAddress(ctx, p.IP); err != nil {
+		return models.LoginResult{}, err
+	}
+	user, attempt, err := s.checkPassword(ctx, p.Email, p.Password) // outside the transaction: hashing is slow
 	if err != nil {
 		return models.LoginResult{}, err
 	}
@@ -120,8 +127,15 @@ func (s *Sessions) Login(ctx context.Context, p models.LoginParams) (models.Logi
 		res = models.LoginResult{Token: token, Session: sess, User: locked, Evicted: adm.Evicted}
 		return nil
 	})
-	if err == nil && limitErr != nil {
-		err = limitErr
+	if err == nil {
+		// The password was right, whether or not the device limit admitted the device: a
+		// refusal at the limit is not a failed attempt.
+		if rerr := s.cfg.Throttle.succeeded(ctx, attempt); rerr != nil {
+			s.cfg.Log.WarnContext(ctx, "login throttle not reset", "user_id", user.ID, "err", rerr)
+		}
+		if limitErr != nil {
+			err = limitErr
+		}
 	}
 	if err != nil {
 		return models.LoginResult{}, fmt.Errorf("login user %s: %w", user.ID, err)
@@ -129,29 +143,35 @@ func (s *Sessions) Login(ctx context.Context, p models.LoginParams) (models.Logi
 	return res, nil
 }
 
-// checkPassword returns the active user with this email and password. Unknown emails are
-// verified against a dummy hash, so every failure costs the same and reads the same.
-func (s *Sessions) checkPassword(ctx context.Context, email, password string) (models.User, error) {
+// checkPassword returns the active user with this email and password, after the account
+// throttle has counted the attempt. Unknown emails are throttled alike and verified against a
+// dummy hash, so every failure costs the same and reads the same, as does a locked account.
+func (s *Sessions) checkPassword(ctx context.Context, email, password string) (models.User, accountAttempt, error) {
+	email = normalizeEmail(email)
+	attempt, err := s.cfg.Throttle.admitAccount(ctx, email)
+	if err != nil {
+		return models.User{}, attempt, err
+	}
 	if password == "" || utf8.RuneCountInString(password) > MaxPasswordLen {
-		return models.User{}, models.ErrInvalidCredentials // no password that long was ever accepted
+		return models.User{}, attempt, models.ErrInvalidCredentials // no password that long was ever accepted
 	}
 	var user models.User
-	err := models.ErrNotFound
-	if email = normalizeEmail(email); len(email) <= MaxEmailLen && validateText("email", email, MaxEmailLen) == nil {
+	err = models.ErrNotFound
+	if len(email) <= MaxEmailLen && validateText("email", email, MaxEmailLen) == nil {
 		// Only a plausible email reaches the store (Postgres refuses a NUL in text with an error).
 		err = storeError(s.db.WithContext(ctx).Where("email = ?", email).Take(&user).Error)
 	}
 	if err != nil && !errors.Is(err, models.ErrNotFound) {
-		return models.User{}, fmt.Errorf("find user: %w", err)
+		return models.User{}, attempt, fmt.Errorf("find user: %w", err)
 	}
 	ok, verr := s.hasher.Verify(password, user.PasswordHash) // "" when not found: dummy hash
 	if verr != nil {
-		return models.User{}, verr
+		return models.User{}, attempt, verr
 	}
-	if !ok || err != nil || user.Disabled() {
-		return models.User{}, models.ErrInvalidCredentials
+	if !ok || err != nil || user.Disabled() || attempt.locked {
+		return models.User{}, attempt, models.ErrInvalidCredentials
 	}
-	return user, nil
+	return user, attempt, nil
 }
 
 func (s *Sessions) newSession(userID string, d models.Device, p models.LoginParams, now time.Time) (models.Session, string, error) {

@@ -24,7 +24,8 @@ const (
 
 // UsersConfig configures account creation.
 type UsersConfig struct {
-	DefaultPlan      string // plan name given to new accounts
+	Throttle         *Throttle // rate-limits sign-ups per address and password re-checks; nil: none
+	DefaultPlan      string    // plan name given to new accounts
 	RegistrationOpen bool
 	Now              func() time.Time // nil = time.Now
 }
@@ -80,6 +81,9 @@ func (u *Users) create(ctx context.Context, p models.RegisterParams, role models
 		return models.User{}, err
 	}
 	if err := checkPasswordPolicy(p.Password, email); err != nil {
+		return models.User{}, err
+	}
+	if err := u.cfg.Throttle.admitAddress(ctx, p.IP); err != nil { // each sign-up costs a hash
 		return models.User{}, err
 	}
 	hash, err := u.hasher.Hash(p.Password) // before touching the store: hashing is slow
@@ -183,7 +187,7 @@ func (u *Users) ChangePassword(ctx context.Context, userID, currentSessionID, cu
 	if err := checkPasswordPolicy(next, user.Email); err != nil {
 		return err
 	}
-	if err := verifyPassword(u.hasher, current, user.PasswordHash); err != nil {
+	if err := u.cfg.Throttle.verify(ctx, u.hasher, user.Email, current, user.PasswordHash); err != nil {
 		return err
 	}
 	hash, err := u.hasher.Hash(next) // outside the transaction: hashing is slow

@@ -31,6 +31,7 @@ type app struct {
 	plans    *services.Plans
 	sessions *services.Sessions
 	purger   *services.Purger
+	throttle *services.Throttle
 }
 
 // newApp loads the configuration and opens the store. The caller closes the app.
@@ -48,18 +49,28 @@ func newApp(env *environment) (*app, error) {
 		return nil, err
 	}
 	a := &app{cfg: cfg, log: log, db: db}
+	tc := services.DefaultThrottle()
+	tc.FreeFailures, tc.MaxDelay, tc.LockAfter = cfg.LoginFreeFailures, cfg.LoginMaxDelay, cfg.LoginLockAfter
+	tc.IPRate, tc.IPBurst = cfg.LoginRatePerIP, cfg.LoginBurstPerIP
+	throttle, err := services.NewThrottle(db, tc)
+	if err != nil {
+		closeStore(db, log)
+		return nil, err
+	}
+	a.throttle = throttle
 	hasher := services.NewHasher(services.DefaultArgon2)
 	a.users = services.NewUsers(db, hasher, services.UsersConfig{
-		DefaultPlan: cfg.DefaultPlan, RegistrationOpen: cfg.RegistrationOpen(),
+		DefaultPlan: cfg.DefaultPlan, RegistrationOpen: cfg.RegistrationOpen(), Throttle: throttle,
 	})
 	a.plans = services.NewPlans(db, nil, log)
 	a.purger = services.NewPurger(db, services.PurgeConfig{
 		RevokedRetention: cfg.RevokedRetention, EventRetention: cfg.EventRetention,
-		BatchSize: cfg.PurgeBatchSize, Log: log,
+		BatchSize: cfg.PurgeBatchSize, Throttle: tc, Log: log,
 	})
 	a.sessions = services.NewSessions(db, hasher, services.SessionsConfig{
 		Defaults:      models.Timeouts{Idle: cfg.SessionIdleTimeout, Absolute: cfg.SessionAbsoluteTimeout},
 		TouchInterval: cfg.SessionTouchInterval,
+		Throttle:      throttle,
 		Log:           log,
 	})
 	return a, nil
@@ -68,10 +79,12 @@ func newApp(env *environment) (*app, error) {
 // migrate applies pending migrations.
 func (a *app) migrate(ctx context.Context) error { return services.Migrate(ctx, a.db, a.log) }
 
-func (a *app) close() {
-	if sqlDB, err := a.db.DB(); err == nil {
+func (a *app) close() { closeStore(a.db, a.log) }
+
+func closeStore(db *gorm.DB, log *slog.Logger) {
+	if sqlDB, err := db.DB(); err == nil {
 		if err := sqlDB.Close(); err != nil {
-			a.log.Error("close store", "err", err)
+			log.Error("close store", "err", err)
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync"
@@ -19,11 +21,13 @@ import (
 // reject exactly 2 succeed and 48 get 409 device_limit_reached.
 func TestTwoProcessesKeepTheLimit(t *testing.T) {
 	store := servicetest.Postgres(t)
-	env := "SESSIOND_DATABASE_URL=" + store.DSN
+	// The login throttle counts every attempt before checking its password, so 50 at once
+	// for one account would mostly be refused with 429: this test is about the limit.
+	env := []string{"SESSIOND_DATABASE_URL=" + store.DSN, "SESSIOND_LOGIN_FREE_FAILURES=1000", "SESSIOND_LOGIN_LOCK_AFTER=2000"}
 	var urls [2]string
 	var wg sync.WaitGroup
 	for i := range urls { // both start (and migrate) at once
-		wg.Go(func() { urls[i] = startBinary(t, env) })
+		wg.Go(func() { urls[i] = startBinary(t, env...) })
 	}
 	wg.Wait()
 	if t.Failed() {
@@ -125,5 +129,61 @@ func TestScheduledPurgeRunsInServe(t *testing.T) {
 	store.DB.Model(&models.Session{}).Where("id = ? AND revoked_at IS NULL", live).Count(&kept)
 	if kept != 1 {
 		t.Errorf("the live session was purged too")
+	}
+}
+
+// TestThrottleHoldsAcrossProcesses runs two binaries on one Postgres, behind a trusted proxy
+// (the test, on 127.0.0.1, sets X-Forwarded-For), and alternates attempts between them. Per
+// account: five wrong passwords from five addresses answer 401, the sixth, on the other
+// process, 429 with Retry-After. Per address: its burst of three attempts, for three
+// accounts, then 429, whichever process is asked.
+func TestThrottleHoldsAcrossProcesses(t *testing.T) {
+	store := servicetest.Postgres(t)
+	env := []string{"SESSIOND_DATABASE_URL=" + store.DSN, "SESSIOND_TRUSTED_PROXIES=127.0.0.1",
+		"SESSIOND_LOGIN_RATE_PER_IP=6", "SESSIOND_LOGIN_BURST_PER_IP=2"}
+	var urls [2]string
+	var wg sync.WaitGroup
+	for i := range urls {
+		wg.Go(func() { urls[i] = startBinary(t, env...) })
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	login := func(i int, email, from string) (int, string, map[string]any) {
+		t.Helper()
+		b, _ := json.Marshal(map[string]any{"email": email, "password": "not the password"})
+		req, _ := http.NewRequest(http.MethodPost, urls[i%2]+"/v1/auth/login", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", from)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, resp.Header.Get("Retry-After"), body
+	}
+
+	email := servicetest.Email(t) // no account needed: unknown emails are throttled alike
+	for i := range 5 {
+		if status, _, body := login(i, email, fmt.Sprintf("198.51.100.%d", i+1)); status != http.StatusUnauthorized {
+			t.Fatalf("failure %d = %d %v, want 401", i+1, status, body)
+		}
+	}
+	status, retry, body := login(5, email, "198.51.100.6")
+	if status != http.StatusTooManyRequests || retry != "1" || body["error"].(map[string]any)["code"] != "rate_limited" {
+		t.Fatalf("sixth attempt = %d Retry-After %q %v, want 429 rate_limited with Retry-After 1", status, retry, body)
+	}
+
+	for i := range 3 {
+		if status, _, body := login(i, servicetest.Email(t), "203.0.113.7"); status != http.StatusUnauthorized {
+			t.Fatalf("attempt %d from one address = %d %v, want 401", i+1, status, body)
+		}
+	}
+	status, retry, _ = login(3, servicetest.Email(t), "203.0.113.7")
+	if status != http.StatusTooManyRequests || retry == "" {
+		t.Fatalf("fourth attempt from one address = %d Retry-After %q, want 429 with Retry-After", status, retry)
 	}
 }

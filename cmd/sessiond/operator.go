@@ -139,6 +139,23 @@ func usersCmd(env *environment) *cobra.Command {
 				return nil
 			})
 		},
+	}, &cobra.Command{
+		Use:   "unlock EMAIL",
+		Short: "Clear a user's failed logins and the lock they caused",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withApp(cmd.Context(), env, func(a *app) error {
+				u, err := a.users.GetByEmail(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				if err := a.users.Unlock(cmd.Context(), operator, u.ID); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.stdout, "%s unlocked\n", u.Email)
+				return nil
+			})
+		},
 	})
 	return users
 }

@@ -106,6 +106,7 @@ func TestOperatorCommands(t *testing.T) {
 		{"op password 1\n", []string{"admin", "create", "--email", "op@example.com"}, "created"},
 		{"", []string{"users", "set-plan", "op@example.com", "family"}, "user op@example.com is on plan family"},
 		{"", []string{"users", "revoke", "op@example.com"}, "0 sessions of op@example.com revoked"},
+		{"", []string{"users", "unlock", "op@example.com"}, "op@example.com unlocked"},
 		{"", []string{"purge", "--dry-run"}, "would delete 0 expired sessions, 0 revoked sessions past retention, 0 old events"},
 		{"", []string{"purge"}, "deleted 0 expired sessions"},
 	}
