@@ -196,18 +196,20 @@ const minHeapWalkPages = 1024
 
 // walkHeap deletes t's rows in physical order, a range of pages per batch: each batch selects
 // the range's matching rows by a TID range scan with FOR UPDATE SKIP LOCKED and deletes them
-// by ctid. The range starts at a batch's worth of rows at the table's average density and
-// then follows the density met so far, so batches stay near BatchSize rows however the rows
-// are spread. Pages appended after the walk began hold only rows written since: the next
-// run's business.
+// by ctid. The range starts at 64 pages, then follows the density of rows met so far (and
+// widens while it has met none), so that batches stay near BatchSize rows however the rows are
+// spread. Pages appended after the walk began hold only rows written since: the next run's.
 func (p *Purger) walkHeap(ctx context.Context, t purgeTarget, pages int64, res *PurgeResult, progress func(PurgeResult)) error {
 	stmt := fmt.Sprintf(`DELETE FROM %[1]s WHERE ctid = ANY(ARRAY(
   SELECT ctid FROM %[1]s WHERE ctid >= CAST(? AS tid) AND ctid < CAST(? AS tid) AND %[2]s FOR UPDATE SKIP LOCKED))`, t.table, t.cond)
 	size := int64(64) // pages in the next batch
 	var walked, deleted int64
 	for from := int64(0); from < pages && ctx.Err() == nil; from += size {
-		if deleted > 0 {
+		switch {
+		case deleted > 0:
 			size = min(max(int64(p.cfg.BatchSize)*walked/deleted, 1), maxHeapBatchPages)
+		case walked > 0: // nothing met yet: widen the range until rows turn up
+			size = min(2*size, maxHeapBatchPages)
 		}
 		n, err := p.batch(ctx, t, res, progress, stmt,
 			append([]any{fmt.Sprintf("(%d,0)", from), fmt.Sprintf("(%d,0)", from+size)}, t.args...)...)
