@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
@@ -20,6 +21,7 @@ var (
 	errMethodNotAllowed = errors.New("method not allowed")
 	errCSRF             = errors.New("cross-site request refused")
 	errPanic            = errors.New("handler panicked")
+	errDraining         = fmt.Errorf("shutting down: %w", models.ErrUnavailable)
 )
 
 // apiError is the body of every error response: {"error": {code, message, details}}.

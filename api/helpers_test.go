@@ -75,7 +75,7 @@ func newServer(t *testing.T, store servicetest.Store, o options) *server {
 		}),
 		Users:        users,
 		Admin:        users,
-		Plans:        services.NewPlans(store.DB, c.Now, nil),
+		Plans:        services.NewPlans(store.DB, c.Now, nil, nil),
 		Store:        services.NewHealth(store.DB),
 		Log:          log,
 		CookieSecure: o.cookieSecure,

@@ -2,12 +2,16 @@ package api
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/sessiond/sessiond/models"
 )
@@ -107,18 +111,104 @@ func noStore(c *gin.Context) {
 	c.Next()
 }
 
-// accessLog writes one line per request; never the token or the query string.
+// accessLog writes one line per request (never the token or the query string) and tells the
+// request observer.
 func (h *handler) accessLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
+	elapsed := time.Since(start)
 	attrs := []any{
 		"method", c.Request.Method, "route", c.FullPath(), "status", c.Writer.Status(),
-		"latency_ms", float64(time.Since(start).Microseconds()) / 1000, "ip", c.ClientIP(),
+		"latency_ms", float64(elapsed.Microseconds()) / 1000, "ip", c.ClientIP(),
 	}
 	if p, ok := c.Get(principalKey); ok {
 		attrs = append(attrs, "user_id", p.(models.Principal).User.ID)
 	}
 	h.log.InfoContext(c.Request.Context(), "request", attrs...)
+	if h.requests != nil {
+		h.requests.ObserveRequest(c.FullPath(), c.Request.Method, c.Writer.Status(), elapsed)
+	}
+}
+
+// requestIDKey carries the request id in the request's context.
+type requestIDKey struct{}
+
+// RequestID returns the id of the request ctx belongs to, or "" (for log handlers).
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// requestID takes X-Request-ID from a trusted proxy when it is sane, else makes one, returns
+// it in the response and puts it in the request's context, where every log line finds it.
+func (h *handler) requestID(c *gin.Context) {
+	id := c.GetHeader("X-Request-ID")
+	if !validRequestID(id) || !h.fromTrustedProxy(c) {
+		id = uuid.NewString()
+	}
+	c.Header("X-Request-ID", id)
+	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
+	c.Next()
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:/+=", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// fromTrustedProxy reports whether the peer is one of the trusted proxies.
+func (h *handler) fromTrustedProxy(c *gin.Context) bool {
+	ip := net.ParseIP(c.RemoteIP())
+	for _, n := range h.proxies {
+		if ip != nil && n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseProxies reads trusted proxies as CIDRs; a bare IP is a network of one.
+func parseProxies(specs []string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, s := range specs {
+		if !strings.Contains(s, "/") {
+			ip := net.ParseIP(s)
+			if ip == nil {
+				return nil, fmt.Errorf("trusted proxy %q is neither an IP nor a CIDR", s)
+			}
+			bits := 8 * len(ip.To16())
+			if ip.To4() != nil {
+				ip, bits = ip.To4(), 32
+			}
+			s = fmt.Sprintf("%s/%d", ip, bits)
+		}
+		_, n, err := net.ParseCIDR(s)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q: %w", s, err)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// deadline bounds the request, and with it every store call it makes: a store that stops
+// answering turns into a 503 within the timeout, not a hung request.
+func (h *handler) deadline(c *gin.Context) {
+	if h.timeout <= 0 {
+		c.Next()
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), h.timeout)
+	defer cancel()
+	c.Request = c.Request.WithContext(ctx)
+	c.Next()
 }
 
 // readyTimeout bounds the store ping of /readyz.
@@ -127,6 +217,10 @@ const readyTimeout = time.Second
 func (h *handler) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
 
 func (h *handler) readyz(c *gin.Context) {
+	if h.draining != nil && h.draining() {
+		h.fail(c, errDraining)
+		return
+	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), readyTimeout)
 	defer cancel()
 	if err := h.store.Ping(ctx); err != nil {
@@ -134,4 +228,25 @@ func (h *handler) readyz(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// WithRequestID wraps a log handler so that every record logged with a request's context
+// carries its request_id: the access line, errors, and whatever the services log.
+func WithRequestID(h slog.Handler) slog.Handler { return requestIDHandler{h} }
+
+type requestIDHandler struct{ slog.Handler }
+
+func (r requestIDHandler) Handle(ctx context.Context, rec slog.Record) error {
+	if id := RequestID(ctx); id != "" {
+		rec.AddAttrs(slog.String("request_id", id))
+	}
+	return r.Handler.Handle(ctx, rec)
+}
+
+func (r requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{r.Handler.WithAttrs(attrs)}
+}
+
+func (r requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{r.Handler.WithGroup(name)}
 }

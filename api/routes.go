@@ -7,7 +7,9 @@ import (
 	_ "embed"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -68,8 +70,18 @@ type Deps struct {
 	Store          Pinger
 	Log            *slog.Logger
 	CookieSecure   bool
-	TrustedProxies []string // CIDRs or IPs whose X-Forwarded-For is believed; none by default
+	TrustedProxies []string // CIDRs or IPs whose X-Forwarded-For and X-Request-ID are believed; none by default
 	MaxBodyBytes   int64
+	RequestTimeout time.Duration   // bounds every request's store calls; 0: none
+	Requests       RequestObserver // hears of every request (metrics); nil: nobody
+	Metrics        http.Handler    // served at GET /metrics; nil: no such route
+	Draining       func() bool     // true once shutdown began: /readyz answers 503; nil: never
+}
+
+// RequestObserver hears of every request once answered. route is the matched route pattern
+// ("" when none matched): never a raw path, so its values are bounded.
+type RequestObserver interface {
+	ObserveRequest(route, method string, status int, elapsed time.Duration)
 }
 
 type handler struct {
@@ -81,6 +93,10 @@ type handler struct {
 	log          *slog.Logger
 	cookieSecure bool
 	maxBodyBytes int64
+	timeout      time.Duration
+	requests     RequestObserver
+	draining     func() bool
+	proxies      []*net.IPNet
 }
 
 //go:embed openapi.yaml
@@ -90,24 +106,33 @@ var openapiYAML []byte
 func NewHandler(d Deps) (http.Handler, error) {
 	h := &handler{
 		sessions: d.Sessions, users: d.Users, plans: d.Plans, admin: d.Admin, store: d.Store, log: d.Log,
-		cookieSecure: d.CookieSecure, maxBodyBytes: d.MaxBodyBytes,
+		cookieSecure: d.CookieSecure, maxBodyBytes: d.MaxBodyBytes, timeout: d.RequestTimeout,
+		requests: d.Requests, draining: d.Draining,
 	}
 	r := gin.New()
 	// Gin believes every proxy's X-Forwarded-For unless told whom to trust.
 	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
 		return nil, err
 	}
+	proxies, err := parseProxies(d.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	h.proxies = proxies
 	r.RedirectTrailingSlash, r.RedirectFixedPath = false, false
 	r.HandleMethodNotAllowed = true
 	r.NoRoute(func(c *gin.Context) { h.fail(c, errRouteNotFound) })
 	r.NoMethod(func(c *gin.Context) { h.fail(c, errMethodNotAllowed) })
-	r.Use(h.accessLog, gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, what any) {
+	r.Use(h.requestID, h.accessLog, gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, what any) {
 		logFailure(h.log, c, what)
 		h.fail(c, errPanic)
-	}), h.securityHeaders, h.limitBody)
+	}), h.securityHeaders, h.limitBody, h.deadline)
 
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
+	if d.Metrics != nil {
+		r.GET("/metrics", gin.WrapH(d.Metrics))
+	}
 	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openapiYAML) })
 
 	v1 := r.Group("/v1", noStore)

@@ -26,6 +26,12 @@ type Config struct {
 	MigrateOnStart bool `env:"MIGRATE_ON_START" envDefault:"true"`
 	DBMaxOpenConns int  `env:"DB_MAX_OPEN_CONNS" envDefault:"20"`
 	DBMaxIdleConns int  `env:"DB_MAX_IDLE_CONNS" envDefault:"10"`
+	// Bounds on every wait for Postgres: dialling, one statement (server side), a connection's
+	// life; and on one whole request (client side, so a silent network cannot hang it).
+	DBConnectTimeout   time.Duration `env:"DB_CONNECT_TIMEOUT" envDefault:"2s"`
+	DBStatementTimeout time.Duration `env:"DB_STATEMENT_TIMEOUT" envDefault:"5s"`
+	DBConnMaxLifetime  time.Duration `env:"DB_CONN_MAX_LIFETIME" envDefault:"30m"`
+	RequestTimeout     time.Duration `env:"REQUEST_TIMEOUT" envDefault:"10s"`
 
 	DefaultPlan            string `env:"DEFAULT_PLAN" envDefault:"standard"`
 	Registration           string `env:"REGISTRATION" envDefault:"open"`
@@ -56,6 +62,9 @@ type Config struct {
 	TrustedProxies  []string      `env:"TRUSTED_PROXIES"`
 	MaxBodyBytes    int64         `env:"MAX_BODY_BYTES" envDefault:"65536"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	// ShutdownDelay keeps serving, with /readyz answering 503, this long after SIGTERM before
+	// closing the listener, so a balancer stops sending new requests first.
+	ShutdownDelay time.Duration `env:"SHUTDOWN_DELAY" envDefault:"0s"`
 
 	LogFormat string `env:"LOG_FORMAT" envDefault:"json"`
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
@@ -153,6 +162,10 @@ func (c Config) validate() []error {
 		"SHUTDOWN_TIMEOUT":         c.ShutdownTimeout,
 		"PURGE_TIMEOUT":            c.PurgeTimeout,
 		"LOGIN_MAX_DELAY":          c.LoginMaxDelay,
+		"DB_CONNECT_TIMEOUT":       c.DBConnectTimeout,
+		"DB_STATEMENT_TIMEOUT":     c.DBStatementTimeout,
+		"DB_CONN_MAX_LIFETIME":     c.DBConnMaxLifetime,
+		"REQUEST_TIMEOUT":          c.RequestTimeout,
 	} {
 		if d <= 0 {
 			bad(name, "must be a positive duration, got %s", d)
@@ -163,6 +176,9 @@ func (c Config) validate() []error {
 	}
 	if c.PurgeBatchSize < 1 || c.PurgeBatchSize > 100_000 {
 		bad("PURGE_BATCH_SIZE", "must be between 1 and 100000, got %d", c.PurgeBatchSize)
+	}
+	if c.ShutdownDelay < 0 {
+		bad("SHUTDOWN_DELAY", "must not be negative, got %s", c.ShutdownDelay)
 	}
 	if c.LoginMaxDelay > 0 && c.LoginMaxDelay < time.Second {
 		bad("LOGIN_MAX_DELAY", "must be at least 1s (the first delay), got %s", c.LoginMaxDelay)

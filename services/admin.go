@@ -87,7 +87,7 @@ func (u *Users) Update(ctx context.Context, by models.Admin, id string, p models
 	}
 	now := clock(u.cfg.Now)
 	var user models.User
-	err := u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := transact(ctx, u.db, u.cfg.Observer, func(tx *gorm.DB, out *ended) error {
 		var err error
 		if user, err = lockUser(tx, id); err != nil {
 			return err
@@ -125,7 +125,7 @@ func (u *Users) Update(ctx context.Context, by models.Admin, id string, p models
 					return err
 				}
 				revoked = len(active)
-				if err := revoke(tx, active, models.ReasonUserDisabled, by.ID, actorOf(by), now); err != nil {
+				if err := revoke(tx, out, active, models.ReasonUserDisabled, by.ID, actorOf(by), now); err != nil {
 					return err
 				}
 			} else if !*p.Disabled {
@@ -196,7 +196,7 @@ func (u *Users) RevokeSession(ctx context.Context, by models.Admin, sessionID st
 		return models.ErrNotFound
 	}
 	now := clock(u.cfg.Now)
-	err := u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := transact(ctx, u.db, u.cfg.Observer, func(tx *gorm.DB, out *ended) error {
 		var owner string
 		if err := tx.Model(&models.Session{}).Where("id = ?", sessionID).Pluck("user_id", &owner).Error; err != nil {
 			return storeError(err)
@@ -211,7 +211,7 @@ func (u *Users) RevokeSession(ctx context.Context, by models.Admin, sessionID st
 		if err := tx.Where("id = ? AND revoked_at IS NULL", sessionID).Take(&s).Error; err != nil {
 			return storeError(err)
 		}
-		if err := revoke(tx, []models.Session{s}, models.ReasonRevokedByAdmin, by.ID, actorOf(by), now); err != nil {
+		if err := revoke(tx, out, []models.Session{s}, models.ReasonRevokedByAdmin, by.ID, actorOf(by), now); err != nil {
 			return err
 		}
 		return audit(tx, by, "session.revoke", "session", sessionID, now, map[string]any{"user_id": s.UserID})
@@ -230,7 +230,7 @@ func (u *Users) RevokeSessions(ctx context.Context, by models.Admin, userID stri
 	}
 	now := clock(u.cfg.Now)
 	var n int
-	err := u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := transact(ctx, u.db, u.cfg.Observer, func(tx *gorm.DB, out *ended) error {
 		if _, err := lockUser(tx, userID); err != nil {
 			return err
 		}
@@ -239,7 +239,7 @@ func (u *Users) RevokeSessions(ctx context.Context, by models.Admin, userID stri
 			return err
 		}
 		n = len(live)
-		if err := revoke(tx, live, models.ReasonRevokedByAdmin, by.ID, actorOf(by), now); err != nil {
+		if err := revoke(tx, out, live, models.ReasonRevokedByAdmin, by.ID, actorOf(by), now); err != nil {
 			return err
 		}
 		return audit(tx, by, "user.sessions.revoke", "user", userID, now, map[string]any{"sessions_revoked": n})

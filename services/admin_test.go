@@ -21,7 +21,7 @@ func ptr[T any](v T) *T { return &v }
 func TestPlanValidation(t *testing.T) {
 	for _, store := range servicetest.Stores(t) {
 		t.Run(store.Name, func(t *testing.T) {
-			plans := services.NewPlans(store.DB, nil, nil)
+			plans := services.NewPlans(store.DB, nil, nil, nil)
 			ctx := context.Background()
 			hour := time.Hour
 			cases := []struct {
@@ -98,7 +98,7 @@ func TestEnforceNowBringsEveryUserDown(t *testing.T) {
 		t.Run(store.Name, func(t *testing.T) {
 			ctx := context.Background()
 			now := time.Now().UTC().Truncate(time.Microsecond)
-			plans := services.NewPlans(store.DB, func() time.Time { return now }, nil)
+			plans := services.NewPlans(store.DB, func() time.Time { return now }, nil, nil)
 			name := "quad-" + randomSuffix()
 			plan, err := plans.Create(ctx, admin, models.PlanInput{Name: &name, MaxSessions: ptr(perUser), LimitPolicy: ptr(models.PolicyReject)})
 			if err != nil {

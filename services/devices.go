@@ -43,7 +43,7 @@ func (s *Sessions) Revoke(ctx context.Context, userID, currentID, sessionID stri
 		return models.ErrNotFound // never reaches the store, which would refuse it as a uuid
 	}
 	now := s.now()
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := transact(ctx, s.db, s.cfg.Observer, func(tx *gorm.DB, out *ended) error {
 		if _, err := lockUser(tx, userID); err != nil {
 			return err
 		}
@@ -53,7 +53,7 @@ func (s *Sessions) Revoke(ctx context.Context, userID, currentID, sessionID stri
 		if err != nil {
 			return storeError(err)
 		}
-		return revoke(tx, []models.Session{sess}, models.ReasonRevokedByUser, userID, actorSelf(userID), now)
+		return revoke(tx, out, []models.Session{sess}, models.ReasonRevokedByUser, userID, actorSelf(userID), now)
 	})
 	if err != nil {
 		return fmt.Errorf("revoke session %s: %w", sessionID, err)
@@ -73,7 +73,7 @@ func (s *Sessions) RevokeAll(ctx context.Context, userID, currentID, password st
 	}
 	now := s.now()
 	var n int
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := transact(ctx, s.db, s.cfg.Observer, func(tx *gorm.DB, out *ended) error {
 		if _, err := lockUser(tx, userID); err != nil {
 			return err
 		}
@@ -88,7 +88,7 @@ func (s *Sessions) RevokeAll(ctx context.Context, userID, currentID, password st
 			}
 		}
 		n = len(victims)
-		return revoke(tx, victims, models.ReasonRevokedByUser, userID, actorSelf(userID), now)
+		return revoke(tx, out, victims, models.ReasonRevokedByUser, userID, actorSelf(userID), now)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("revoke %s sessions of user %s: %w", scope, userID, err)

@@ -3,8 +3,11 @@ package services
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/sessiond/sessiond/models"
 )
 
 // Health answers whether the store can be reached.
@@ -23,4 +26,16 @@ func (h *Health) Ping(ctx context.Context) error {
 		return fmt.Errorf("ping: %w", unavailable(err))
 	}
 	return nil
+}
+
+// ActiveSessions counts the sessions that are live now (not revoked, not past either expiry),
+// through the partial index on idle expiry.
+func (h *Health) ActiveSessions(ctx context.Context, now time.Time) (int64, error) {
+	var n int64
+	err := h.db.WithContext(ctx).Model(&models.Session{}).
+		Where("revoked_at IS NULL AND idle_expires_at > ?", now).Count(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("count active sessions: %w", storeError(err))
+	}
+	return n, nil
 }

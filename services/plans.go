@@ -37,14 +37,16 @@ type Plans struct {
 	db  *gorm.DB
 	now func() time.Time
 	log *slog.Logger
+	obs Observer
 }
 
-// NewPlans returns the plan use cases over db. now may be nil (the wall clock).
-func NewPlans(db *gorm.DB, now func() time.Time, log *slog.Logger) *Plans {
+// NewPlans returns the plan use cases over db. now may be nil (the wall clock), log and obs
+// too (nothing logged or observed).
+func NewPlans(db *gorm.DB, now func() time.Time, log *slog.Logger, obs Observer) *Plans {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Plans{db: db, now: now, log: log}
+	return &Plans{db: db, now: now, log: log, obs: observerOr(obs)}
 }
 
 // List returns every plan, by name.
@@ -157,7 +159,7 @@ GROUP BY s.user_id HAVING count(*) > ? ORDER BY s.user_id LIMIT ?`,
 			return res, storeError(err)
 		}
 		for _, userID := range ids {
-			n, err := bringDownToLimit(p.db.WithContext(ctx), by, userID, now)
+			n, err := p.bringDownToLimit(ctx, by, userID, now)
 			if err != nil {
 				return res, err
 			}
@@ -175,9 +177,9 @@ GROUP BY s.user_id HAVING count(*) > ? ORDER BY s.user_id LIMIT ?`,
 
 // bringDownToLimit evicts, under the user lock, the sessions above the user's effective limit,
 // in the policy's order. It returns how many it evicted.
-func bringDownToLimit(db *gorm.DB, by models.Admin, userID string, now time.Time) (int, error) {
+func (p *Plans) bringDownToLimit(ctx context.Context, by models.Admin, userID string, now time.Time) (int, error) {
 	var n int
-	err := db.Transaction(func(tx *gorm.DB) error {
+	err := transact(ctx, p.db, p.obs, func(tx *gorm.DB, out *ended) error {
 		u, err := lockUser(tx, userID)
 		if err != nil {
 			return err
@@ -192,7 +194,7 @@ func bringDownToLimit(db *gorm.DB, by models.Admin, userID string, now time.Time
 		}
 		victims := models.EvictionOrder(active, u.EffectiveLimit(plan, now))
 		n = len(victims)
-		return revoke(tx, victims, models.ReasonEvicted, by.ID, actorOf(by), now)
+		return revoke(tx, out, victims, models.ReasonEvicted, by.ID, actorOf(by), now)
 	})
 	return n, err
 }

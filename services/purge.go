@@ -22,6 +22,7 @@ type PurgeConfig struct {
 	EventRetention   time.Duration  // session history stays this long
 	BatchSize        int            // rows per DELETE; each batch is its own short transaction
 	Throttle         ThrottleConfig // whose stale counters and rate-limit states go too
+	Observer         Observer       // hears of every run that was not skipped; nil: nobody
 	Now              func() time.Time
 	Log              *slog.Logger
 }
@@ -55,6 +56,7 @@ func NewPurger(db *gorm.DB, cfg PurgeConfig) *Purger {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	cfg.Observer = observerOr(cfg.Observer)
 	if cfg.Throttle.LockAfter == 0 {
 		cfg.Throttle = DefaultThrottle()
 	}
@@ -73,6 +75,14 @@ type purgeTarget struct {
 // another run in this one) it returns at once with Skipped set and no error. progress, if
 // not nil, is called after every batch. Cancelling ctx stops the run after the current batch.
 func (p *Purger) Purge(ctx context.Context, dryRun bool, progress func(PurgeResult)) (PurgeResult, error) {
+	res, err := p.purge(ctx, dryRun, progress)
+	if !res.Skipped && !dryRun {
+		p.cfg.Observer.PurgeFinished(res, err)
+	}
+	return res, err
+}
+
+func (p *Purger) purge(ctx context.Context, dryRun bool, progress func(PurgeResult)) (PurgeResult, error) {
 	res := PurgeResult{DryRun: dryRun}
 	if !p.local.TryLock() {
 		res.Skipped = true

@@ -28,6 +28,7 @@ type SessionsConfig struct {
 	Defaults      models.Timeouts // where a plan sets none
 	TouchInterval time.Duration   // last_seen_at is written at most this often per session
 	Throttle      *Throttle       // counts failed logins; nil: none (tests)
+	Observer      Observer        // hears of logins and sessions ended; nil: nobody
 	Now           func() time.Time
 	Log           *slog.Logger
 }
@@ -44,6 +45,7 @@ func NewSessions(db *gorm.DB, hasher *Hasher, cfg SessionsConfig) *Sessions {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	cfg.Observer = observerOr(cfg.Observer)
 	return &Sessions{db: db, hasher: hasher, cfg: cfg}
 }
 
@@ -57,6 +59,12 @@ func (s *Sessions) now() time.Time { return clock(s.cfg.Now) }
 // Concurrency: the limit holds across any number of processes because the decision is taken
 // under a lock on the user's row (SQLite: the database write lock taken at BEGIN IMMEDIATE).
 func (s *Sessions) Login(ctx context.Context, p models.LoginParams) (models.LoginResult, error) {
+	res, err := s.login(ctx, p)
+	s.cfg.Observer.LoginFinished(loginOutcome(err))
+	return res, err
+}
+
+func (s *Sessions) login(ctx context.Context, p models.LoginParams) (models.LoginResult, error) {
 	device, err := validateDevice(p.Device)
 	if err != nil {
 		return models.LoginResult{}, err
@@ -80,7 +88,7 @@ func (s *Sessions) Login(ctx context.Context, p models.LoginParams) (models.Logi
 		res      models.LoginResult
 		limitErr *models.DeviceLimitError
 	)
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = transact(ctx, s.db, s.cfg.Observer, func(tx *gorm.DB, out *ended) error {
 		// Serialise this user's logins: otherwise two could both see a free slot.
 		locked, err := lockUser(tx, user.ID)
 		if err != nil {
@@ -112,10 +120,10 @@ func (s *Sessions) Login(ctx context.Context, p models.LoginParams) (models.Logi
 		if err != nil {
 			return err
 		}
-		if err := revoke(tx, adm.Replaced, models.ReasonReplaced, sess.ID, actorSelf(user.ID), now); err != nil {
+		if err := revoke(tx, out, adm.Replaced, models.ReasonReplaced, sess.ID, actorSelf(user.ID), now); err != nil {
 			return err
 		}
-		if err := revoke(tx, adm.Evicted, models.ReasonEvicted, sess.ID, actorSelf(user.ID), now); err != nil {
+		if err := revoke(tx, out, adm.Evicted, models.ReasonEvicted, sess.ID, actorSelf(user.ID), now); err != nil {
 			return err
 		}
 		if err := storeError(tx.Create(&sess).Error); err != nil {
@@ -258,7 +266,7 @@ func noteExpired(db *gorm.DB, sess models.Session, now time.Time, log *slog.Logg
 // Logout revokes the presenting session (reason logout).
 func (s *Sessions) Logout(ctx context.Context, userID, sessionID string) error {
 	now := s.now()
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := transact(ctx, s.db, s.cfg.Observer, func(tx *gorm.DB, out *ended) error {
 		if _, err := lockUser(tx, userID); err != nil {
 			return err
 		}
@@ -267,7 +275,7 @@ func (s *Sessions) Logout(ctx context.Context, userID, sessionID string) error {
 		if err != nil {
 			return storeError(err)
 		}
-		return revoke(tx, []models.Session{sess}, models.ReasonLogout, sessionID, actorSelf(userID), now)
+		return revoke(tx, out, []models.Session{sess}, models.ReasonLogout, sessionID, actorSelf(userID), now)
 	})
 	if err != nil {
 		return fmt.Errorf("logout session %s: %w", sessionID, err)

@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	"gorm.io/driver/postgres"
@@ -19,10 +22,13 @@ import (
 	"github.com/sessiond/sessiond/models"
 )
 
-// StoreOptions tune the connection pool.
+// StoreOptions tune the connection pool and, on Postgres, bound every wait on the server.
 type StoreOptions struct {
-	MaxOpenConns int
-	MaxIdleConns int
+	MaxOpenConns     int
+	MaxIdleConns     int
+	ConnMaxLifetime  time.Duration // 0: connections live until they fail or idle out
+	ConnectTimeout   time.Duration // Postgres: dialling and the handshake; 0: the DSN's, else none
+	StatementTimeout time.Duration // Postgres: the server cancels a statement (and its lock waits) past this; 0: none
 }
 
 // Open connects to the store. dialect is "postgres" (dsn is a pgx connection string) or
@@ -32,7 +38,17 @@ func Open(dialect, dsn string, opts StoreOptions) (*gorm.DB, error) {
 	var dialector gorm.Dialector
 	switch dialect {
 	case "postgres":
-		dialector = postgres.New(postgres.Config{DSN: dsn})
+		pgCfg, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		if opts.ConnectTimeout > 0 {
+			pgCfg.ConnectTimeout = opts.ConnectTimeout
+		}
+		if opts.StatementTimeout > 0 {
+			pgCfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
+		}
+		dialector = postgres.New(postgres.Config{Conn: stdlib.OpenDB(*pgCfg)})
 	case "sqlite":
 		// _txlock must not follow _time_format in this driver (it stops reading there);
 		// the default time format is the sortable "2006-01-02 15:04:05.999999999-07:00".
@@ -56,6 +72,7 @@ func Open(dialect, dsn string, opts StoreOptions) (*gorm.DB, error) {
 	sqlDB.SetMaxOpenConns(max(opts.MaxOpenConns, 1))
 	sqlDB.SetMaxIdleConns(max(opts.MaxIdleConns, 0))
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	sqlDB.SetConnMaxLifetime(opts.ConnMaxLifetime)
 	return db, nil
 }
 

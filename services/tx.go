@@ -1,6 +1,7 @@
 package services
 
 import (
+	"context"
 	"encoding/json"
 	"time"
 
@@ -26,9 +27,25 @@ var reasonEvent = map[models.RevokeReason]models.EventType{
 	models.ReasonReplaced: models.EventReplaced,
 }
 
+// transact runs fn in one transaction and, once it has committed, tells obs which sessions it
+// ended.
+func transact(ctx context.Context, db *gorm.DB, obs Observer, fn func(tx *gorm.DB, out *ended) error) error {
+	var out ended
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		out = ended{} // a retried closure starts afresh
+		return fn(tx, &out)
+	})
+	if err != nil {
+		return err
+	}
+	out.report(obs)
+	return nil
+}
+
 // revoke ends the given sessions with reason, records by as the cause (a session or a person)
-// and writes one event per session. Sessions already revoked are left alone.
-func revoke(tx *gorm.DB, ss []models.Session, reason models.RevokeReason, by string, a actor, now time.Time) error {
+// and writes one event per session, noting them in out. The caller holds the user's lock, so
+// every session given is still live.
+func revoke(tx *gorm.DB, out *ended, ss []models.Session, reason models.RevokeReason, by string, a actor, now time.Time) error {
 	if len(ss) == 0 {
 		return nil
 	}
@@ -47,6 +64,7 @@ func revoke(tx *gorm.DB, ss []models.Session, reason models.RevokeReason, by str
 	if err != nil {
 		return storeError(err)
 	}
+	out.add(reason, ids)
 	return insertEvents(tx, events...)
 }
 

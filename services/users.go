@@ -25,6 +25,7 @@ const (
 // UsersConfig configures account creation.
 type UsersConfig struct {
 	Throttle         *Throttle // rate-limits sign-ups per address and password re-checks; nil: none
+	Observer         Observer  // hears of sessions ended; nil: nobody
 	DefaultPlan      string    // plan name given to new accounts
 	RegistrationOpen bool
 	Now              func() time.Time // nil = time.Now
@@ -39,6 +40,7 @@ type Users struct {
 
 // NewUsers returns the account use cases over db.
 func NewUsers(db *gorm.DB, hasher *Hasher, cfg UsersConfig) *Users {
+	cfg.Observer = observerOr(cfg.Observer)
 	return &Users{db: db, hasher: hasher, cfg: cfg}
 }
 
@@ -195,7 +197,7 @@ func (u *Users) ChangePassword(ctx context.Context, userID, currentSessionID, cu
 		return err
 	}
 	now := clock(u.cfg.Now)
-	err = u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = transact(ctx, u.db, u.cfg.Observer, func(tx *gorm.DB, out *ended) error {
 		locked, err := lockUser(tx, userID)
 		if err != nil {
 			return err
@@ -215,7 +217,7 @@ func (u *Users) ChangePassword(ctx context.Context, userID, currentSessionID, cu
 				return storeError(err)
 			}
 		}
-		if err := revoke(tx, others, models.ReasonPasswordChanged, userID, actorSelf(userID), now); err != nil {
+		if err := revoke(tx, out, others, models.ReasonPasswordChanged, userID, actorSelf(userID), now); err != nil {
 			return err
 		}
 		var cur models.Session

@@ -32,6 +32,8 @@ type app struct {
 	sessions *services.Sessions
 	purger   *services.Purger
 	throttle *services.Throttle
+	health   *services.Health
+	metrics  *metrics
 }
 
 // newApp loads the configuration and opens the store. The caller closes the app.
@@ -43,12 +45,19 @@ func newApp(env *environment) (*app, error) {
 	log := newLogger(cfg, env)
 	dbCfg, _ := cfg.Database() // validated by Load
 	db, err := services.Open(dbCfg.Dialect, dbCfg.DSN, services.StoreOptions{
-		MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns,
+		MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns, ConnMaxLifetime: cfg.DBConnMaxLifetime,
+		ConnectTimeout: cfg.DBConnectTimeout, StatementTimeout: cfg.DBStatementTimeout,
 	})
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, db: db}
+	a := &app{cfg: cfg, log: log, db: db, health: services.NewHealth(db)}
+	sqlDB, err := db.DB()
+	if err != nil {
+		closeStore(db, log)
+		return nil, err
+	}
+	a.metrics = newMetrics(sqlDB, a.health, log)
 	tc := services.DefaultThrottle()
 	tc.FreeFailures, tc.MaxDelay, tc.LockAfter = cfg.LoginFreeFailures, cfg.LoginMaxDelay, cfg.LoginLockAfter
 	tc.IPRate, tc.IPBurst = cfg.LoginRatePerIP, cfg.LoginBurstPerIP
@@ -60,17 +69,18 @@ func newApp(env *environment) (*app, error) {
 	a.throttle = throttle
 	hasher := services.NewHasher(services.DefaultArgon2)
 	a.users = services.NewUsers(db, hasher, services.UsersConfig{
-		DefaultPlan: cfg.DefaultPlan, RegistrationOpen: cfg.RegistrationOpen(), Throttle: throttle,
+		DefaultPlan: cfg.DefaultPlan, RegistrationOpen: cfg.RegistrationOpen(), Throttle: throttle, Observer: a.metrics,
 	})
-	a.plans = services.NewPlans(db, nil, log)
+	a.plans = services.NewPlans(db, nil, log, a.metrics)
 	a.purger = services.NewPurger(db, services.PurgeConfig{
 		RevokedRetention: cfg.RevokedRetention, EventRetention: cfg.EventRetention,
-		BatchSize: cfg.PurgeBatchSize, Throttle: tc, Log: log,
+		BatchSize: cfg.PurgeBatchSize, Throttle: tc, Log: log, Observer: a.metrics,
 	})
 	a.sessions = services.NewSessions(db, hasher, services.SessionsConfig{
 		Defaults:      models.Timeouts{Idle: cfg.SessionIdleTimeout, Absolute: cfg.SessionAbsoluteTimeout},
 		TouchInterval: cfg.SessionTouchInterval,
 		Throttle:      throttle,
+		Observer:      a.metrics,
 		Log:           log,
 	})
 	return a, nil
@@ -92,10 +102,11 @@ func closeStore(db *gorm.DB, log *slog.Logger) {
 func newLogger(cfg config.Config, env *environment) *slog.Logger {
 	level, _ := cfg.Level() // validated by Load
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(env.stderr, opts)
 	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(env.stderr, opts))
+		h = slog.NewTextHandler(env.stderr, opts)
 	}
-	return slog.New(slog.NewJSONHandler(env.stderr, opts))
+	return slog.New(api.WithRequestID(h))
 }
 
 // bootstrapAdmin creates the configured first admin unless that account exists.

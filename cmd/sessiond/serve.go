@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sessiond/sessiond/api"
-	"github.com/sessiond/sessiond/services"
 )
 
 func serveCmd(env *environment) *cobra.Command {
@@ -42,16 +42,21 @@ func serve(ctx context.Context, env *environment) error {
 	if err := a.bootstrapAdmin(ctx); err != nil {
 		return err
 	}
+	var draining atomic.Bool // set at shutdown: /readyz answers 503 from then on
 	handler, err := api.NewHandler(api.Deps{
 		Sessions:       a.sessions,
 		Users:          a.users,
 		Plans:          a.plans,
 		Admin:          a.users,
-		Store:          services.NewHealth(a.db),
+		Store:          a.health,
 		Log:            a.log,
 		CookieSecure:   a.cfg.CookieSecure,
 		TrustedProxies: a.cfg.TrustedProxies,
 		MaxBodyBytes:   a.cfg.MaxBodyBytes,
+		RequestTimeout: a.cfg.RequestTimeout,
+		Requests:       a.metrics,
+		Metrics:        a.metrics.handler(),
+		Draining:       draining.Load,
 	})
 	if err != nil {
 		return fmt.Errorf("trusted proxies: %w", err)
@@ -85,9 +90,19 @@ func serve(ctx context.Context, env *environment) error {
 	case err = <-served:
 	case <-ctx.Done():
 	}
-	// Shut down in reverse order of start: drain HTTP, then stop the purge (a running pass
-	// stops after its current batch, and Stop waits for it), then close the store (deferred).
-	a.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout)
+	// Shut down in reverse order of start: readiness off (and, with a delay, keep serving while
+	// the balancer notices), drain HTTP, then stop the purge (a running pass stops after its
+	// current batch, and Stop waits for it), then close the store (deferred).
+	draining.Store(true)
+	a.log.Info("shutting down", "delay", a.cfg.ShutdownDelay, "timeout", a.cfg.ShutdownTimeout)
+	if err == nil && a.cfg.ShutdownDelay > 0 {
+		delay := time.NewTimer(a.cfg.ShutdownDelay)
+		select {
+		case <-delay.C:
+		case err = <-served:
+		}
+		delay.Stop()
+	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
 	shutErr := srv.Shutdown(shutCtx)
