@@ -130,6 +130,21 @@ func TestScheduledPurgeRunsInServe(t *testing.T) {
 	if kept != 1 {
 		t.Errorf("the live session was purged too")
 	}
+	// The run that deleted them reports when it ends, a moment after its last batch.
+	var m map[string]float64
+	purgeCounted := func() bool {
+		m = scrape(t, base)
+		return m[`sessiond_purge_deleted_total{kind="expired"}`] >= 1
+	}
+	for deadline := time.Now().Add(10 * time.Second); !purgeCounted() && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond) // polling another process
+	}
+	if m[`sessiond_purge_runs_total{result="ok"}`] < 1 || m[`sessiond_purge_deleted_total{kind="expired"}`] < 1 ||
+		m[`sessiond_purge_deleted_total{kind="events"}`] < 1 || m[`sessiond_purge_duration_seconds_count`] < 1 {
+		t.Errorf("purge metrics after the purge: runs %v, expired %v, events %v, durations %v; want each at least 1",
+			m[`sessiond_purge_runs_total{result="ok"}`], m[`sessiond_purge_deleted_total{kind="expired"}`],
+			m[`sessiond_purge_deleted_total{kind="events"}`], m[`sessiond_purge_duration_seconds_count`])
+	}
 }
 
 // TestThrottleHoldsAcrossProcesses runs two binaries on one Postgres, behind a trusted proxy

@@ -81,9 +81,22 @@ func (l *logLines) waitAddr(t *testing.T, exited <-chan struct{}) string {
 	return ""
 }
 
+// proc is a running sessiond binary.
+type proc struct {
+	url    string
+	cmd    *exec.Cmd
+	logs   *logLines
+	exited chan struct{} // closed once it exited; err is then its exit error
+	err    error
+	killed bool // by the test, with SIGKILL: its exit status means nothing
+}
+
 // startBinary runs the built sessiond with env on a free port and stops it (SIGTERM, then
 // waits for exit 0) when the test ends. It returns the base URL.
-func startBinary(t *testing.T, env ...string) string {
+func startBinary(t *testing.T, env ...string) string { return startProc(t, env...).url }
+
+// startProc is startBinary, returning the process.
+func startProc(t *testing.T, env ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(binary, "serve")
 	// Tests that are not about throttling log in many times from one address.
@@ -95,27 +108,36 @@ func startBinary(t *testing.T, env ...string) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	logs := newLogLines()
-	exited := make(chan struct{})
-	var waitErr error
+	p := &proc{cmd: cmd, logs: newLogLines(), exited: make(chan struct{})}
 	go func() {
-		logs.consume(stderr)
-		waitErr = cmd.Wait()
-		close(exited)
+		p.logs.consume(stderr)
+		p.err = cmd.Wait()
+		close(p.exited)
 	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-exited:
-			if waitErr != nil {
-				t.Errorf("sessiond exited with %v after SIGTERM:\n%s", waitErr, logs)
+		case <-p.exited:
+			if p.err != nil && !p.killed {
+				t.Errorf("sessiond exited with %v after SIGTERM:\n%s", p.err, p.logs)
 			}
 		case <-time.After(20 * time.Second):
 			_ = cmd.Process.Kill()
 			t.Errorf("sessiond did not stop within 20s of SIGTERM")
 		}
 	})
-	return logs.waitAddr(t, exited)
+	p.url = p.logs.waitAddr(t, p.exited)
+	return p
+}
+
+// kill ends the process with SIGKILL, as a crash would, and waits for it.
+func (p *proc) kill(t *testing.T) {
+	t.Helper()
+	p.killed = true
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-p.exited
 }
 
 // runCmd runs sessiond's run in-process and returns exit code, stdout and stderr.

@@ -1,0 +1,418 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/models"
+	"github.com/sessiond/sessiond/services/servicetest"
+)
+
+// call sends one request (body as JSON when not nil) and returns the status, the headers and
+// the decoded JSON body.
+func call(t *testing.T, method, url string, body any, headers ...string) (int, http.Header, map[string]any) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, resp.Header, out
+}
+
+func loginBody(email, password, device string, extra ...any) map[string]any {
+	b := map[string]any{"email": email, "password": password, "device": map[string]any{"name": device, "type": "tv"}}
+	for i := 0; i+1 < len(extra); i += 2 {
+		b[extra[i].(string)] = extra[i+1]
+	}
+	return b
+}
+
+// scrape reads /metrics into "name{labels}" → value.
+func scrape(t *testing.T, base string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out
+}
+
+// TestMetricsCountTheScenario runs a scripted scenario against the binary and checks the
+// counters' values on /metrics.
+func TestMetricsCountTheScenario(t *testing.T) {
+	base := startBinary(t, "SESSIOND_DATABASE_URL=sqlite://"+filepath.Join(t.TempDir(), "s.db"),
+		"SESSIOND_DEFAULT_PLAN=basic", // 1 device, reject
+		"SESSIOND_BOOTSTRAP_ADMIN_EMAIL=ops@example.com", "SESSIOND_BOOTSTRAP_ADMIN_PASSWORD=operations desk",
+		"SESSIOND_LOGIN_FREE_FAILURES=2")
+	const pw = "metrics are counted"
+	email := servicetest.Email(t)
+	if status, _, body := call(t, "POST", base+"/v1/auth/register", map[string]any{"email": email, "password": pw}); status != 201 {
+		t.Fatalf("register = %d %v", status, body)
+	}
+	status, _, first := call(t, "POST", base+"/v1/auth/login", loginBody(email, pw, "TV")) // success 1
+	if status != 201 {
+		t.Fatalf("login = %d %v", status, first)
+	}
+	if status, _, _ := call(t, "POST", base+"/v1/auth/login", loginBody(email, pw, "Phone")); status != 409 { // limit_rejected 1
+		t.Fatalf("second login = %d, want 409", status)
+	}
+	firstID := first["session"].(map[string]any)["id"]
+	if status, _, _ := call(t, "POST", base+"/v1/auth/login", loginBody(email, pw, "Phone", "replace_session_id", firstID)); status != 201 {
+		t.Fatalf("login replacing the first = %d, want 201", status) // success 2, revoked{replaced} 1
+	}
+	_, _, admin := call(t, "POST", base+"/v1/auth/login", loginBody("ops@example.com", "operations desk", "Laptop")) // success 3
+	adminToken := "Bearer " + admin["token"].(string)
+	userID := first["user"].(map[string]any)["id"].(string)
+	if status, _, body := call(t, "PATCH", base+"/v1/admin/users/"+userID, map[string]any{"limit_policy_override": "evict_oldest"},
+		"Authorization", adminToken); status != 200 {
+		t.Fatalf("PATCH user = %d %v", status, body)
+	}
+	if status, _, _ := call(t, "POST", base+"/v1/auth/login", loginBody(email, pw, "Tablet")); status != 201 { // success 4, evicted 1
+		t.Fatalf("login evicting = %d, want 201", status)
+	}
+	for range 2 { // invalid_credentials 2
+		call(t, "POST", base+"/v1/auth/login", loginBody("nobody@example.com", "wrong password", "TV"))
+	}
+	call(t, "POST", base+"/v1/auth/login", loginBody("nobody@example.com", "wrong password", "TV")) // rate_limited 1
+	call(t, "POST", base+"/v1/auth/logout", nil, "Authorization", adminToken)                       // revoked{logout} 1
+
+	m := scrape(t, base)
+	for name, want := range map[string]float64{
+		`sessiond_logins_total{result="success"}`:                                                         4,
+		`sessiond_logins_total{result="limit_rejected"}`:                                                  1,
+		`sessiond_logins_total{result="invalid_credentials"}`:                                             2,
+		`sessiond_logins_total{result="rate_limited"}`:                                                    1,
+		`sessiond_sessions_evicted_total`:                                                                 1,
+		`sessiond_sessions_revoked_total{reason="evicted"}`:                                               1,
+		`sessiond_sessions_revoked_total{reason="replaced"}`:                                              1,
+		`sessiond_sessions_revoked_total{reason="logout"}`:                                                1,
+		`sessiond_active_sessions`:                                                                        1,
+		`sessiond_http_request_duration_seconds_count{method="POST",route="/v1/auth/login",status="201"}`: 4,
+		`sessiond_http_request_duration_seconds_count{method="POST",route="/v1/auth/login",status="409"}`: 1,
+		`sessiond_http_request_duration_seconds_count{method="POST",route="/v1/auth/login",status="429"}`: 1,
+	} {
+		if got, ok := m[name]; !ok || got != want {
+			t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)
+		}
+	}
+	if _, ok := m[`go_sql_max_open_connections{db_name="sessiond"}`]; !ok {
+		t.Error("no database pool statistics (go_sql_max_open_connections)")
+	}
+	for name := range m {
+		if strings.Contains(name, email) || strings.Contains(name, userID) {
+			t.Errorf("a metric names a user: %s", name)
+		}
+	}
+}
+
+// TestRequestIDs: a request id from a trusted proxy is kept, one from anyone else replaced;
+// either way it is returned and appears in the access log line.
+func TestRequestIDs(t *testing.T) {
+	p := startProc(t, "SESSIOND_DATABASE_URL=sqlite://"+filepath.Join(t.TempDir(), "s.db"))
+	trusted := startProc(t, "SESSIOND_DATABASE_URL=sqlite://"+filepath.Join(t.TempDir(), "s.db"), "SESSIOND_TRUSTED_PROXIES=127.0.0.0/8")
+	_, h, _ := call(t, "GET", p.url+"/healthz", nil, "X-Request-ID", "from-anyone-1")
+	if id := h.Get("X-Request-ID"); id == "" || id == "from-anyone-1" {
+		t.Errorf("untrusted X-Request-ID came back as %q, want a new id", id)
+	}
+	_, h, _ = call(t, "GET", trusted.url+"/healthz", nil, "X-Request-ID", "from-the-proxy-1")
+	if id := h.Get("X-Request-ID"); id != "from-the-proxy-1" {
+		t.Errorf("trusted X-Request-ID came back as %q, want it kept", id)
+	}
+	_, h, _ = call(t, "GET", trusted.url+"/healthz", nil, "X-Request-ID", "bad id\twith spaces")
+	if id := h.Get("X-Request-ID"); id == "" || strings.ContainsAny(id, " \t") {
+		t.Errorf("malformed X-Request-ID came back as %q, want a new id", id)
+	}
+	logged := func() bool { return strings.Contains(trusted.logs.String(), `"request_id":"from-the-proxy-1"`) }
+	deadline := time.Now().Add(5 * time.Second)
+	for !logged() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond) // waiting for another process's log line to arrive
+	}
+	if !logged() {
+		t.Errorf("the access log has no request_id from-the-proxy-1:\n%s", trusted.logs)
+	}
+}
+
+// TestShutdownDrainsInFlightLogin holds a user's row lock so that a login waits inside its
+// transaction, sends SIGTERM, sees /readyz answer 503 while serving continues, waits until the
+// listener is closed, then releases the lock: the login still completes with 201, and the
+// process exits 0.
+func TestShutdownDrainsInFlightLogin(t *testing.T) {
+	store := servicetest.FreshStores(t)[1:] // Postgres only: the test watches pg_locks
+	if len(store) == 0 {
+		t.Skip("SKIP: needs Postgres")
+	}
+	pg := store[0]
+	p := startProc(t, "SESSIOND_DATABASE_URL="+pg.DSN, "SESSIOND_SHUTDOWN_DELAY=1s")
+	const pw = "drain me gently"
+	email := servicetest.Email(t)
+	if status, _, body := call(t, "POST", p.url+"/v1/auth/register", map[string]any{"email": email, "password": pw}); status != 201 {
+		t.Fatalf("register = %d %v", status, body)
+	}
+	tx := pg.DB.Begin()
+	defer tx.Rollback()
+	var u models.User
+	if err := tx.Raw(`SELECT * FROM users WHERE email = ? FOR UPDATE`, email).Scan(&u).Error; err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan int, 1)
+	go func() {
+		status, _, _ := call(t, "POST", p.url+"/v1/auth/login", loginBody(email, pw, "TV"))
+		done <- status
+	}()
+	waitFor(t, "the login to wait on the user lock", func() bool {
+		var n int64
+		pg.DB.Raw(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n)
+		return n == 1
+	})
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "/readyz to answer 503", func() bool {
+		resp, err := http.Get(p.url + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable
+	})
+	addr := strings.TrimPrefix(p.url, "http://")
+	waitFor(t, "the listener to close", func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	tx.Rollback()
+	select {
+	case status := <-done:
+		if status != http.StatusCreated {
+			t.Fatalf("the in-flight login answered %d, want 201", status)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the in-flight login did not complete")
+	}
+	select {
+	case <-p.exited:
+		if p.err != nil {
+			t.Fatalf("sessiond exited with %v, want 0:\n%s", p.err, p.logs)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("sessiond did not exit after draining")
+	}
+}
+
+// waitFor polls cond (another process's state) until it holds, or fails after 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // polling another process, not synchronising goroutines
+	}
+}
+
+// TestCrashLeavesNoHalfWrittenState races logins of several users (limit 2, evicting and
+// rejecting) against one binary, kills it with SIGKILL mid-race, restarts it on the same
+// database and checks: no user over the limit, every session with its login event and every
+// login event with its session, every revoked session with its event; and logins work again.
+func TestCrashLeavesNoHalfWrittenState(t *testing.T) {
+	pg := servicetest.Postgres(t)
+	env := []string{"SESSIOND_DATABASE_URL=" + pg.DSN, "SESSIOND_LOGIN_FREE_FAILURES=1000", "SESSIOND_LOGIN_LOCK_AFTER=2000"}
+	p := startProc(t, env...)
+	const pw = "crash test dummy"
+	var emails []string
+	for i := range 4 {
+		email := servicetest.Email(t) + strconv.Itoa(i)
+		emails = append(emails, email)
+		if status, _, body := call(t, "POST", p.url+"/v1/auth/register", map[string]any{"email": email, "password": pw}); status != 201 {
+			t.Fatalf("register = %d %v", status, body)
+		}
+		policy := []models.LimitPolicy{models.PolicyEvictOldest, models.PolicyReject}[i%2]
+		if err := pg.DB.Model(&models.User{}).Where("email = ?", email).
+			Updates(map[string]any{"max_sessions_override": 2, "limit_policy_override": policy}).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var (
+		wg       sync.WaitGroup
+		answered = make(chan struct{}, 1000)
+		client   = &http.Client{Timeout: 10 * time.Second}
+	)
+	for w := range 16 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				b, _ := json.Marshal(loginBody(emails[(w+i)%len(emails)], pw, fmt.Sprintf("device %d-%d", w, i)))
+				resp, err := client.Post(p.url+"/v1/auth/login", "application/json", bytes.NewReader(b))
+				if err != nil {
+					return // the process is gone
+				}
+				resp.Body.Close()
+				answered <- struct{}{}
+			}
+		})
+	}
+	for range 100 { // mid-race: a hundred logins answered, many more in flight
+		<-answered
+	}
+	p.kill(t)
+	wg.Wait()
+
+	restarted := startProc(t, env...)
+	for _, check := range []struct{ what, sql string }{
+		{"users over the limit", `SELECT count(*) FROM (SELECT user_id FROM sessions WHERE revoked_at IS NULL
+			GROUP BY user_id HAVING count(*) > 2) AS over`},
+		{"sessions without their login event", `SELECT count(*) FROM sessions s WHERE NOT EXISTS
+			(SELECT 1 FROM session_events e WHERE e.session_id = s.id AND e.type = 'login')`},
+		{"login events without their session", `SELECT count(*) FROM session_events e WHERE e.type = 'login'
+			AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = e.session_id)`},
+		{"revoked sessions without their event", `SELECT count(*) FROM sessions s WHERE s.revoked_at IS NOT NULL
+			AND NOT EXISTS (SELECT 1 FROM session_events e WHERE e.session_id = s.id AND e.type IN ('evicted', 'replaced', 'revoked', 'logout'))`},
+	} {
+		var n int64
+		if err := pg.DB.Raw(check.sql).Scan(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("after the crash: %d %s", n, check.what)
+		}
+	}
+	var sessions int64
+	pg.DB.Model(&models.Session{}).Count(&sessions)
+	t.Logf("killed after 100 answered logins; %d sessions were written", sessions)
+	if status, _, body := call(t, "POST", restarted.url+"/v1/auth/login", loginBody(emails[0], pw, "After the crash")); status != 201 {
+		t.Fatalf("login after the restart = %d %v", status, body)
+	}
+}
+
+// TestOutage runs the binary on a Postgres cluster of its own, stops the cluster mid-traffic
+// (immediate shutdown: every connection cut), and checks that every answer is then 503
+// unavailable with Retry-After (never a 500, never a 401, never a 200 from a check it could
+// not do) while /healthz stays 200; then restarts the cluster and checks that sessiond
+// recovers by itself within 2 s with every session intact.
+func TestOutage(t *testing.T) {
+	cluster := servicetest.NewCluster(t)
+	base := startBinary(t, "SESSIOND_DATABASE_URL="+cluster.URL, "SESSIOND_DB_CONNECT_TIMEOUT=1s", "SESSIOND_REQUEST_TIMEOUT=3s")
+	const pw = "outage survivor"
+	email := "outage@example.com"
+	if status, _, body := call(t, "POST", base+"/v1/auth/register", map[string]any{"email": email, "password": pw}); status != 201 {
+		t.Fatalf("register = %d %v", status, body)
+	}
+	var tokens []string
+	for _, d := range []string{"TV", "Phone"} {
+		status, _, body := call(t, "POST", base+"/v1/auth/login", loginBody(email, pw, d))
+		if status != 201 {
+			t.Fatalf("login = %d %v", status, body)
+		}
+		tokens = append(tokens, "Bearer "+body["token"].(string))
+	}
+	for _, tok := range tokens {
+		if status, _, _ := call(t, "GET", base+"/v1/auth/session", nil, "Authorization", tok); status != 200 {
+			t.Fatalf("check before the outage = %d", status)
+		}
+	}
+
+	cluster.Stop(t)
+	stopped := time.Now()
+	requests := []func() (int, http.Header, map[string]any){
+		func() (int, http.Header, map[string]any) {
+			return call(t, "GET", base+"/v1/auth/session", nil, "Authorization", tokens[0])
+		},
+		func() (int, http.Header, map[string]any) {
+			return call(t, "GET", base+"/v1/sessions", nil, "Authorization", tokens[1])
+		},
+		func() (int, http.Header, map[string]any) {
+			return call(t, "POST", base+"/v1/auth/login", loginBody(email, pw, "Tablet"))
+		},
+		func() (int, http.Header, map[string]any) { return call(t, "GET", base+"/readyz", nil) },
+	}
+	var first503 time.Duration
+	for i := range 40 {
+		status, h, body := requests[i%len(requests)]()
+		errBody, _ := body["error"].(map[string]any)
+		if status != http.StatusServiceUnavailable || errBody["code"] != "unavailable" || h.Get("Retry-After") == "" {
+			t.Fatalf("request %d with Postgres down = %d %v (Retry-After %q), want 503 unavailable", i, status, body, h.Get("Retry-After"))
+		}
+		if i == 0 {
+			first503 = time.Since(stopped)
+		}
+	}
+	if status, _, _ := call(t, "GET", base+"/healthz", nil); status != 200 {
+		t.Errorf("/healthz with Postgres down = %d, want 200", status)
+	}
+
+	cluster.Start(t)
+	restarted := time.Now()
+	var recovered time.Duration
+	for {
+		status, _, _ := call(t, "GET", base+"/v1/auth/session", nil, "Authorization", tokens[0])
+		if status == 200 {
+			recovered = time.Since(restarted)
+			break
+		}
+		if status != http.StatusServiceUnavailable || time.Since(restarted) > 10*time.Second {
+			t.Fatalf("after the restart: %d (%s after it)", status, time.Since(restarted))
+		}
+		time.Sleep(20 * time.Millisecond) // polling the recovery of another process
+	}
+	t.Logf("first 503 %s after the stop; first 200 %s after the restart", first503.Round(time.Millisecond), recovered.Round(time.Millisecond))
+	if recovered > 2*time.Second {
+		t.Errorf("recovered %s after Postgres came back, want within 2s", recovered)
+	}
+	for _, tok := range tokens {
+		if status, _, body := call(t, "GET", base+"/v1/auth/session", nil, "Authorization", tok); status != 200 {
+			t.Errorf("a session from before the outage = %d %v, want 200", status, body)
+		}
+	}
+	status, _, list := call(t, "GET", base+"/v1/sessions", nil, "Authorization", tokens[0])
+	if status != 200 || len(list["sessions"].([]any)) != 2 {
+		t.Errorf("devices after the outage = %d %v, want the 2 sessions", status, list)
+	}
+}
