@@ -14,7 +14,8 @@ import (
 // isUnavailable reports whether err means the store could not be reached or did not answer
 // in time, as opposed to refusing a statement. Such errors become 503s, never 500s or 401s.
 func isUnavailable(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, driver.ErrBadConn) ||
+	// A cancelled context is a client that went away (or a shutdown): not the request's fault.
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, driver.ErrBadConn) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
 		return true
