@@ -33,6 +33,11 @@ type Config struct {
 	DBConnMaxLifetime  time.Duration `env:"DB_CONN_MAX_LIFETIME" envDefault:"30m"`
 	RequestTimeout     time.Duration `env:"REQUEST_TIMEOUT" envDefault:"10s"`
 
+	// The in-process cache of validated sessions: how many, and how long each at most.
+	// CACHE_SIZE=0 turns it off.
+	CacheSize int           `env:"CACHE_SIZE" envDefault:"100000"`
+	CacheTTL  time.Duration `env:"CACHE_TTL" envDefault:"30s"`
+
 	DefaultPlan            string `env:"DEFAULT_PLAN" envDefault:"standard"`
 	Registration           string `env:"REGISTRATION" envDefault:"open"`
 	BootstrapAdminEmail    string `env:"BOOTSTRAP_ADMIN_EMAIL"`
@@ -166,6 +171,7 @@ func (c Config) validate() []error {
 		"DB_STATEMENT_TIMEOUT":     c.DBStatementTimeout,
 		"DB_CONN_MAX_LIFETIME":     c.DBConnMaxLifetime,
 		"REQUEST_TIMEOUT":          c.RequestTimeout,
+		"CACHE_TTL":                c.CacheTTL,
 	} {
 		if d <= 0 {
 			bad(name, "must be a positive duration, got %s", d)
@@ -176,6 +182,9 @@ func (c Config) validate() []error {
 	}
 	if c.PurgeBatchSize < 1 || c.PurgeBatchSize > 100_000 {
 		bad("PURGE_BATCH_SIZE", "must be between 1 and 100000, got %d", c.PurgeBatchSize)
+	}
+	if c.CacheSize < 0 {
+		bad("CACHE_SIZE", "must not be negative (0 turns the cache off), got %d", c.CacheSize)
 	}
 	if c.ShutdownDelay < 0 {
 		bad("SHUTDOWN_DELAY", "must not be negative, got %s", c.ShutdownDelay)

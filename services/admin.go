@@ -92,6 +92,7 @@ func (u *Users) Update(ctx context.Context, by models.Admin, id string, p models
 		if user, err = lockUser(tx, id); err != nil {
 			return err
 		}
+		out.userChanged(id) // cached checks carry the user: role, plan, limits, state
 		changes := map[string]any{"updated_at": now}
 		if p.PlanID != nil {
 			if !validID(*p.PlanID) {

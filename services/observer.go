@@ -2,6 +2,7 @@ package services
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/sessiond/sessiond/models"
 )
@@ -15,6 +16,44 @@ type Observer interface {
 	SessionsEnded(reason models.RevokeReason, sessionIDs []string)
 	// PurgeFinished reports one purge run that did work or failed (not one skipped).
 	PurgeFinished(res PurgeResult, err error)
+	// UsersChanged reports users whose role, plan, limits, password or state a committed
+	// transaction changed.
+	UsersChanged(userIDs []string)
+	// PlansChanged reports that a committed transaction changed or deleted a plan.
+	PlansChanged()
+}
+
+// Observers tells each of its observers, in order.
+type Observers []Observer
+
+func (os Observers) LoginFinished(o LoginOutcome) {
+	for _, x := range os {
+		x.LoginFinished(o)
+	}
+}
+
+func (os Observers) SessionsEnded(r models.RevokeReason, ids []string) {
+	for _, x := range os {
+		x.SessionsEnded(r, ids)
+	}
+}
+
+func (os Observers) PurgeFinished(res PurgeResult, err error) {
+	for _, x := range os {
+		x.PurgeFinished(res, err)
+	}
+}
+
+func (os Observers) UsersChanged(ids []string) {
+	for _, x := range os {
+		x.UsersChanged(ids)
+	}
+}
+
+func (os Observers) PlansChanged() {
+	for _, x := range os {
+		x.PlansChanged()
+	}
 }
 
 // LoginOutcome is how a login attempt ended, as metrics count it.
@@ -58,13 +97,22 @@ type NopObserver struct{}
 func (NopObserver) LoginFinished(LoginOutcome)                  {}
 func (NopObserver) SessionsEnded(models.RevokeReason, []string) {}
 func (NopObserver) PurgeFinished(PurgeResult, error)            {}
+func (NopObserver) UsersChanged([]string)                       {}
+func (NopObserver) PlansChanged()                               {}
 
-// ended collects the sessions a transaction ends, to be told to the Observer once it commits
-// (and never if it rolls back).
+// ended collects what a transaction changes that others must hear of (sessions ended, users
+// or plans changed), to be told to the Observer once it commits, and never if it rolls back.
 type ended struct {
 	order []models.RevokeReason
 	ids   map[models.RevokeReason][]string
+	users []string
+	plans bool
 }
+
+func (e *ended) userChanged(id string) { e.users = append(e.users, id) }
+func (e *ended) planChanged()          { e.plans = true }
+
+func (e *ended) empty() bool { return len(e.order) == 0 && len(e.users) == 0 && !e.plans }
 
 func (e *ended) add(reason models.RevokeReason, ids []string) {
 	if e.ids == nil {
@@ -81,6 +129,53 @@ func (e *ended) report(o Observer) {
 	for _, r := range e.order {
 		o.SessionsEnded(r, e.ids[r])
 	}
+	if len(e.users) > 0 {
+		o.UsersChanged(e.users)
+	}
+	if e.plans {
+		o.PlansChanged()
+	}
+}
+
+// notifyChannel is the Postgres channel on which every process hears what to drop from its
+// session cache.
+const notifyChannel = "sessiond_invalidate"
+
+// maxNotifyPayload keeps a NOTIFY payload under Postgres's 8,000 bytes.
+const maxNotifyPayload = 7000
+
+// notifyPayloads renders e as NOTIFY payloads: "s id,id,…" (sessions), "u id,…" (users),
+// "*" (everything).
+func (e *ended) notifyPayloads() []string {
+	if e.plans {
+		return []string{"*"}
+	}
+	var out []string
+	chunk := func(kind string, ids []string) {
+		var b strings.Builder
+		for _, id := range ids {
+			if b.Len() > 0 && b.Len()+1+len(id) > maxNotifyPayload {
+				out = append(out, b.String())
+				b.Reset()
+			}
+			if b.Len() == 0 {
+				b.WriteString(kind + " ")
+			} else {
+				b.WriteByte(',')
+			}
+			b.WriteString(id)
+		}
+		if b.Len() > 0 {
+			out = append(out, b.String())
+		}
+	}
+	var sessions []string
+	for _, r := range e.order {
+		sessions = append(sessions, e.ids[r]...)
+	}
+	chunk("s", sessions)
+	chunk("u", e.users)
+	return out
 }
 
 func observerOr(o Observer) Observer {

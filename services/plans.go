@@ -120,11 +120,12 @@ func (p *Plans) Update(ctx context.Context, by models.Admin, id string, in model
 	if err := applyPlanInput(&plan, in, now); err != nil {
 		return models.Plan{}, models.EnforceResult{}, err
 	}
-	err = p.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = transact(ctx, p.db, p.obs, func(tx *gorm.DB, out *ended) error {
 		err := tx.Model(&models.Plan{}).Where("id = ?", id).Select("*").Omit("id", "created_at").Updates(&plan).Error
 		if err := storeError(err); err != nil {
 			return err
 		}
+		out.planChanged() // cached checks carry the plan: its limit, timeouts, name
 		return audit(tx, by, "plan.update", "plan", id, now, map[string]any{
 			"name": plan.Name, "max_sessions": plan.MaxSessions, "limit_policy": plan.LimitPolicy, "enforce_now": enforceNow,
 		})

@@ -29,6 +29,7 @@ type SessionsConfig struct {
 	TouchInterval time.Duration   // last_seen_at is written at most this often per session
 	Throttle      *Throttle       // counts failed logins; nil: none (tests)
 	Observer      Observer        // hears of logins and sessions ended; nil: nobody
+	Cache         *SessionCache   // validated sessions kept in memory; nil: every check asks the store
 	Now           func() time.Time
 	Log           *slog.Logger
 }
@@ -206,6 +207,17 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (models.Princ
 	}
 	now := s.now()
 	db := s.db.WithContext(ctx)
+	cached, gen, hit := s.cfg.Cache.lookup(id.String())
+	if hit && !cached.Session.Expired(now) { // an expired one goes to the store, which records it
+		if !secretMatches(secret, cached.Session.SecretHash) {
+			return models.Principal{}, models.ErrSessionInvalid
+		}
+		if s.touchDue(cached, now) {
+			s.touch(db, &cached, now)
+			s.cfg.Cache.store(cached, gen)
+		}
+		return cached, nil
+	}
 	pr, err := loadPrincipal(db, id.String())
 	if errors.Is(err, models.ErrNotFound) {
 		return models.Principal{}, models.ErrSessionInvalid
@@ -227,18 +239,31 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (models.Princ
 		noteExpired(db, sess, now, s.cfg.Log)
 		return models.Principal{}, models.ErrSessionExpired
 	}
-	// Touch at least twice per idle timeout, so a session in use never idles out between touches.
-	idle := pr.Plan.Timeouts(s.cfg.Defaults).Idle
-	if interval := min(s.cfg.TouchInterval, idle/2); now.Sub(sess.LastSeenAt) >= interval {
-		s.touch(db, &pr.Session, now, idle, interval)
+	if s.touchDue(pr, now) {
+		s.touch(db, &pr, now)
 	}
+	s.cfg.Cache.store(pr, gen)
 	return pr, nil
 }
 
-// touch slides the idle deadline of sess forward by idle (capped by its absolute expiry). The
-// compare-and-set on last_seen_at makes concurrent checks of one session write once per
-// interval. A failed touch does not fail the check already done.
-func (s *Sessions) touch(db *gorm.DB, sess *models.Session, now time.Time, idle, interval time.Duration) {
+// touchInterval is how often a session's last_seen_at is written: the configured interval, but
+// at least twice per idle timeout, so a session in use never idles out between touches.
+func (s *Sessions) touchInterval(p models.Principal) (idle, interval time.Duration) {
+	idle = p.Plan.Timeouts(s.cfg.Defaults).Idle
+	return idle, min(s.cfg.TouchInterval, idle/2)
+}
+
+func (s *Sessions) touchDue(p models.Principal, now time.Time) bool {
+	_, interval := s.touchInterval(p)
+	return now.Sub(p.Session.LastSeenAt) >= interval
+}
+
+// touch slides the idle deadline of p's session forward by the idle timeout (capped by its
+// absolute expiry). The compare-and-set on last_seen_at makes concurrent checks of one session
+// (in any process) write once per interval. A failed touch does not fail the check already done.
+func (s *Sessions) touch(db *gorm.DB, p *models.Principal, now time.Time) {
+	idle, interval := s.touchInterval(*p)
+	sess := &p.Session
 	deadline := models.IdleDeadline(now, idle, sess.ExpiresAt)
 	err := db.Model(&models.Session{}).
 		Where("id = ? AND revoked_at IS NULL AND last_seen_at <= ?", sess.ID, now.Add(-interval)).

@@ -33,12 +33,29 @@ func transact(ctx context.Context, db *gorm.DB, obs Observer, fn func(tx *gorm.D
 	var out ended
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		out = ended{} // a retried closure starts afresh
-		return fn(tx, &out)
+		if err := fn(tx, &out); err != nil {
+			return err
+		}
+		return notify(tx, &out)
 	})
 	if err != nil {
 		return err
 	}
 	out.report(obs)
+	return nil
+}
+
+// notify tells every process listening on Postgres what the transaction changed. NOTIFY is
+// transactional: it is delivered when, and only if, the transaction commits.
+func notify(tx *gorm.DB, out *ended) error {
+	if out.empty() || Dialect(tx) != "postgres" {
+		return nil
+	}
+	for _, p := range out.notifyPayloads() {
+		if err := tx.Exec("SELECT pg_notify(?, ?)", notifyChannel, p).Error; err != nil {
+			return storeError(err)
+		}
+	}
 	return nil
 }
 

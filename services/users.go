@@ -210,6 +210,7 @@ func (u *Users) ChangePassword(ctx context.Context, userID, currentSessionID, cu
 		if err != nil {
 			return storeError(err)
 		}
+		out.userChanged(userID)
 		var others []models.Session
 		if signOutOthers {
 			err := tx.Where("user_id = ? AND revoked_at IS NULL AND id <> ?", userID, currentSessionID).Find(&others).Error

@@ -34,6 +34,8 @@ type app struct {
 	throttle *services.Throttle
 	health   *services.Health
 	metrics  *metrics
+	cache    *services.SessionCache // nil when off
+	listener *services.Listener     // nil unless the cache is on over Postgres
 }
 
 // newApp loads the configuration and opens the store. The caller closes the app.
@@ -58,6 +60,14 @@ func newApp(env *environment) (*app, error) {
 		return nil, err
 	}
 	a.metrics = newMetrics(sqlDB, a.health, log)
+	var obs services.Observer = a.metrics
+	if cfg.CacheSize > 0 {
+		a.cache = services.NewSessionCache(cfg.CacheSize, cfg.CacheTTL)
+		obs = services.Observers{a.metrics, a.cache}
+		if dbCfg.Dialect == "postgres" { // other processes may change what it holds
+			a.listener = services.NewListener(dbCfg.DSN, a.cache, cfg.DBConnectTimeout, log)
+		}
+	}
 	tc := services.DefaultThrottle()
 	tc.FreeFailures, tc.MaxDelay, tc.LockAfter = cfg.LoginFreeFailures, cfg.LoginMaxDelay, cfg.LoginLockAfter
 	tc.IPRate, tc.IPBurst = cfg.LoginRatePerIP, cfg.LoginBurstPerIP
@@ -69,18 +79,19 @@ func newApp(env *environment) (*app, error) {
 	a.throttle = throttle
 	hasher := services.NewHasher(services.DefaultArgon2)
 	a.users = services.NewUsers(db, hasher, services.UsersConfig{
-		DefaultPlan: cfg.DefaultPlan, RegistrationOpen: cfg.RegistrationOpen(), Throttle: throttle, Observer: a.metrics,
+		DefaultPlan: cfg.DefaultPlan, RegistrationOpen: cfg.RegistrationOpen(), Throttle: throttle, Observer: obs,
 	})
-	a.plans = services.NewPlans(db, nil, log, a.metrics)
+	a.plans = services.NewPlans(db, nil, log, obs)
 	a.purger = services.NewPurger(db, services.PurgeConfig{
 		RevokedRetention: cfg.RevokedRetention, EventRetention: cfg.EventRetention,
-		BatchSize: cfg.PurgeBatchSize, Throttle: tc, Log: log, Observer: a.metrics,
+		BatchSize: cfg.PurgeBatchSize, Throttle: tc, Log: log, Observer: obs,
 	})
 	a.sessions = services.NewSessions(db, hasher, services.SessionsConfig{
 		Defaults:      models.Timeouts{Idle: cfg.SessionIdleTimeout, Absolute: cfg.SessionAbsoluteTimeout},
 		TouchInterval: cfg.SessionTouchInterval,
 		Throttle:      throttle,
-		Observer:      a.metrics,
+		Observer:      obs,
+		Cache:         a.cache,
 		Log:           log,
 	})
 	return a, nil
@@ -89,7 +100,10 @@ func newApp(env *environment) (*app, error) {
 // migrate applies pending migrations.
 func (a *app) migrate(ctx context.Context) error { return services.Migrate(ctx, a.db, a.log) }
 
-func (a *app) close() { closeStore(a.db, a.log) }
+func (a *app) close() {
+	a.cache.Close()
+	closeStore(a.db, a.log)
+}
 
 func closeStore(db *gorm.DB, log *slog.Logger) {
 	if sqlDB, err := db.DB(); err == nil {

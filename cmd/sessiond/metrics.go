@@ -145,3 +145,6 @@ func (a *activeSessions) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(a.desc, prometheus.GaugeValue, a.value)
 }
+
+func (m *metrics) UsersChanged([]string) {}
+func (m *metrics) PlansChanged()         {}

@@ -83,6 +83,12 @@ func serve(ctx context.Context, env *environment) error {
 		return err
 	}
 	sched.Start()
+	listenerDone := make(chan struct{})
+	if a.listener != nil {
+		go func() { defer close(listenerDone); a.listener.Run(purgeCtx) }()
+	} else {
+		close(listenerDone)
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -106,8 +112,9 @@ func serve(ctx context.Context, env *environment) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
 	shutErr := srv.Shutdown(shutCtx)
-	stopPurges()
+	stopPurges() // and the cache listener
 	<-sched.Stop().Done()
+	<-listenerDone
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
