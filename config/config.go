@@ -25,7 +25,7 @@ type Config struct {
 	// MigrateOnStart applies pending migrations when `serve` starts.
 	MigrateOnStart bool `env:"MIGRATE_ON_START" envDefault:"true"`
 	DBMaxOpenConns int  `env:"DB_MAX_OPEN_CONNS" envDefault:"20"`
-	DBMaxIdleConns int  `env:"DB_MAX_IDLE_CONNS" envDefault:"10"`
+	DBMaxIdleConns int  `env:"DB_MAX_IDLE_CONNS" envDefault:"20"`
 	// Bounds on every wait for Postgres: dialling, one statement (server side), a connection's
 	// life; and on one whole request (client side, so a silent network cannot hang it).
 	DBConnectTimeout   time.Duration `env:"DB_CONNECT_TIMEOUT" envDefault:"2s"`

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Runs a benchmark: scripts/bench.sh <benchmark> [flags for it...]
+# Runs a benchmark: scripts/bench.sh [<benchmark>] [flags for it...]
 #
+#   checks  (the default) builds sessiond and a bare Gin + pgx lookup server, seeds sessions,
+#           and measures in one run: a no-op route, the session check with the cache on and
+#           off, the raw pgx lookup, login against argon2id alone, and the check's p50 at
+#           10,000 sessions against the full table; prints a table of ratios against their
+#           targets (scripts/bench/checks). Flags: --sessions N (1000000; 10000000 allowed),
+#           --concurrency N (32), --login-concurrency N (8), --duration D (5s), --json PATH.
 #   purge   services.Purger on a large sessions table, against one plain DELETE of the same
 #           rows (scripts/bench/purge). Flags: -rows N (2000000), -expired N (1000000),
 #           -batch N (5000), -json PATH. E.g. scripts/bench.sh purge -rows 400000 -expired 200000
 #
 # Postgres comes from BENCH_DATABASE_URL, else the server answering on 127.0.0.1:5432 (trust
-# auth, role postgres). Benchmarks work in a database of their own that they create and drop,
+# auth, role postgres), else a throwaway cluster (initdb/pg_ctl, as for scripts/test.sh). Benchmarks work in a database of their own that they create and drop,
 # so the role must be allowed to CREATE DATABASE. They run from the repository root: relative
 # paths (-json) are relative to it.
 set -euo pipefail
@@ -14,31 +20,47 @@ cd "$(dirname "$0")/.."
 
 say() { printf '==> %s\n' "$*" >&2; }
 
+. scripts/pg.sh
+
 usage() {
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2
 }
 
-port_answers() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
-
-# bench_database_url prints the URL of the Postgres server to benchmark on, or fails.
-bench_database_url() {
+# pick_database sets url to the Postgres server to benchmark on, or fails. It runs in this
+# shell (not $(…)): a throwaway cluster lives until this script exits.
+pick_database() {
 	if [ -n "${BENCH_DATABASE_URL:-}" ]; then
 		say "using BENCH_DATABASE_URL"
-		printf '%s\n' "$BENCH_DATABASE_URL"
+		url=$BENCH_DATABASE_URL
 	elif port_answers 127.0.0.1 5432; then
 		say "using the Postgres on 127.0.0.1:5432"
-		printf '%s\n' "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+		url="postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	elif start_throwaway_cluster; then
+		url=$PG_URL
 	else
-		say "FAIL: no Postgres: set BENCH_DATABASE_URL or run one on 127.0.0.1:5432 (trust auth, role postgres)"
+		say "FAIL: no Postgres: set BENCH_DATABASE_URL, run one on 127.0.0.1:5432, or install initdb/pg_ctl"
 		return 1
 	fi
 }
 
-case "${1:-}" in
+case "${1:-checks}" in
+checks | -*)
+	if [ "${1:-}" = checks ]; then shift; fi
+	pick_database
+	bin=$(mktemp -d /tmp/sessiond-bench.XXXXXX)
+	say "building sessiond and rawpgx"
+	go build -o "$bin/sessiond" ./cmd/sessiond
+	go build -o "$bin/rawpgx" ./scripts/bench/rawpgx
+	go build -o "$bin/checks" ./scripts/bench/checks
+	status=0
+	"$bin/checks" -database-url "$url" -sessiond "$bin/sessiond" -rawpgx "$bin/rawpgx" "$@" || status=$?
+	rm -rf "$bin"
+	exit $status
+	;;
 purge)
 	shift
-	url=$(bench_database_url)
-	exec go run ./scripts/bench/purge -database-url "$url" "$@"
+	pick_database
+	go run ./scripts/bench/purge -database-url "$url" "$@"
 	;;
 *)
 	usage

@@ -2,7 +2,9 @@ package services
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"gorm.io/gorm"
@@ -112,35 +114,66 @@ func insertEvents(tx *gorm.DB, events ...models.SessionEvent) error {
 	return storeError(tx.Create(&events).Error)
 }
 
-// principalRow is one row of the session ⋈ user ⋈ plan lookup.
-type principalRow struct {
-	models.Session `gorm:"embedded"`
-	User           models.User `gorm:"embedded;embeddedPrefix:u_"`
-	Plan           models.Plan `gorm:"embedded;embeddedPrefix:p_"`
-}
-
-// principalQuery reads a session with its user and plan in one round trip.
-const principalQuery = `SELECT s.*,
-  u.id AS u_id, u.email AS u_email, u.password_hash AS u_password_hash, u.display_name AS u_display_name,
-  u.role AS u_role, u.plan_id AS u_plan_id, u.max_sessions_override AS u_max_sessions_override,
-  u.max_sessions_override_until AS u_max_sessions_override_until,
-  u.limit_policy_override AS u_limit_policy_override, u.disabled_at AS u_disabled_at,
-  u.created_at AS u_created_at, u.updated_at AS u_updated_at,
-  p.id AS p_id, p.name AS p_name, p.max_sessions AS p_max_sessions, p.limit_policy AS p_limit_policy,
-  p.idle_timeout_seconds AS p_idle_timeout_seconds, p.absolute_timeout_seconds AS p_absolute_timeout_seconds,
-  p.created_at AS p_created_at, p.updated_at AS p_updated_at
+// principalQuery reads a session with its user and plan in one round trip. It is the hot path
+// of every uncached check, so it is scanned by hand through database/sql (pgx prepares and
+// caches it per connection), without GORM's reflection.
+const principalQuery = `SELECT s.id, s.user_id, s.secret_hash, s.device_id, s.device_name, s.device_type, s.ip,
+  s.user_agent, s.created_at, s.last_seen_at, s.expires_at, s.idle_expires_at, s.revoked_at, s.revoke_reason,
+  s.revoked_by,
+  u.id, u.email, u.password_hash, u.display_name, u.role, u.plan_id, u.max_sessions_override,
+  u.max_sessions_override_until, u.limit_policy_override, u.disabled_at, u.created_at, u.updated_at,
+  p.id, p.name, p.max_sessions, p.limit_policy, p.idle_timeout_seconds, p.absolute_timeout_seconds,
+  p.created_at, p.updated_at
 FROM sessions s JOIN users u ON u.id = s.user_id JOIN plans p ON p.id = u.plan_id
-WHERE s.id = ?`
+WHERE s.id = `
 
 // loadPrincipal returns the session id with its user and plan, or models.ErrNotFound.
 func loadPrincipal(db *gorm.DB, id string) (models.Principal, error) {
-	var rows []principalRow
-	if err := db.Raw(principalQuery, id).Scan(&rows).Error; err != nil {
-		return models.Principal{}, storeError(err)
+	sqlDB, err := db.DB()
+	if err != nil {
+		return models.Principal{}, err
 	}
-	if len(rows) == 0 {
+	q := principalQuery + "?"
+	if Dialect(db) == "postgres" {
+		q = principalQuery + "$1"
+	}
+	var (
+		p                                      models.Principal
+		s, u, pl                               = &p.Session, &p.User, &p.Plan
+		deviceID, reason, revokedBy, policy    sql.NullString
+		revokedAt, overrideUntil, disabledAt   sql.NullTime
+		override, idleSeconds, absoluteSeconds sql.NullInt64
+	)
+	err = sqlDB.QueryRowContext(db.Statement.Context, q, id).Scan(
+		&s.ID, &s.UserID, &s.SecretHash, &deviceID, &s.DeviceName, &s.DeviceType, &s.IP,
+		&s.UserAgent, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &s.IdleExpiresAt, &revokedAt, &reason,
+		&revokedBy,
+		&u.ID, &u.Email, &u.PasswordHash, &u.DisplayName, &u.Role, &u.PlanID, &override,
+		&overrideUntil, &policy, &disabledAt, &u.CreatedAt, &u.UpdatedAt,
+		&pl.ID, &pl.Name, &pl.MaxSessions, &pl.LimitPolicy, &idleSeconds, &absoluteSeconds,
+		&pl.CreatedAt, &pl.UpdatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
 		return models.Principal{}, models.ErrNotFound
 	}
-	r := rows[0]
-	return models.Principal{Session: r.Session, User: r.User, Plan: r.Plan}, nil
+	if err != nil {
+		return models.Principal{}, storeError(err)
+	}
+	s.DeviceID = deviceID.String
+	s.RevokedAt = ptrIf(revokedAt.Time, revokedAt.Valid)
+	s.RevokeReason = ptrIf(models.RevokeReason(reason.String), reason.Valid)
+	s.RevokedBy = ptrIf(revokedBy.String, revokedBy.Valid)
+	u.MaxSessionsOverride = ptrIf(int(override.Int64), override.Valid)
+	u.MaxSessionsOverrideUntil = ptrIf(overrideUntil.Time, overrideUntil.Valid)
+	u.LimitPolicyOverride = ptrIf(models.LimitPolicy(policy.String), policy.Valid)
+	u.DisabledAt = ptrIf(disabledAt.Time, disabledAt.Valid)
+	pl.IdleTimeoutSeconds = ptrIf(idleSeconds.Int64, idleSeconds.Valid)
+	pl.AbsoluteTimeoutSeconds = ptrIf(absoluteSeconds.Int64, absoluteSeconds.Valid)
+	return p, nil
+}
+
+func ptrIf[T any](v T, ok bool) *T {
+	if !ok {
+		return nil
+	}
+	return &v
 }

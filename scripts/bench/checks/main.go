@@ -1,0 +1,501 @@
+// Command checks measures sessiond's per-request session check and its login against the
+// baselines that bound them, all in one run on one machine, and prints the ratios:
+//
+//   - cached check (GET /v1/auth/session, cache on) against a no-op route of the same server
+//     (GET /healthz: the ceiling for any handler behind sessiond's middleware);
+//   - uncached check (cache off) against a bare Gin + pgx server doing the same lookup on the
+//     same table (scripts/bench/rawpgx: the floor for a store-backed check);
+//   - login throughput against argon2id verification alone at the same concurrency;
+//   - the uncached p50 with the table at -sessions against the p50 at 10,000 sessions.
+//
+// Absolute numbers depend on the machine (and here the load generator shares its cores with
+// the servers and Postgres); the ratios, taken in one run, much less. scripts/bench.sh builds
+// the binaries and finds Postgres; run it, not this. The benchmark database is created and
+// dropped (WITH (FORCE)) on the server -database-url names.
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sessiond/sessiond/services"
+)
+
+const planStandard = "0190a000-0000-7000-8000-000000000002"
+
+const loginPassword = "benchmark passphrase"
+
+type config struct {
+	databaseURL, sessiond, rawpgx, jsonPath string
+	sessions, concurrency, loginConcurrency int
+	duration, warmup                        time.Duration
+}
+
+// Measure is one load run against one target.
+type Measure struct {
+	Name      string  `json:"name"`
+	Requests  int     `json:"requests"`
+	Errors    int     `json:"errors"`
+	PerSecond float64 `json:"per_second"`
+	P50MS     float64 `json:"p50_ms"`
+	P99MS     float64 `json:"p99_ms"`
+}
+
+// Ratio is one target: a measure against its baseline.
+type Ratio struct {
+	Name     string  `json:"name"`
+	Value    float64 `json:"value"`
+	Target   string  `json:"target"`
+	Holds    bool    `json:"holds"`
+	Limiting string  `json:"what_limits_it"`
+}
+
+type Result struct {
+	Server      string    `json:"server"`
+	Sessions    int       `json:"sessions"`
+	Concurrency int       `json:"concurrency"`
+	Duration    string    `json:"duration_per_measure"`
+	Measures    []Measure `json:"measures"`
+	Ratios      []Ratio   `json:"ratios"`
+}
+
+func main() {
+	var cfg config
+	flag.StringVar(&cfg.databaseURL, "database-url", "", "Postgres server URL")
+	flag.StringVar(&cfg.sessiond, "sessiond", "", "sessiond binary")
+	flag.StringVar(&cfg.rawpgx, "rawpgx", "", "rawpgx binary")
+	flag.StringVar(&cfg.jsonPath, "json", "", "also write the results as JSON here")
+	flag.IntVar(&cfg.sessions, "sessions", 1_000_000, "sessions in the table (at least 10000)")
+	flag.IntVar(&cfg.concurrency, "concurrency", 32, "concurrent connections for the checks")
+	flag.IntVar(&cfg.loginConcurrency, "login-concurrency", 8, "concurrent logins, and argon2id verifications")
+	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "measured time per target")
+	flag.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured time before each")
+	flag.Parse()
+	if cfg.databaseURL == "" || cfg.sessiond == "" || cfg.rawpgx == "" || cfg.sessions < 10_000 {
+		fail(errors.New("need -database-url, -sessiond, -rawpgx and -sessions ≥ 10000"))
+	}
+	res, err := run(cfg)
+	if err != nil {
+		fail(err)
+	}
+	printTable(os.Stdout, res)
+	if cfg.jsonPath != "" {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(cfg.jsonPath, append(b, '\n'), 0o644); err != nil {
+			fail(err)
+		}
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench checks: FAIL:", err)
+	os.Exit(1)
+}
+
+func say(format string, args ...any) { fmt.Fprintf(os.Stderr, "==> "+format+"\n", args...) }
+
+func run(cfg config) (res Result, err error) {
+	ctx := context.Background()
+	res = Result{Sessions: cfg.sessions, Concurrency: cfg.concurrency, Duration: cfg.duration.String()}
+	server, err := url.Parse(cfg.databaseURL)
+	if err != nil {
+		return res, err
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "sessiond_bench_" + hex.EncodeToString(b)
+	if err := execAdmin(ctx, cfg.databaseURL, "CREATE DATABASE "+name); err != nil {
+		return res, err
+	}
+	defer func() {
+		if dropErr := execAdmin(context.Background(), cfg.databaseURL, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); dropErr != nil {
+			err = errors.Join(err, dropErr)
+		}
+	}()
+	dbURL := *server
+	dbURL.Path = "/" + name
+	dsn := dbURL.String()
+
+	db, err := services.Open("postgres", dsn, services.StoreOptions{MaxOpenConns: 4})
+	if err != nil {
+		return res, err
+	}
+	if err := services.Migrate(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
+		return res, err
+	}
+	sqlDB, _ := db.DB()
+	defer sqlDB.Close()
+	_ = db.Raw("SELECT 'PostgreSQL ' || current_setting('server_version')").Scan(&res.Server).Error
+
+	hasher := services.NewHasher(services.DefaultArgon2)
+	hash, err := hasher.Hash(loginPassword)
+	if err != nil {
+		return res, err
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return res, err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `INSERT INTO users (id, email, password_hash, role, plan_id, created_at, updated_at)
+SELECT md5('login' || u)::uuid, 'login' || u || '@example.com', $1, 'user', $2, now(), now() FROM generate_series(0, 255) u`, hash, planStandard); err != nil {
+		return res, fmt.Errorf("seed login users: %w", err)
+	}
+	if err := seed(ctx, conn, 0, 10_000, hash); err != nil {
+		return res, err
+	}
+
+	procs := &processes{}
+	defer procs.stop()
+	env := []string{"SESSIOND_DATABASE_URL=" + dsn, "SESSIOND_LOG_LEVEL=warn", "SESSIOND_SESSION_TOUCH_INTERVAL=1h",
+		"SESSIOND_LOGIN_RATE_PER_IP=0", "SESSIOND_COOKIE_SECURE=false", "SESSIOND_PURGE_SCHEDULE=@every 24h"}
+	cachedURL, err := procs.startSessiond(cfg.sessiond, append(env, "SESSIOND_CACHE_SIZE=200000")...)
+	if err != nil {
+		return res, err
+	}
+	uncachedURL, err := procs.startSessiond(cfg.sessiond, append(env, "SESSIOND_CACHE_SIZE=0")...)
+	if err != nil {
+		return res, err
+	}
+	rawURL, err := procs.startRaw(cfg.rawpgx, dsn)
+	if err != nil {
+		return res, err
+	}
+
+	load := &loader{cfg: cfg}
+	small := tokenPool(10_000, 10_000)
+	say("uncached check at 10,000 sessions")
+	at10k := load.run("uncached check, 10k sessions", cfg.concurrency, getWithToken(uncachedURL+"/v1/auth/session", small))
+
+	if cfg.sessions > 10_000 {
+		if err := seed(ctx, conn, 10_000, cfg.sessions, hash); err != nil {
+			return res, err
+		}
+	}
+	large := tokenPool(cfg.sessions, 100_000)
+	say("measuring against %d sessions", cfg.sessions)
+	noop := load.run("no-op route (GET /healthz)", cfg.concurrency, get(cachedURL+"/healthz"))
+	if err := prewarm(cachedURL+"/v1/auth/session", small, cfg.concurrency); err != nil {
+		return res, err
+	}
+	cached := load.run("check, cache on", cfg.concurrency, getWithToken(cachedURL+"/v1/auth/session", small))
+	uncached := load.run("check, cache off", cfg.concurrency, getWithToken(uncachedURL+"/v1/auth/session", large))
+	raw := load.run("raw pgx lookup (Gin + pgx)", cfg.concurrency, getWithToken(rawURL+"/check", large))
+	atN := load.run(fmt.Sprintf("uncached check, %d sessions", cfg.sessions), cfg.concurrency, getWithToken(uncachedURL+"/v1/auth/session", large))
+	login := load.run("login (argon2id + transaction)", cfg.loginConcurrency, postLogin(cachedURL+"/v1/auth/login"))
+	argon := load.run("argon2id verify alone", cfg.loginConcurrency, func(*http.Client, *mrand.Rand) error {
+		ok, err := hasher.Verify(loginPassword, hash)
+		if err == nil && !ok {
+			err = errors.New("verify failed")
+		}
+		return err
+	})
+	res.Measures = []Measure{noop, cached, uncached, raw, login, argon, at10k, atN}
+	for _, m := range res.Measures {
+		if m.Errors > 0 {
+			return res, fmt.Errorf("%s: %d of %d requests failed", m.Name, m.Errors, m.Requests+m.Errors)
+		}
+	}
+	ratio := func(name string, v float64, target float64, atLeast bool, limiting string) Ratio {
+		r := Ratio{Name: name, Value: v, Limiting: limiting}
+		if atLeast {
+			r.Target, r.Holds = fmt.Sprintf("≥ %.2f", target), v >= target
+		} else {
+			r.Target, r.Holds = fmt.Sprintf("≤ %.2f", target), v <= target
+		}
+		return r
+	}
+	res.Ratios = []Ratio{
+		ratio("cached check / no-op route", cached.PerSecond/noop.PerSecond, 0.75, true,
+			"the authentication middleware and the JSON of session, user and plan"),
+		ratio("uncached check / raw pgx lookup", uncached.PerSecond/raw.PerSecond, 0.9, true,
+			"database/sql and GORM over pgx, and sessiond's middleware"),
+		ratio("login / argon2id alone", login.PerSecond/argon.PerSecond, 0.9, true,
+			"the login transaction (a few ms) next to argon2id (tens of ms)"),
+		ratio(fmt.Sprintf("p50 at %d / at 10k sessions", cfg.sessions), atN.P50MS/at10k.P50MS, 1.15, false,
+			"one more B-tree level, and how much of the table stays in shared buffers"),
+	}
+	return res, nil
+}
+
+// seed inserts sessions [from, to): 10 per user, ids and secrets derived from the index so
+// that tokens can be rebuilt without storing them (token(i)).
+func seed(ctx context.Context, conn *pgx.Conn, from, to int, hash string) error {
+	say("seeding sessions %d to %d", from, to)
+	began := time.Now()
+	for lo := from; lo < to; lo += 500_000 {
+		hi := min(lo+500_000, to)
+		if _, err := conn.Exec(ctx, `INSERT INTO users (id, email, password_hash, role, plan_id, created_at, updated_at)
+SELECT md5('user' || u)::uuid, 'user' || u || '@example.com', $3, 'user', $4, now(), now()
+FROM generate_series($1::bigint / 10, ($2::bigint - 1) / 10) u ON CONFLICT DO NOTHING`, lo, hi, hash, planStandard); err != nil {
+			return fmt.Errorf("seed users: %w", err)
+		}
+		if _, err := conn.Exec(ctx, `INSERT INTO sessions (id, user_id, secret_hash, device_name, device_type,
+    created_at, last_seen_at, expires_at, idle_expires_at)
+SELECT md5('session' || i)::uuid, md5('user' || (i / 10))::uuid, sha256(sha256(int8send(i) || '\x62656e6368'::bytea)),
+       'Bench ' || i, 'tv', now(), now(), now() + interval '30 days', now() + interval '14 days'
+FROM generate_series($1::bigint, $2::bigint - 1) i`, lo, hi); err != nil {
+			return fmt.Errorf("seed sessions: %w", err)
+		}
+	}
+	if _, err := conn.Exec(ctx, "VACUUM ANALYZE sessions"); err != nil {
+		return err
+	}
+	say("  seeded in %s", time.Since(began).Round(time.Millisecond))
+	return nil
+}
+
+// token rebuilds the token of seeded session i.
+func token(i int) string {
+	id := md5.Sum([]byte(fmt.Sprint("session", i)))
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(i))
+	secret := sha256.Sum256(append(n[:], "bench"...))
+	b64 := base64.RawURLEncoding
+	return b64.EncodeToString(id[:]) + "." + b64.EncodeToString(secret[:])
+}
+
+// tokenPool returns size tokens of sessions drawn at random from [0, of).
+func tokenPool(of, size int) []string {
+	out := make([]string, size)
+	for i := range out {
+		out[i] = "Bearer " + token(mrand.IntN(of))
+	}
+	return out
+}
+
+// prewarm checks every token once, so that the cached measure measures hits.
+func prewarm(u string, tokens []string, concurrency int) error {
+	say("  warming the cache with %d sessions", len(tokens))
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
+	defer client.CloseIdleConnections()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for w := range concurrency {
+		wg.Go(func() {
+			for i := w; i < len(tokens); i += concurrency {
+				req, _ := http.NewRequest(http.MethodGet, u, nil)
+				req.Header.Set("Authorization", tokens[i])
+				if err := do(client, req, http.StatusOK); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+type request func(c *http.Client, rng *mrand.Rand) error
+
+func do(c *http.Client, req *http.Request, want int) error {
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: %d", req.Method, req.URL.Path, resp.StatusCode)
+	}
+	return nil
+}
+
+func get(u string) request {
+	return func(c *http.Client, _ *mrand.Rand) error {
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		return do(c, req, http.StatusOK)
+	}
+}
+
+func getWithToken(u string, tokens []string) request {
+	return func(c *http.Client, rng *mrand.Rand) error {
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		req.Header.Set("Authorization", tokens[rng.IntN(len(tokens))])
+		return do(c, req, http.StatusOK)
+	}
+}
+
+func postLogin(u string) request {
+	return func(c *http.Client, rng *mrand.Rand) error {
+		body := fmt.Sprintf(`{"email":"login%d@example.com","password":%q,"device":{"name":"Bench TV","type":"tv"}}`, rng.IntN(256), loginPassword)
+		req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		return do(c, req, http.StatusCreated)
+	}
+}
+
+type loader struct{ cfg config }
+
+// run drives req from concurrency workers: a warm-up, then the measured duration.
+func (l *loader) run(name string, concurrency int, req request) Measure {
+	say("  %s", name)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency, MaxConnsPerHost: concurrency}}
+	defer client.CloseIdleConnections()
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		errs      int
+		wg        sync.WaitGroup
+	)
+	start := time.Now()
+	measureFrom, end := start.Add(l.cfg.warmup), start.Add(l.cfg.warmup+l.cfg.duration)
+	for w := range concurrency {
+		wg.Go(func() {
+			rng := mrand.New(mrand.NewPCG(uint64(w), uint64(start.UnixNano())))
+			var mine []time.Duration
+			bad := 0
+			for {
+				began := time.Now()
+				if began.After(end) {
+					break
+				}
+				err := req(client, rng)
+				if began.After(measureFrom) {
+					if err != nil {
+						bad++
+					} else {
+						mine = append(mine, time.Since(began))
+					}
+				}
+			}
+			mu.Lock()
+			latencies = append(latencies, mine...)
+			errs += bad
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	slices.Sort(latencies)
+	m := Measure{Name: name, Requests: len(latencies), Errors: errs, PerSecond: float64(len(latencies)) / l.cfg.duration.Seconds()}
+	if len(latencies) > 0 {
+		m.P50MS = ms(latencies[len(latencies)/2])
+		m.P99MS = ms(latencies[len(latencies)*99/100])
+	}
+	return m
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// processes are the servers under test; stop kills them.
+type processes struct{ cmds []*exec.Cmd }
+
+func (p *processes) stop() {
+	for _, c := range p.cmds {
+		_ = c.Process.Kill()
+		_ = c.Wait()
+	}
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func (p *processes) startSessiond(bin string, env ...string) (string, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(), append(env, "SESSIOND_ADDR="+addr)...)
+	cmd.Stderr = os.Stderr // warnings and errors only
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	p.cmds = append(p.cmds, cmd)
+	base := "http://" + addr
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(base + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return base, nil
+			}
+		}
+	}
+	return "", errors.New("sessiond did not become ready within 30s")
+}
+
+func (p *processes) startRaw(bin, dsn string) (string, error) {
+	cmd := exec.Command(bin, "-database-url", dsn)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	p.cmds = append(p.cmds, cmd)
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		return "", fmt.Errorf("rawpgx: %w", err)
+	}
+	return "http://" + strings.TrimSpace(strings.TrimPrefix(line, "listening ")), nil
+}
+
+func execAdmin(ctx context.Context, serverURL, sql string) error {
+	conn, err := pgx.Connect(ctx, serverURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql)
+	return err
+}
+
+func printTable(w io.Writer, r Result) {
+	fmt.Fprintf(w, "%s, %d sessions, %d connections, %s per measure\n\n", r.Server, r.Sessions, r.Concurrency, r.Duration)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "measure\treq/s\tp50 ms\tp99 ms\t")
+	for _, m := range r.Measures {
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t\n", m.Name, m.PerSecond, m.P50MS, m.P99MS)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ratio\tvalue\ttarget\t\tlimited by")
+	for _, x := range r.Ratios {
+		verdict := "ok"
+		if !x.Holds {
+			verdict = "MISSED"
+		}
+		fmt.Fprintf(tw, "%s\t%.2f\t%s\t%s\t%s\n", x.Name, x.Value, x.Target, verdict, x.Limiting)
+	}
+	tw.Flush()
+}
