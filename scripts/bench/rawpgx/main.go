@@ -52,9 +52,9 @@ func main() {
 			return
 		}
 		var (
-			hash                []byte
-			revoked             bool
-			expires, idle       time.Time
+			hash               []byte
+			revoked            bool
+			expires, idle      time.Time
 			userID, role, plan string
 		)
 		err := pool.QueryRow(c.Request.Context(), lookup, id).Scan(&hash, &revoked, &expires, &idle, &userID, &role, &plan)
