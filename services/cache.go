@@ -23,8 +23,8 @@ type SessionCache struct {
 	// mu orders puts against drops: a check that read the store before a drop began must not
 	// put what it read after the drop (it may be the session just revoked). gen counts drops.
 	mu   sync.Mutex
-	gen  uint64
-	live atomic.Bool // false: bypassed (the cross-process listener is down)
+	gen  atomic.Uint64 // moved on under mu; read without it
+	live atomic.Bool   // false: bypassed (the cross-process listener is down)
 }
 
 // NewSessionCache returns a cache of at most size sessions, each kept at most ttl. It starts
@@ -60,9 +60,7 @@ func (c *SessionCache) lookup(id string) (p models.Principal, gen uint64, ok boo
 	if c == nil || !c.live.Load() {
 		return p, 0, false
 	}
-	c.mu.Lock()
-	gen = c.gen
-	c.mu.Unlock()
+	gen = c.gen.Load()
 	p, ok = c.entries.GetIfPresent(id)
 	return p, gen, ok
 }
@@ -74,7 +72,7 @@ func (c *SessionCache) store(p models.Principal, gen uint64) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gen == gen {
+	if c.gen.Load() == gen {
 		c.entries.Set(p.Session.ID, p)
 	}
 }
@@ -86,7 +84,7 @@ func (c *SessionCache) drop(remove func()) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.gen++
+	c.gen.Add(1)
 	remove()
 }
 

@@ -3,6 +3,7 @@ package services
 import (
 	_ "embed"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,20 +26,34 @@ var DefaultArgon2 = argon2id.Params{Memory: 19456, Iterations: 2, Parallelism: 1
 
 // Hasher hashes and verifies passwords with argon2id, producing self-describing PHC strings.
 // It is safe for concurrent use.
+//
+// At most GOMAXPROCS derivations run at once; the others wait their turn. Each takes 19 MiB
+// for its whole run: unbounded, a flood of logins would take memory without limit, where
+// running more at once than there are cores gains nothing.
 type Hasher struct {
 	params    argon2id.Params
 	dummyOnce sync.Once
 	dummy     string
 	runs      atomic.Int64
+	slots     chan struct{}
 }
 
 // NewHasher returns a Hasher with the given parameters (DefaultArgon2 in production; tests
 // may pass cheaper ones).
-func NewHasher(p argon2id.Params) *Hasher { return &Hasher{params: p} }
+func NewHasher(p argon2id.Params) *Hasher {
+	return &Hasher{params: p, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+}
+
+// slot waits for a free derivation slot and returns its release.
+func (h *Hasher) slot() func() {
+	h.slots <- struct{}{}
+	return func() { <-h.slots }
+}
 
 // Hash returns the PHC string of password.
 func (h *Hasher) Hash(password string) (string, error) {
 	h.runs.Add(1)
+	defer h.slot()()
 	s, err := argon2id.CreateHash(password, &h.params)
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
@@ -51,6 +66,7 @@ func (h *Hasher) Hash(password string) (string, error) {
 // whether an account exists; it never matches.
 func (h *Hasher) Verify(password, hash string) (bool, error) {
 	h.runs.Add(1)
+	defer h.slot()()
 	if hash == "" {
 		h.dummyOnce.Do(func() { h.dummy, _ = argon2id.CreateHash("dummy password", &h.params) })
 		_, err := argon2id.ComparePasswordAndHash(password, h.dummy)

@@ -99,6 +99,11 @@ func (s *Sessions) login(ctx context.Context, p models.LoginParams) (models.Logi
 		if locked.Disabled() || locked.PasswordHash != user.PasswordHash {
 			return models.ErrInvalidCredentials
 		}
+		// The password was right, whether or not the device limit admits the device: a
+		// refusal at the limit is not a failed attempt. Cleared in this transaction.
+		if err := s.cfg.Throttle.succeededIn(tx, attempt); err != nil {
+			return err
+		}
 		plan, err := planOf(tx, locked.PlanID)
 		if err != nil {
 			return err
@@ -136,15 +141,8 @@ func (s *Sessions) login(ctx context.Context, p models.LoginParams) (models.Logi
 		res = models.LoginResult{Token: token, Session: sess, User: locked, Evicted: adm.Evicted}
 		return nil
 	})
-	if err == nil {
-		// The password was right, whether or not the device limit admitted the device: a
-		// refusal at the limit is not a failed attempt.
-		if rerr := s.cfg.Throttle.succeeded(ctx, attempt); rerr != nil {
-			s.cfg.Log.WarnContext(ctx, "login throttle not reset", "user_id", user.ID, "err", rerr)
-		}
-		if limitErr != nil {
-			err = limitErr
-		}
+	if err == nil && limitErr != nil {
+		err = limitErr
 	}
 	if err != nil {
 		return models.LoginResult{}, fmt.Errorf("login user %s: %w", user.ID, err)

@@ -186,6 +186,14 @@ func (t *Throttle) verify(ctx context.Context, h *Hasher, email, password, hash 
 	return t.succeeded(ctx, a)
 }
 
+// succeededIn clears, in tx, the failure count of an attempt whose password was right.
+func (t *Throttle) succeededIn(tx *gorm.DB, a accountAttempt) error {
+	if t == nil {
+		return nil
+	}
+	return storeError(tx.Exec(`DELETE FROM login_throttle WHERE key = ?`, a.key).Error)
+}
+
 // succeeded clears the failure count of an attempt whose password was right.
 func (t *Throttle) succeeded(ctx context.Context, a accountAttempt) error {
 	if t == nil {

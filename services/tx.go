@@ -7,6 +7,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 
 	"github.com/sessiond/sessiond/models"
@@ -133,18 +135,57 @@ func loadPrincipal(db *gorm.DB, id string) (models.Principal, error) {
 	if err != nil {
 		return models.Principal{}, err
 	}
-	q := principalQuery + "?"
+	ctx := db.Statement.Context
+	var p models.Principal
 	if Dialect(db) == "postgres" {
-		q = principalQuery + "$1"
+		err = loadPrincipalPgx(ctx, sqlDB, id, &p)
+	} else {
+		err = loadPrincipalSQL(ctx, sqlDB, id, &p)
 	}
+	if errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) {
+		return models.Principal{}, models.ErrNotFound
+	}
+	if err != nil {
+		return models.Principal{}, storeError(err)
+	}
+	return p, nil
+}
+
+// loadPrincipalPgx runs the lookup on the pgx connection under database/sql, scanning
+// straight into the models (pgx maps NULL to nil pointers itself).
+func loadPrincipalPgx(ctx context.Context, sqlDB *sql.DB, id string, p *models.Principal) error {
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	s, u, pl := &p.Session, &p.User, &p.Plan
+	var deviceID *string
+	err = conn.Raw(func(driverConn any) error {
+		return driverConn.(*stdlib.Conn).Conn().QueryRow(ctx, principalQuery+"$1", id).Scan(
+			&s.ID, &s.UserID, &s.SecretHash, &deviceID, &s.DeviceName, &s.DeviceType, &s.IP,
+			&s.UserAgent, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &s.IdleExpiresAt, &s.RevokedAt, &s.RevokeReason,
+			&s.RevokedBy,
+			&u.ID, &u.Email, &u.PasswordHash, &u.DisplayName, &u.Role, &u.PlanID, &u.MaxSessionsOverride,
+			&u.MaxSessionsOverrideUntil, &u.LimitPolicyOverride, &u.DisabledAt, &u.CreatedAt, &u.UpdatedAt,
+			&pl.ID, &pl.Name, &pl.MaxSessions, &pl.LimitPolicy, &pl.IdleTimeoutSeconds, &pl.AbsoluteTimeoutSeconds,
+			&pl.CreatedAt, &pl.UpdatedAt)
+	})
+	if deviceID != nil {
+		s.DeviceID = *deviceID
+	}
+	return err
+}
+
+// loadPrincipalSQL is the lookup through database/sql (SQLite).
+func loadPrincipalSQL(ctx context.Context, sqlDB *sql.DB, id string, p *models.Principal) error {
 	var (
-		p                                      models.Principal
 		s, u, pl                               = &p.Session, &p.User, &p.Plan
 		deviceID, reason, revokedBy, policy    sql.NullString
 		revokedAt, overrideUntil, disabledAt   sql.NullTime
 		override, idleSeconds, absoluteSeconds sql.NullInt64
 	)
-	err = sqlDB.QueryRowContext(db.Statement.Context, q, id).Scan(
+	err := sqlDB.QueryRowContext(ctx, principalQuery+"?", id).Scan(
 		&s.ID, &s.UserID, &s.SecretHash, &deviceID, &s.DeviceName, &s.DeviceType, &s.IP,
 		&s.UserAgent, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &s.IdleExpiresAt, &revokedAt, &reason,
 		&revokedBy,
@@ -152,11 +193,8 @@ func loadPrincipal(db *gorm.DB, id string) (models.Principal, error) {
 		&overrideUntil, &policy, &disabledAt, &u.CreatedAt, &u.UpdatedAt,
 		&pl.ID, &pl.Name, &pl.MaxSessions, &pl.LimitPolicy, &idleSeconds, &absoluteSeconds,
 		&pl.CreatedAt, &pl.UpdatedAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return models.Principal{}, models.ErrNotFound
-	}
 	if err != nil {
-		return models.Principal{}, storeError(err)
+		return err
 	}
 	s.DeviceID = deviceID.String
 	s.RevokedAt = ptrIf(revokedAt.Time, revokedAt.Valid)
@@ -168,7 +206,7 @@ func loadPrincipal(db *gorm.DB, id string) (models.Principal, error) {
 	u.DisabledAt = ptrIf(disabledAt.Time, disabledAt.Valid)
 	pl.IdleTimeoutSeconds = ptrIf(idleSeconds.Int64, idleSeconds.Valid)
 	pl.AbsoluteTimeoutSeconds = ptrIf(absoluteSeconds.Int64, absoluteSeconds.Valid)
-	return p, nil
+	return nil
 }
 
 func ptrIf[T any](v T, ok bool) *T {

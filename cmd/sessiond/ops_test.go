@@ -182,11 +182,7 @@ func TestRequestIDs(t *testing.T) {
 // listener is closed, then releases the lock: the login still completes with 201, and the
 // process exits 0.
 func TestShutdownDrainsInFlightLogin(t *testing.T) {
-	store := servicetest.FreshStores(t)[1:] // Postgres only: the test watches pg_locks
-	if len(store) == 0 {
-		t.Skip("SKIP: needs Postgres")
-	}
-	pg := store[0]
+	pg := freshPostgres(t) // the test watches pg_stat_activity of its database
 	p := startProc(t, "SESSIOND_DATABASE_URL="+pg.DSN, "SESSIOND_SHUTDOWN_DELAY=1s")
 	const pw = "drain me gently"
 	email := servicetest.Email(t)
@@ -247,6 +243,18 @@ func TestShutdownDrainsInFlightLogin(t *testing.T) {
 	}
 }
 
+// freshPostgres returns a Postgres database of the test's own.
+func freshPostgres(t *testing.T) servicetest.Store {
+	t.Helper()
+	for _, s := range servicetest.FreshStores(t) {
+		if s.Dialect == "postgres" {
+			return s
+		}
+	}
+	t.Skip("SKIP: needs Postgres")
+	return servicetest.Store{}
+}
+
 // waitFor polls cond (another process's state) until it holds, or fails after 10 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -264,7 +272,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // database and checks: no user over the limit, every session with its login event and every
 // login event with its session, every revoked session with its event; and logins work again.
 func TestCrashLeavesNoHalfWrittenState(t *testing.T) {
-	pg := servicetest.Postgres(t)
+	pg := freshPostgres(t) // the checks read the whole database: nothing else may write there
 	env := []string{"SESSIOND_DATABASE_URL=" + pg.DSN, "SESSIOND_LOGIN_FREE_FAILURES=1000", "SESSIOND_LOGIN_LOCK_AFTER=2000"}
 	p := startProc(t, env...)
 	const pw = "crash test dummy"
