@@ -98,6 +98,7 @@ var sentinels = []struct {
 	{models.ErrUnavailable, apiError{status: http.StatusServiceUnavailable, Code: "unavailable", Message: "The session store is unavailable; try again shortly."}},
 	{errTooLarge, apiError{status: http.StatusRequestEntityTooLarge, Code: "request_too_large", Message: "The request body is too large."}},
 	{errUnsupportedMedia, apiError{status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "Send the body as application/json."}},
+	{models.ErrInvalidClient, apiError{status: http.StatusUnauthorized, Code: "invalid_client", Message: "Unknown service client or wrong secret."}},
 	{models.ErrInvalidCredentials, apiError{status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "Wrong email or password."}},
 	{models.ErrUnauthenticated, apiError{status: http.StatusUnauthorized, Code: "unauthenticated", Message: "Sign in first: no session token was presented."}},
 	{models.ErrSessionInvalid, apiError{status: http.StatusUnauthorized, Code: "session_invalid", Message: "The session token is not valid."}},

@@ -204,6 +204,9 @@ func (f fakeSessions) Revoke(context.Context, string, string, string) error { re
 func (f fakeSessions) RevokeAll(context.Context, string, string, string, models.RevokeScope) (int, error) {
 	return 0, f.err
 }
+func (f fakeSessions) Introspect(context.Context, string, string, string) (models.Introspection, error) {
+	return models.Introspection{}, f.err
+}
 func (f fakeSessions) History(context.Context, string, int, string) ([]models.SessionEvent, string, error) {
 	return nil, "", f.err
 }
@@ -211,3 +214,10 @@ func (f fakeSessions) History(context.Context, string, int, string) ([]models.Se
 type fakePinger struct{ err error }
 
 func (f fakePinger) Ping(context.Context) error { return f.err }
+
+func jsonDecode(b []byte, v any) error {
+	if len(b) == 0 {
+		return nil
+	}
+	return json.Unmarshal(b, v)
+}

@@ -25,6 +25,7 @@ type SessionService interface {
 	Revoke(ctx context.Context, userID, currentID, sessionID string) error
 	RevokeAll(ctx context.Context, userID, currentID, password string, scope models.RevokeScope) (int, error)
 	History(ctx context.Context, userID string, limit int, before string) ([]models.SessionEvent, string, error)
+	Introspect(ctx context.Context, clientID, clientSecret, token string) (models.Introspection, error)
 }
 
 // UserService is what the handlers need of account use cases.
@@ -138,6 +139,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	v1 := r.Group("/v1", noStore)
 	v1.POST("/auth/register", h.register)
 	v1.POST("/auth/login", h.login)
+	v1.POST("/introspect", h.introspect)
 
 	authed := v1.Group("", h.authenticate)
 	authed.POST("/auth/logout", h.logout)

@@ -19,6 +19,7 @@ var (
 	ErrSessionExpired     = errors.New("session expired")
 	ErrForbidden          = errors.New("forbidden")
 	ErrUnavailable        = errors.New("store unavailable")
+	ErrInvalidClient      = errors.New("invalid service client credentials")
 )
 
 // ValidationError reports invalid input, field by field (JSON field name → problem).

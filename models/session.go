@@ -157,6 +157,13 @@ type Principal struct {
 	Plan    Plan
 }
 
+// Introspection is what a service client learns of a token: whether it is usable now and, if
+// so, whose it is (RFC 7662's answer).
+type Introspection struct {
+	Active    bool
+	Principal Principal // when Active
+}
+
 // LoginParams is one device's sign-in attempt. ReplaceSessionID optionally names one of the
 // user's sessions to sign out to make room (the answer to a DeviceLimitError).
 type LoginParams struct {
