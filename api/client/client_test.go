@@ -1,0 +1,229 @@
+package client
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// upstream is a fake sessiond introspection endpoint: it counts calls and answers what
+// answer says; release, when set, holds every call until closed.
+type upstream struct {
+	calls   atomic.Int64
+	answer  func(token string) (int, any)
+	release chan struct{}
+}
+
+func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	u.calls.Add(1)
+	if id, secret, ok := r.BasicAuth(); !ok || id != "catalog" || secret != "s3cret" {
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	if u.release != nil {
+		<-u.release
+	}
+	var body struct{ Token string }
+	_ = json.NewDecoder(r.Body).Decode(&body)
+	status, v := u.answer(body.Token)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func active(plan string) func(string) (int, any) {
+	return func(token string) (int, any) {
+		if token != "good" {
+			return 200, map[string]any{"active": false}
+		}
+		now := time.Now()
+		return 200, map[string]any{"active": true, "sub": "u1", "sid": "s1", "plan": plan, "role": "user",
+			"exp": now.Add(time.Hour).Unix(), "idle_exp": now.Add(time.Hour).Unix(), "iat": now.Unix(),
+			"device": map[string]any{"name": "TV", "type": "tv"}}
+	}
+}
+
+// guarded serves GET /free (any session) and GET /premium (premium plan) through m.
+func guarded(m *Middleware) *gin.Engine {
+	gin.SetMode(gin.TestMode)
+	r := gin.New()
+	r.GET("/free", m.RequireSession(), func(c *gin.Context) { c.String(200, "ok") })
+	r.GET("/premium", m.RequirePlan("premium"), func(c *gin.Context) { c.String(200, "ok") })
+	r.GET("/admin", m.RequireRole("admin"), func(c *gin.Context) { c.String(200, "ok") })
+	return r
+}
+
+func get(h http.Handler, path string, headers ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest("GET", path, nil)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func setup(t *testing.T, up *upstream, opts ...MiddlewareOption) (*Middleware, *gin.Engine) {
+	t.Helper()
+	srv := httptest.NewServer(up)
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL, "catalog", "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.Middleware(opts...)
+	t.Cleanup(m.Close)
+	return m, guarded(m)
+}
+
+// TestConcurrentLookupsShareOneCall: 100 identical requests at once make one introspection.
+func TestConcurrentLookupsShareOneCall(t *testing.T) {
+	up := &upstream{answer: active("premium"), release: make(chan struct{})}
+	m, r := setup(t, up)
+	var arrived atomic.Int64
+	all := make(chan struct{})
+	counting := gin.New()
+	counting.GET("/free", func(c *gin.Context) {
+		if arrived.Add(1) == 100 {
+			close(all)
+		}
+	}, m.RequireSession(), func(c *gin.Context) { c.String(200, "ok") })
+	var wg sync.WaitGroup
+	codes := make([]int, 100)
+	for i := range 100 {
+		wg.Go(func() { codes[i] = get(counting, "/free", "Authorization", "Bearer good").Code })
+	}
+	<-all // every request is in the middleware: the first call is held until now
+	close(up.release)
+	wg.Wait()
+	for i, code := range codes {
+		if code != 200 {
+			t.Fatalf("request %d = %d, want 200", i, code)
+		}
+	}
+	if n := up.calls.Load(); n != 1 {
+		t.Fatalf("100 concurrent identical requests made %d introspections, want 1", n)
+	}
+	if rec := get(r, "/free", "Authorization", "Bearer good"); rec.Code != 200 || up.calls.Load() != 1 {
+		t.Fatalf("a later request = %d with %d calls, want 200 from the cache", rec.Code, up.calls.Load())
+	}
+}
+
+// TestCacheTTLAndNegativeCache: an active answer is reused until the TTL, never after; an
+// inactive one for the negative TTL.
+func TestCacheTTLAndNegativeCache(t *testing.T) {
+	up := &upstream{answer: active("basic")}
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	m, r := setup(t, up, WithTTL(5*time.Second), WithNegativeTTL(time.Second))
+	m.now = func() time.Time { return time.Unix(0, now.Load()) }
+	for range 3 {
+		get(r, "/free", "Authorization", "Bearer good")
+		get(r, "/free", "Authorization", "Bearer bad")
+	}
+	if n := up.calls.Load(); n != 2 {
+		t.Fatalf("%d introspections for 3 × 2 requests, want 2 (one per token)", n)
+	}
+	if ttl := m.ttlOf(Session{Active: true, ExpiresAt: m.now().Add(time.Hour), IdleUntil: m.now().Add(2 * time.Second)}); ttl != 2*time.Second {
+		t.Fatalf("TTL of a session idling out in 2 s = %s, want 2s: never past its expiry", ttl)
+	}
+	if ttl := m.ttlOf(Session{}); ttl != time.Second {
+		t.Fatalf("TTL of an inactive answer = %s, want the negative TTL", ttl)
+	}
+}
+
+// TestRefusals: no token, an inactive one, the wrong plan or role, sessiond down, and bad
+// client credentials.
+func TestRefusals(t *testing.T) {
+	up := &upstream{answer: active("basic")}
+	_, r := setup(t, up)
+	for _, c := range []struct {
+		path    string
+		headers []string
+		status  int
+		code    string
+	}{
+		{"/free", nil, 401, "unauthenticated"},
+		{"/free", []string{"Authorization", "Bearer bad"}, 401, "unauthenticated"},
+		{"/free", []string{"Authorization", "Basic Z29vZA=="}, 401, "unauthenticated"},
+		{"/free", []string{"Cookie", "sessiond=good"}, 200, ""},
+		{"/premium", []string{"Authorization", "Bearer good"}, 403, "plan_required"},
+		{"/admin", []string{"Authorization", "Bearer good"}, 403, "forbidden"},
+	} {
+		rec := get(r, c.path, c.headers...)
+		var body struct{ Error struct{ Code string } }
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		if rec.Code != c.status || body.Error.Code != c.code {
+			t.Errorf("GET %s %v = %d %s, want %d %s", c.path, c.headers, rec.Code, rec.Body, c.status, c.code)
+		}
+	}
+
+	down := &upstream{answer: func(string) (int, any) { return 503, map[string]any{} }}
+	_, r = setup(t, down)
+	if rec := get(r, "/free", "Authorization", "Bearer good"); rec.Code != 503 || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("sessiond answering 503 = %d, want 503 with Retry-After: fail closed", rec.Code)
+	}
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	c, _ := New(gone.URL, "catalog", "s3cret")
+	m := c.Middleware()
+	defer m.Close()
+	if rec := get(guarded(m), "/free", "Authorization", "Bearer good"); rec.Code != 503 {
+		t.Errorf("sessiond unreachable = %d, want 503", rec.Code)
+	}
+	srv := httptest.NewServer(up)
+	defer srv.Close()
+	wrong, _ := New(srv.URL, "catalog", "not the secret")
+	m = wrong.Middleware()
+	defer m.Close()
+	if rec := get(guarded(m), "/free", "Authorization", "Bearer good"); rec.Code != 503 {
+		t.Errorf("bad client credentials = %d, want 503 (the service is misconfigured, not the user)", rec.Code)
+	}
+	if _, err := wrong.Introspect(t.Context(), "good"); err != ErrInvalidClient {
+		t.Errorf("Introspect with bad credentials = %v, want ErrInvalidClient", err)
+	}
+	if _, err := New("ftp://x", "a", "b"); err == nil {
+		t.Error("New accepted a non-HTTP base URL")
+	}
+}
+
+// BenchmarkMiddleware compares a route behind RequireSession with a warm cache against the
+// same route bare: the ratio of their ns/op is the middleware's cost (target: the guarded
+// route at ≥ 0.8× the bare one's throughput).
+func BenchmarkMiddleware(b *testing.B) {
+	up := &upstream{answer: active("premium")}
+	srv := httptest.NewServer(up)
+	defer srv.Close()
+	c, _ := New(srv.URL, "catalog", "s3cret")
+	m := c.Middleware()
+	defer m.Close()
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	handler := func(c *gin.Context) { c.String(200, "ok") }
+	r.GET("/bare", handler)
+	r.GET("/guarded", m.RequireSession(), handler)
+	get(r, "/guarded", "Authorization", "Bearer good") // warm
+	for _, path := range []string{"/bare", "/guarded"} {
+		b.Run(path[1:], func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				req := httptest.NewRequest("GET", path, nil)
+				req.Header.Set("Authorization", "Bearer good")
+				for pb.Next() {
+					rec := httptest.NewRecorder()
+					r.ServeHTTP(rec, req)
+					if rec.Code != 200 {
+						b.Errorf("%s = %d", path, rec.Code)
+						return
+					}
+				}
+			})
+		})
+	}
+}

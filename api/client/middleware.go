@@ -1,0 +1,204 @@
+package client
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/maypok86/otter/v2"
+	"golang.org/x/sync/singleflight"
+)
+
+// Middleware guards Gin routes with sessiond sessions. Answers are cached (bounded: at most
+// MaxEntries tokens, each at most TTL, and never past the session's own expiry; inactive
+// answers NegativeTTL), identical lookups in flight at once share one call to sessiond, and
+// when sessiond cannot answer the request is refused with 503: never let through unchecked.
+type Middleware struct {
+	client      *Client
+	ttl         time.Duration
+	negativeTTL time.Duration
+	cookies     []string
+	maxEntries  int
+	cache       *otter.Cache[[sha256.Size]byte, *Session]
+	flight      singleflight.Group
+	now         func() time.Time
+}
+
+// MiddlewareOption configures a Middleware.
+type MiddlewareOption func(*Middleware)
+
+// WithTTL caches an active answer at most d (default 5 s): the revocation delay the service
+// accepts. 0 turns caching off.
+func WithTTL(d time.Duration) MiddlewareOption { return func(m *Middleware) { m.ttl = d } }
+
+// WithNegativeTTL caches an inactive answer d (default 1 s), so a flood of bad tokens does not
+// become a flood of introspections.
+func WithNegativeTTL(d time.Duration) MiddlewareOption {
+	return func(m *Middleware) { m.negativeTTL = d }
+}
+
+// WithCookies names the cookies a browser's token may come in (default sessiond's own,
+// __Host-sessiond and sessiond): for services served on sessiond's site.
+func WithCookies(names ...string) MiddlewareOption { return func(m *Middleware) { m.cookies = names } }
+
+// WithMaxEntries bounds the cache (default 100,000 tokens).
+func WithMaxEntries(n int) MiddlewareOption { return func(m *Middleware) { m.maxEntries = n } }
+
+// Middleware returns the Gin middleware of this client. Call Close when done with it.
+func (c *Client) Middleware(opts ...MiddlewareOption) *Middleware {
+	m := &Middleware{
+		client: c, ttl: 5 * time.Second, negativeTTL: time.Second,
+		cookies: []string{"__Host-sessiond", "sessiond"}, maxEntries: 100_000, now: time.Now,
+	}
+	for _, o := range opts {
+		o(m)
+	}
+	m.cache = otter.Must(&otter.Options[[sha256.Size]byte, *Session]{
+		MaximumSize:      m.maxEntries,
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[[sha256.Size]byte, *Session]) time.Duration { return m.ttlOf(*e.Value) }),
+	})
+	return m
+}
+
+// ttlOf is how long an answer may be reused: an active one the TTL, never past the session's
+// own expiry; an inactive one the negative TTL.
+func (m *Middleware) ttlOf(s Session) time.Duration {
+	if !s.Active {
+		return m.negativeTTL
+	}
+	now := m.now()
+	return min(m.ttl, s.ExpiresAt.Sub(now), s.IdleUntil.Sub(now))
+}
+
+// Close stops the cache's maintenance goroutines.
+func (m *Middleware) Close() { m.cache.StopAllGoroutines() }
+
+const sessionKey = "sessiond.session"
+
+// SessionFrom returns the session RequireSession admitted.
+func SessionFrom(c *gin.Context) (Session, bool) {
+	s, ok := c.Get(sessionKey)
+	if !ok {
+		return Session{}, false
+	}
+	return *s.(*Session), true
+}
+
+// RequireSession admits requests carrying an active sessiond session (a bearer token, else a
+// sessiond cookie), and puts it where SessionFrom finds it. Otherwise 401 unauthenticated, or
+// 503 unavailable when sessiond cannot answer.
+func (m *Middleware) RequireSession() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if m.admit(c) {
+			c.Next()
+		}
+	}
+}
+
+// admit finds the request's session, or aborts it with the refusal.
+func (m *Middleware) admit(c *gin.Context) bool {
+	token := m.token(c)
+	if token == "" {
+		refuse(c, http.StatusUnauthorized, "unauthenticated", "Sign in first.")
+		return false
+	}
+	s, err := m.lookup(c.Request.Context(), token)
+	if err != nil {
+		if errors.Is(err, ErrInvalidClient) {
+			refuse(c, http.StatusServiceUnavailable, "unavailable", "This service cannot check sessions.")
+		} else {
+			c.Header("Retry-After", "1")
+			refuse(c, http.StatusServiceUnavailable, "unavailable", "Sessions cannot be checked right now; try again shortly.")
+		}
+		return false
+	}
+	if !s.Active {
+		refuse(c, http.StatusUnauthorized, "unauthenticated", "The session is not valid; sign in again.")
+		return false
+	}
+	c.Set(sessionKey, s)
+	return true
+}
+
+// RequirePlan admits sessions on one of plans (after RequireSession; it includes it when used
+// alone). Otherwise 403 plan_required.
+func (m *Middleware) RequirePlan(plans ...string) gin.HandlerFunc {
+	return m.require(func(s Session) bool { return slices.Contains(plans, s.Plan) }, "plan_required",
+		"Your plan does not include this.")
+}
+
+// RequireRole admits sessions of users with one of roles. Otherwise 403 forbidden.
+func (m *Middleware) RequireRole(roles ...string) gin.HandlerFunc {
+	return m.require(func(s Session) bool { return slices.Contains(roles, s.Role) }, "forbidden",
+		"You are not allowed to do that.")
+}
+
+func (m *Middleware) require(ok func(Session) bool, code, message string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if _, found := SessionFrom(c); !found && !m.admit(c) {
+			return
+		}
+		if s, _ := SessionFrom(c); !ok(s) {
+			refuse(c, http.StatusForbidden, code, message)
+			return
+		}
+		c.Next()
+	}
+}
+
+func (m *Middleware) token(c *gin.Context) string {
+	if h := c.GetHeader("Authorization"); h != "" {
+		scheme, tok, _ := strings.Cut(h, " ")
+		if strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(tok)
+		}
+		return ""
+	}
+	for _, name := range m.cookies {
+		if v, err := c.Cookie(name); err == nil && v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// lookup answers from the cache, or asks sessiond once for all concurrent askers of a token.
+// The answer is shared: callers must not modify it.
+func (m *Middleware) lookup(ctx context.Context, token string) (*Session, error) {
+	key := sha256.Sum256([]byte(token)) // the cache holds no raw token
+	if s, ok := m.cache.GetIfPresent(key); ok {
+		if now := m.now(); !s.Active || now.Before(s.IdleUntil) && now.Before(s.ExpiresAt) {
+			return s, nil
+		}
+	}
+	v, err, _ := m.flight.Do(string(key[:]), func() (any, error) {
+		// Detached from the first asker's cancellation (the others still wait), but bounded
+		// by the client's timeout.
+		s, err := m.client.Introspect(context.WithoutCancel(ctx), token)
+		if err != nil {
+			return nil, err
+		}
+		m.remember(key, &s)
+		return &s, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*Session), nil
+}
+
+// remember caches s for as long as ttlOf allows.
+func (m *Middleware) remember(key [sha256.Size]byte, s *Session) {
+	if m.ttlOf(*s) > 0 {
+		m.cache.Set(key, s)
+	}
+}
+
+func refuse(c *gin.Context, status int, code, message string) {
+	c.AbortWithStatusJSON(status, gin.H{"error": gin.H{"code": code, "message": message}})
+}
