@@ -39,7 +39,9 @@ func TestIntrospection(t *testing.T) {
 				_ = jsonDecode(rec.Body.Bytes(), &r.body)
 				return r
 			}
-			askJSON := func(token string) response { return ask(mustJSON(map[string]any{"token": token}), "application/json", id, secret) }
+			askJSON := func(token string) response {
+				return ask(mustJSON(map[string]any{"token": token}), "application/json", id, secret)
+			}
 
 			email := s.register(t)
 			s.setLimit(t, email, models.Limit{Max: 1, Policy: models.PolicyEvictOldest})
