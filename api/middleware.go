@@ -117,6 +117,12 @@ func (h *handler) accessLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
 	elapsed := time.Since(start)
+	if h.requests != nil {
+		h.requests.ObserveRequest(c.FullPath(), c.Request.Method, c.Writer.Status(), elapsed)
+	}
+	if !h.log.Enabled(c.Request.Context(), slog.LevelInfo) {
+		return
+	}
 	attrs := []any{
 		"method", c.Request.Method, "route", c.FullPath(), "status", c.Writer.Status(),
 		"latency_ms", float64(elapsed.Microseconds()) / 1000, "ip", c.ClientIP(),
@@ -125,9 +131,6 @@ func (h *handler) accessLog(c *gin.Context) {
 		attrs = append(attrs, "user_id", p.(models.Principal).User.ID)
 	}
 	h.log.InfoContext(c.Request.Context(), "request", attrs...)
-	if h.requests != nil {
-		h.requests.ObserveRequest(c.FullPath(), c.Request.Method, c.Writer.Status(), elapsed)
-	}
 }
 
 // requestIDKey carries the request id in the request's context.

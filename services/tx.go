@@ -116,13 +116,14 @@ func insertEvents(tx *gorm.DB, events ...models.SessionEvent) error {
 	return storeError(tx.Create(&events).Error)
 }
 
-// principalQuery reads a session with its user and plan in one round trip. It is the hot path
+// principalQuery reads a session with its user and plan in one round trip. Not the password
+// hash: a check never needs it, and what it returns may sit in the session cache. It is the hot path
 // of every uncached check, so it is scanned by hand through database/sql (pgx prepares and
 // caches it per connection), without GORM's reflection.
 const principalQuery = `SELECT s.id, s.user_id, s.secret_hash, s.device_id, s.device_name, s.device_type, s.ip,
   s.user_agent, s.created_at, s.last_seen_at, s.expires_at, s.idle_expires_at, s.revoked_at, s.revoke_reason,
   s.revoked_by,
-  u.id, u.email, u.password_hash, u.display_name, u.role, u.plan_id, u.max_sessions_override,
+  u.id, u.email, u.display_name, u.role, u.plan_id, u.max_sessions_override,
   u.max_sessions_override_until, u.limit_policy_override, u.disabled_at, u.created_at, u.updated_at,
   p.id, p.name, p.max_sessions, p.limit_policy, p.idle_timeout_seconds, p.absolute_timeout_seconds,
   p.created_at, p.updated_at
@@ -166,7 +167,7 @@ func loadPrincipalPgx(ctx context.Context, sqlDB *sql.DB, id string, p *models.P
 			&s.ID, &s.UserID, &s.SecretHash, &deviceID, &s.DeviceName, &s.DeviceType, &s.IP,
 			&s.UserAgent, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &s.IdleExpiresAt, &s.RevokedAt, &s.RevokeReason,
 			&s.RevokedBy,
-			&u.ID, &u.Email, &u.PasswordHash, &u.DisplayName, &u.Role, &u.PlanID, &u.MaxSessionsOverride,
+			&u.ID, &u.Email, &u.DisplayName, &u.Role, &u.PlanID, &u.MaxSessionsOverride,
 			&u.MaxSessionsOverrideUntil, &u.LimitPolicyOverride, &u.DisabledAt, &u.CreatedAt, &u.UpdatedAt,
 			&pl.ID, &pl.Name, &pl.MaxSessions, &pl.LimitPolicy, &pl.IdleTimeoutSeconds, &pl.AbsoluteTimeoutSeconds,
 			&pl.CreatedAt, &pl.UpdatedAt)
@@ -189,7 +190,7 @@ func loadPrincipalSQL(ctx context.Context, sqlDB *sql.DB, id string, p *models.P
 		&s.ID, &s.UserID, &s.SecretHash, &deviceID, &s.DeviceName, &s.DeviceType, &s.IP,
 		&s.UserAgent, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &s.IdleExpiresAt, &revokedAt, &reason,
 		&revokedBy,
-		&u.ID, &u.Email, &u.PasswordHash, &u.DisplayName, &u.Role, &u.PlanID, &override,
+		&u.ID, &u.Email, &u.DisplayName, &u.Role, &u.PlanID, &override,
 		&overrideUntil, &policy, &disabledAt, &u.CreatedAt, &u.UpdatedAt,
 		&pl.ID, &pl.Name, &pl.MaxSessions, &pl.LimitPolicy, &idleSeconds, &absoluteSeconds,
 		&pl.CreatedAt, &pl.UpdatedAt)
