@@ -32,8 +32,9 @@ type SessionCache struct {
 // it listens.
 func NewSessionCache(size int, ttl time.Duration) *SessionCache {
 	c := &SessionCache{entries: otter.Must(&otter.Options[string, models.Principal]{
-		MaximumSize:      size,
-		ExpiryCalculator: otter.ExpiryWriting[string, models.Principal](ttl),
+		MaximumSize: size,
+		// From creation: refreshing an entry (a touch) must not extend its life.
+		ExpiryCalculator: otter.ExpiryCreating[string, models.Principal](ttl),
 	})}
 	c.live.Store(true)
 	return c
@@ -63,6 +64,14 @@ func (c *SessionCache) lookup(id string) (p models.Principal, gen uint64, ok boo
 	gen = c.gen.Load()
 	p, ok = c.entries.GetIfPresent(id)
 	return p, gen, ok
+}
+
+// generation is the current drop generation (for a store read that follows a drop).
+func (c *SessionCache) generation() uint64 {
+	if c == nil {
+		return 0
+	}
+	return c.gen.Load()
 }
 
 // store caches p unless something was dropped since gen was taken.

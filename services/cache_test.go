@@ -230,3 +230,22 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond) // a notification crosses a Postgres connection
 	}
 }
+
+// TestCacheDistrustsAnEntryItCannotTouch: when a hit is due a touch and the touch changes
+// nothing (the session was revoked without the cache hearing of it), the entry is dropped and
+// the store answers.
+func TestCacheDistrustsAnEntryItCannotTouch(t *testing.T) {
+	store := servicetest.SQLite(t)
+	c := newCached(t, store, store.DB, newFakeClock())
+	u := c.register(t, nil)
+	a := c.login(t, u, "TV")
+	if _, err := c.sessions.Authenticate(context.Background(), a.Token); err != nil {
+		t.Fatal(err)
+	}
+	revokeBehindItsBack(t, store.DB, a.Session.ID, c.clock.Now())
+	c.clock.Advance(2 * time.Minute) // a touch is due
+	var revoked *models.SessionRevokedError
+	if _, err := c.sessions.Authenticate(context.Background(), a.Token); !errors.As(err, &revoked) {
+		t.Fatalf("a hit whose touch found the session revoked = %v, want *SessionRevokedError", err)
+	}
+}

@@ -3,6 +3,7 @@ package services
 import (
 	"context"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -68,6 +69,11 @@ func (l *Listener) listen(ctx context.Context) (listened bool, err error) {
 		cfg.ConnectTimeout = l.connectTimeout
 	}
 	cfg.RuntimeParams["application_name"] = ListenerApplicationName
+	// The connection is idle but for notifications: without keepalives a half-open one (a
+	// failover, a NAT timeout) would go unnoticed for minutes while notifications are lost.
+	// These find a dead peer within about 20 s, and then the cache goes off.
+	dialer := &net.Dialer{KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 5 * time.Second, Interval: 5 * time.Second, Count: 3}}
+	cfg.DialFunc = dialer.DialContext
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return false, err

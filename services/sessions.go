@@ -210,11 +210,17 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (models.Princ
 		if !secretMatches(secret, cached.Session.SecretHash) {
 			return models.Principal{}, models.ErrSessionInvalid
 		}
-		if s.touchDue(cached, now) {
-			s.touch(db, &cached, now)
-			s.cfg.Cache.store(cached, gen)
+		if !s.touchDue(cached, now) {
+			return cached, nil
 		}
-		return cached, nil
+		if s.touch(db, &cached, now) {
+			s.cfg.Cache.store(cached, gen)
+			return cached, nil
+		}
+		// The touch changed nothing: revoked meanwhile, or touched by another process. Do
+		// not trust the entry; ask the store.
+		s.cfg.Cache.DropSessions([]string{cached.Session.ID})
+		gen = s.cfg.Cache.generation()
 	}
 	pr, err := loadPrincipal(db, id.String())
 	if errors.Is(err, models.ErrNotFound) {
@@ -259,18 +265,23 @@ func (s *Sessions) touchDue(p models.Principal, now time.Time) bool {
 // touch slides the idle deadline of p's session forward by the idle timeout (capped by its
 // absolute expiry). The compare-and-set on last_seen_at makes concurrent checks of one session
 // (in any process) write once per interval. A failed touch does not fail the check already done.
-func (s *Sessions) touch(db *gorm.DB, p *models.Principal, now time.Time) {
+// It reports whether it wrote: false also when the session was revoked meanwhile.
+func (s *Sessions) touch(db *gorm.DB, p *models.Principal, now time.Time) bool {
 	idle, interval := s.touchInterval(*p)
 	sess := &p.Session
 	deadline := models.IdleDeadline(now, idle, sess.ExpiresAt)
-	err := db.Model(&models.Session{}).
+	res := db.Model(&models.Session{}).
 		Where("id = ? AND revoked_at IS NULL AND last_seen_at <= ?", sess.ID, now.Add(-interval)).
-		Updates(map[string]any{"last_seen_at": now, "idle_expires_at": deadline}).Error
-	if err != nil {
-		s.cfg.Log.WarnContext(db.Statement.Context, "session touch failed", "session_id", sess.ID, "err", err)
-		return
+		Updates(map[string]any{"last_seen_at": now, "idle_expires_at": deadline})
+	if res.Error != nil {
+		s.cfg.Log.WarnContext(db.Statement.Context, "session touch failed", "session_id", sess.ID, "err", res.Error)
+		return false
+	}
+	if res.RowsAffected == 0 {
+		return false
 	}
 	sess.LastSeenAt, sess.IdleExpiresAt = now, deadline
+	return true
 }
 
 // noteExpired records the session's expiry in its history, once: the unique index on expired

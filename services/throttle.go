@@ -134,8 +134,14 @@ RETURNING failures`, a.key, now, now.Add(-t.cfg.Window), t.cfg.LockAfter, now).S
 				return err
 			}
 			if row.Failures >= t.cfg.LockAfter {
+				// Locked: the attempt fails whatever the password (see verify for the one way
+				// out), and even so comes at most once per MaxDelay, so that a lock is not an
+				// open door for guessing through a signed-in session.
+				if row.BlockedUntil != nil && row.BlockedUntil.After(now) {
+					return &models.RateLimitedError{RetryAfter: row.BlockedUntil.Sub(now)}
+				}
 				a.locked = true
-				return nil
+				return tx.Exec(`UPDATE login_throttle SET blocked_until = ? WHERE key = ?`, now.Add(t.cfg.MaxDelay), a.key).Error
 			}
 			wait := time.Second // the row just changed under us: try again shortly
 			if row.BlockedUntil != nil && row.BlockedUntil.After(now) {

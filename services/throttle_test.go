@@ -343,3 +343,38 @@ func TestPasswordPolicyRefusesBeforeHashing(t *testing.T) {
 		t.Errorf("128 characters (256 bytes) = %v, want accepted: the limit counts characters", err)
 	}
 }
+
+// TestLockedAccountBoundsPasswordRechecks: on a locked account, a signed-in session's password
+// re-checks (password change) still come at most once per MaxDelay, so a stolen token cannot
+// guess at leisure; the right current password, in time, changes it and lifts the lock.
+func TestLockedAccountBoundsPasswordRechecks(t *testing.T) {
+	store := servicetest.SQLite(t)
+	cfg := accountOnly()
+	cfg.FreeFailures, cfg.LockAfter, cfg.MaxDelay = 1, 3, time.Minute
+	e := newThrottled(t, store, cfg)
+	u := e.register(t, nil)
+	sess := e.login(t, u, "TV")
+	for failures := 0; failures < 3; {
+		err := e.attempt(u.Email, "wrong password", "")
+		if errors.Is(err, models.ErrInvalidCredentials) {
+			failures++
+			continue
+		}
+		e.clock.Advance(retryAfter(t, err))
+	}
+	e.clock.Advance(time.Hour)
+	ctx := context.Background()
+	if err := e.users.ChangePassword(ctx, u.ID, sess.Session.ID, "guess one", "a new passphrase", true); !errors.Is(err, models.ErrInvalidCredentials) {
+		t.Fatalf("first guess on a locked account = %v, want ErrInvalidCredentials", err)
+	}
+	if wait := retryAfter(t, e.users.ChangePassword(ctx, u.ID, sess.Session.ID, "guess two", "a new passphrase", true)); wait != time.Minute {
+		t.Fatalf("second guess: Retry-After %s, want the full MaxDelay", wait)
+	}
+	e.clock.Advance(time.Minute)
+	if err := e.users.ChangePassword(ctx, u.ID, sess.Session.ID, testPassword, "a new passphrase", true); err != nil {
+		t.Fatalf("the right password after the wait = %v", err)
+	}
+	if err := e.attempt(u.Email, "a new passphrase", ""); err != nil {
+		t.Fatalf("login after the password change = %v, want the lock lifted", err)
+	}
+}

@@ -94,6 +94,14 @@ func New(baseURL, clientID, secret string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
+// callTimeout bounds one introspection when the HTTP client does not.
+func (c *Client) callTimeout() time.Duration {
+	if c.http.Timeout > 0 {
+		return c.http.Timeout
+	}
+	return 2 * time.Second
+}
+
 // wire is the JSON of /v1/introspect.
 type wire struct {
 	Session
@@ -123,6 +131,8 @@ func (c *Client) Introspect(ctx context.Context, token string) (Session, error) 
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized:
 		return Session{}, ErrInvalidClient
+	case resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusRequestEntityTooLarge:
+		return Session{}, nil // the token itself was refused: not a usable one
 	case resp.StatusCode != http.StatusOK:
 		return Session{}, fmt.Errorf("%w: introspection answered %d", ErrUnavailable, resp.StatusCode)
 	}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -225,5 +226,31 @@ func BenchmarkMiddleware(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// TestCallerDeadlineIsKept: a request whose context ends while sessiond is slow gets its 503
+// then, not when the introspection finally returns.
+func TestCallerDeadlineIsKept(t *testing.T) {
+	up := &upstream{answer: active("basic"), release: make(chan struct{})}
+	defer close(up.release)
+	_, r := setup(t, up)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	req := httptest.NewRequest("GET", "/free", nil).WithContext(ctx)
+	req.Header.Set("Authorization", "Bearer good")
+	done := make(chan int, 1)
+	go func() {
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, req)
+		done <- rec.Code
+	}()
+	select {
+	case code := <-done:
+		if code != http.StatusServiceUnavailable {
+			t.Fatalf("slow sessiond, caller gone = %d, want 503", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the middleware ignored the caller's deadline")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -80,6 +81,9 @@ func (m *Middleware) Close() { m.cache.StopAllGoroutines() }
 
 const sessionKey = "sessiond.session"
 
+// maxTokenLen bounds what is worth asking sessiond about (its tokens are 66 characters).
+const maxTokenLen = 512
+
 // SessionFrom returns the session RequireSession admitted.
 func SessionFrom(c *gin.Context) (Session, bool) {
 	s, ok := c.Get(sessionKey)
@@ -103,7 +107,7 @@ func (m *Middleware) RequireSession() gin.HandlerFunc {
 // admit finds the request's session, or aborts it with the refusal.
 func (m *Middleware) admit(c *gin.Context) bool {
 	token := m.token(c)
-	if token == "" {
+	if token == "" || len(token) > maxTokenLen {
 		refuse(c, http.StatusUnauthorized, "unauthenticated", "Sign in first.")
 		return false
 	}
@@ -176,20 +180,27 @@ func (m *Middleware) lookup(ctx context.Context, token string) (*Session, error)
 			return s, nil
 		}
 	}
-	v, err, _ := m.flight.Do(string(key[:]), func() (any, error) {
-		// Detached from the first asker's cancellation (the others still wait), but bounded
-		// by the client's timeout.
-		s, err := m.client.Introspect(context.WithoutCancel(ctx), token)
+	ch := m.flight.DoChan(string(key[:]), func() (any, error) {
+		// Detached from the first asker's cancellation (the others may still wait for it),
+		// and bounded on its own.
+		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.client.callTimeout())
+		defer cancel()
+		s, err := m.client.Introspect(callCtx, token)
 		if err != nil {
 			return nil, err
 		}
 		m.remember(key, &s)
 		return &s, nil
 	})
-	if err != nil {
-		return nil, err
+	select {
+	case <-ctx.Done(): // this asker gives up; the call goes on for the others
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, ctx.Err())
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*Session), nil
 	}
-	return v.(*Session), nil
 }
 
 // remember caches s for as long as ttlOf allows.

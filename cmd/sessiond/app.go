@@ -61,12 +61,13 @@ func newApp(env *environment) (*app, error) {
 	}
 	a.metrics = newMetrics(sqlDB, a.health, log)
 	var obs services.Observer = a.metrics
-	if cfg.CacheSize > 0 {
+	// The cache needs to hear of every change, whichever process makes it: on Postgres the
+	// listener does that. SQLite has no NOTIFY, and the command line (sessiond users revoke…)
+	// is another process on the same file, so there the cache stays off.
+	if cfg.CacheSize > 0 && dbCfg.Dialect == "postgres" {
 		a.cache = services.NewSessionCache(cfg.CacheSize, cfg.CacheTTL)
 		obs = services.Observers{a.metrics, a.cache}
-		if dbCfg.Dialect == "postgres" { // other processes may change what it holds
-			a.listener = services.NewListener(dbCfg.DSN, a.cache, cfg.DBConnectTimeout, log)
-		}
+		a.listener = services.NewListener(dbCfg.DSN, a.cache, cfg.DBConnectTimeout, log)
 	}
 	tc := services.DefaultThrottle()
 	tc.FreeFailures, tc.MaxDelay, tc.LockAfter = cfg.LoginFreeFailures, cfg.LoginMaxDelay, cfg.LoginLockAfter
