@@ -73,6 +73,7 @@ func serve(ctx context.Context, env *environment) error {
 	if err != nil {
 		return err
 	}
+	defer ln.Close() // Serve closes it; this covers the returns before Serve
 	dbCfg, _ := a.cfg.Database()
 	a.log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "store", dbCfg.Dialect)
 
