@@ -192,8 +192,9 @@ func TestCacheCoherentAcrossProcesses(t *testing.T) {
 	}
 	var killed int64
 	if err := store.DB.Raw(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = ? AND datname = current_database()`,
-		services.ListenerApplicationName).Scan(&killed).Error; err != nil || killed != 2 {
-		t.Fatalf("terminated %d listener connections (%v), want 2", killed, err)
+		services.ListenerApplicationName).Scan(&killed).Error; err != nil || killed < 2 {
+		// At least A's and B's: an earlier test's listener may still be on its way out.
+		t.Fatalf("terminated %d listener connections (%v), want A's and B's", killed, err)
 	}
 	for _, p := range []*cached{a, b} {
 		select {
