@@ -175,10 +175,8 @@ func (m *Middleware) token(c *gin.Context) string {
 // The answer is shared: callers must not modify it.
 func (m *Middleware) lookup(ctx context.Context, token string) (*Session, error) {
 	key := sha256.Sum256([]byte(token)) // the cache holds no raw token
-	if s, ok := m.cache.GetIfPresent(key); ok {
-		if now := m.now(); !s.Active || now.Before(s.IdleUntil) && now.Before(s.ExpiresAt) {
-			return s, nil
-		}
+	if s, ok := m.cache.GetIfPresent(key); ok { // entries expire by ttlOf: never past the session's expiry
+		return s, nil
 	}
 	ch := m.flight.DoChan(string(key[:]), func() (any, error) {
 		// Detached from the first asker's cancellation (the others may still wait for it),
