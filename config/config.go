@@ -67,6 +67,8 @@ type Config struct {
 	TrustedProxies  []string      `env:"TRUSTED_PROXIES"`
 	MaxBodyBytes    int64         `env:"MAX_BODY_BYTES" envDefault:"65536"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	// MetricsAddr, when set, serves /metrics there instead of on ADDR.
+	MetricsAddr string `env:"METRICS_ADDR"`
 	// ShutdownDelay keeps serving, with /readyz answering 503, this long after SIGTERM before
 	// closing the listener, so a balancer stops sending new requests first.
 	ShutdownDelay time.Duration `env:"SHUTDOWN_DELAY" envDefault:"0s"`

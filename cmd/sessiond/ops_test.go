@@ -424,3 +424,25 @@ func TestOutage(t *testing.T) {
 		t.Errorf("devices after the outage = %d %v, want the 2 sessions", status, list)
 	}
 }
+
+// TestMetricsOnTheirOwnListener: with SESSIOND_METRICS_ADDR, /metrics is served there and not
+// on the API's port.
+func TestMetricsOnTheirOwnListener(t *testing.T) {
+	p := startProc(t, "SESSIOND_DATABASE_URL=sqlite://"+filepath.Join(t.TempDir(), "s.db"), "SESSIOND_METRICS_ADDR=127.0.0.1:0")
+	if status, _, _ := call(t, "GET", p.url+"/metrics", nil); status != http.StatusNotFound {
+		t.Errorf("/metrics on the API port = %d, want 404", status)
+	}
+	var addr string
+	for _, line := range strings.Split(p.logs.String(), "\n") {
+		var rec struct{ Msg, Addr string }
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "metrics listening" {
+			addr = rec.Addr
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no metrics listener logged:\n%s", p.logs)
+	}
+	if m := scrape(t, "http://"+addr); len(m) == 0 {
+		t.Error("the metrics listener serves no metrics")
+	}
+}

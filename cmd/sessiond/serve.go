@@ -43,6 +43,11 @@ func serve(ctx context.Context, env *environment) error {
 		return err
 	}
 	var draining atomic.Bool // set at shutdown: /readyz answers 503 from then on
+	// /metrics on the API's port, unless it has a listener of its own.
+	var metricsOnMain http.Handler
+	if a.cfg.MetricsAddr == "" {
+		metricsOnMain = a.metrics.handler()
+	}
 	handler, err := api.NewHandler(api.Deps{
 		Sessions:       a.sessions,
 		Users:          a.users,
@@ -55,7 +60,7 @@ func serve(ctx context.Context, env *environment) error {
 		MaxBodyBytes:   a.cfg.MaxBodyBytes,
 		RequestTimeout: a.cfg.RequestTimeout,
 		Requests:       a.metrics,
-		Metrics:        a.metrics.handler(),
+		Metrics:        metricsOnMain,
 		Draining:       draining.Load,
 	})
 	if err != nil {
@@ -74,6 +79,13 @@ func serve(ctx context.Context, env *environment) error {
 		return err
 	}
 	defer ln.Close() // Serve closes it; this covers the returns before Serve
+	metricsSrv, err := a.serveMetrics() // before "listening": once that is logged, all is up
+	if err != nil {
+		return err
+	}
+	if metricsSrv != nil {
+		defer metricsSrv.Close() // Shutdown below, or the returns before it
+	}
 	dbCfg, _ := a.cfg.Database()
 	a.log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "store", dbCfg.Dialect)
 
@@ -93,8 +105,10 @@ func serve(ctx context.Context, env *environment) error {
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	serveEnded := false
 	select {
 	case err = <-served:
+		serveEnded = true
 	case <-ctx.Done():
 	}
 	// Shut down in reverse order of start: readiness off (and, with a delay, keep serving while
@@ -107,12 +121,16 @@ func serve(ctx context.Context, env *environment) error {
 		select {
 		case <-delay.C:
 		case err = <-served:
+			serveEnded = true
 		}
 		delay.Stop()
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
 	shutErr := srv.Shutdown(shutCtx)
+	if metricsSrv != nil {
+		_ = metricsSrv.Shutdown(shutCtx)
+	}
 	stopPurges() // and the cache listener
 	<-sched.Stop().Done()
 	<-listenerDone
@@ -122,9 +140,33 @@ func serve(ctx context.Context, env *environment) error {
 	if shutErr != nil {
 		return fmt.Errorf("shutdown: %w", shutErr)
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	if !serveEnded {
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	a.log.Info("stopped")
 	return nil
+}
+
+// serveMetrics serves /metrics on SESSIOND_METRICS_ADDR, when set, so that it need not be
+// reachable where the API is. It returns nil when metrics stay on the API's port.
+func (a *app) serveMetrics() (*http.Server, error) {
+	if a.cfg.MetricsAddr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", a.cfg.MetricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.metrics.handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	a.log.Info("metrics listening", "addr", ln.Addr().String())
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("metrics listener stopped", "err", err)
+		}
+	}()
+	return srv, nil
 }
