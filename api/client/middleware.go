@@ -174,7 +174,7 @@ func (m *Middleware) token(c *gin.Context) string {
 // lookup answers from the cache, or asks sessiond once for all concurrent askers of a token.
 // The answer is shared: callers must not modify it.
 func (m *Middleware) lookup(ctx context.Context, token string) (*Session, error) {
-	key := sha256.Sum256([]byte(token)) // the cache holds no raw token
+	key := sha256.Sum256([]byte(token))         // the cache holds no raw token
 	if s, ok := m.cache.GetIfPresent(key); ok { // entries expire by ttlOf: never past the session's expiry
 		return s, nil
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,15 +18,7 @@ func TestCachedChecksRefuseOnEveryProcess(t *testing.T) {
 	store := servicetest.Postgres(t)
 	env := []string{"SESSIOND_DATABASE_URL=" + store.DSN, "SESSIOND_SESSION_IDLE_TIMEOUT=2s",
 		"SESSIOND_BOOTSTRAP_ADMIN_EMAIL=cache-admin@example.com", "SESSIOND_BOOTSTRAP_ADMIN_PASSWORD=cache admin desk"}
-	var urls [2]string
-	var wg sync.WaitGroup
-	for i := range urls {
-		wg.Go(func() { urls[i] = startBinary(t, env...) })
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
+	urls := startPair(t, env...) // both start (and migrate) at once
 	A, B := urls[0], urls[1]
 	const pw = "cached but correct"
 	register := func() string {

@@ -24,15 +24,7 @@ func TestTwoProcessesKeepTheLimit(t *testing.T) {
 	// The login throttle counts every attempt before checking its password, so 50 at once
 	// for one account would mostly be refused with 429: this test is about the limit.
 	env := []string{"SESSIOND_DATABASE_URL=" + store.DSN, "SESSIOND_LOGIN_FREE_FAILURES=1000", "SESSIOND_LOGIN_LOCK_AFTER=2000"}
-	var urls [2]string
-	var wg sync.WaitGroup
-	for i := range urls { // both start (and migrate) at once
-		wg.Go(func() { urls[i] = startBinary(t, env...) })
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
+	urls := startPair(t, env...) // both start (and migrate) at once
 
 	const logins, limit = 50, 2
 	for _, policy := range []models.LimitPolicy{models.PolicyEvictOldest, models.PolicyReject} {
@@ -156,15 +148,7 @@ func TestThrottleHoldsAcrossProcesses(t *testing.T) {
 	store := servicetest.Postgres(t)
 	env := []string{"SESSIOND_DATABASE_URL=" + store.DSN, "SESSIOND_TRUSTED_PROXIES=127.0.0.1",
 		"SESSIOND_LOGIN_RATE_PER_IP=6", "SESSIOND_LOGIN_BURST_PER_IP=2"}
-	var urls [2]string
-	var wg sync.WaitGroup
-	for i := range urls {
-		wg.Go(func() { urls[i] = startBinary(t, env...) })
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
+	urls := startPair(t, env...) // both start (and migrate) at once
 	login := func(i int, email, from string) (int, string, map[string]any) {
 		t.Helper()
 		b, _ := json.Marshal(map[string]any{"email": email, "password": "not the password"})

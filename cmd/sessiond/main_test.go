@@ -98,6 +98,22 @@ func startBinary(t *testing.T, env ...string) string { return startProc(t, env..
 // startProc is startBinary, returning the process.
 func startProc(t *testing.T, env ...string) *proc {
 	t.Helper()
+	p := launch(t, env...)
+	p.url = p.logs.waitAddr(t, p.exited)
+	return p
+}
+
+// startPair starts two binaries with env at once (they migrate concurrently) and returns
+// their base URLs.
+func startPair(t *testing.T, env ...string) [2]string {
+	t.Helper()
+	a, b := launch(t, env...), launch(t, env...)
+	return [2]string{a.logs.waitAddr(t, a.exited), b.logs.waitAddr(t, b.exited)}
+}
+
+// launch starts the binary and arranges its stop; it does not wait for it to listen.
+func launch(t *testing.T, env ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(binary, "serve")
 	// Tests that are not about throttling log in many times from one address.
 	cmd.Env = append(os.Environ(), append([]string{"SESSIOND_ADDR=127.0.0.1:0", "SESSIOND_COOKIE_SECURE=false", "SESSIOND_LOGIN_RATE_PER_IP=0"}, env...)...)
@@ -126,7 +142,6 @@ func startProc(t *testing.T, env ...string) *proc {
 			t.Errorf("sessiond did not stop within 20s of SIGTERM")
 		}
 	})
-	p.url = p.logs.waitAddr(t, p.exited)
 	return p
 }
 

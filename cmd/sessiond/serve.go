@@ -78,7 +78,7 @@ func serve(ctx context.Context, env *environment) error {
 	if err != nil {
 		return err
 	}
-	defer ln.Close() // Serve closes it; this covers the returns before Serve
+	defer ln.Close()                    // Serve closes it; this covers the returns before Serve
 	metricsSrv, err := a.serveMetrics() // before "listening": once that is logged, all is up
 	if err != nil {
 		return err
