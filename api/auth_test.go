@@ -91,16 +91,7 @@ func TestAuthErrors(t *testing.T) {
 
 	expiring := s.mustLogin(t, s.register(t), "Tablet")
 
-	cases := []struct {
-		name     string
-		method   string
-		path     string
-		ct, body string
-		headers  []string
-		status   int
-		code     string
-		field    string // expected in details.fields
-	}{
+	cases := []hostileCase{
 		{"no token", "GET", "/v1/auth/session", "", "", nil, 401, "unauthenticated", ""},
 		{"garbage token", "GET", "/v1/auth/session", "", "", bearer("garbage"), 401, "session_invalid", ""},
 		{"wrong secret", "GET", "/v1/auth/session", "", "", bearer(id + "." + strings.Repeat("A", 43)), 401, "session_invalid", ""},
@@ -131,17 +122,7 @@ func TestAuthErrors(t *testing.T) {
 		{"trailing slash", "POST", "/v1/auth/login/", "application/json", `{}`, nil, 404, "not_found", ""},
 	}
 	for _, tc := range cases {
-		r := s.do(tc.method, tc.path, tc.ct, tc.body, tc.headers...)
-		if r.Code != tc.status || r.errorCode() != tc.code {
-			t.Errorf("%s: %s %s = %d %s, want %d %s", tc.name, tc.method, tc.path, r.Code, r.Body, tc.status, tc.code)
-			continue
-		}
-		if tc.field != "" {
-			fields, _ := r.errorDetails()["fields"].(map[string]any)
-			if _, ok := fields[tc.field]; !ok {
-				t.Errorf("%s: details.fields = %v, want %q named", tc.name, fields, tc.field)
-			}
-		}
+		checkHostile(t, s, tc)
 	}
 
 	s.clock.Advance(time.Hour + time.Second) // past the idle timeout of an hour

@@ -46,6 +46,14 @@ func newCached(tb testing.TB, store servicetest.Store, db *gorm.DB, clock *fakeC
 	return c
 }
 
+// mustCheck checks token and fails the test unless it is accepted.
+func (c *cached) mustCheck(tb testing.TB, token string) {
+	tb.Helper()
+	if _, err := c.sessions.Authenticate(context.Background(), token); err != nil {
+		tb.Fatalf("Authenticate() = %v, want the session accepted", err)
+	}
+}
+
 // revokeBehindItsBack revokes a session straight in the store, as nothing in sessiond would:
 // a cached check that still passes afterwards was answered from the cache.
 func revokeBehindItsBack(tb testing.TB, db *gorm.DB, sessionID string, now time.Time) {
@@ -68,9 +76,7 @@ func TestCacheAnswersChecksAndForgetsAtOnce(t *testing.T) {
 			c := newCached(t, store, store.DB, newFakeClock())
 			u := c.register(t, &models.Limit{Max: 2, Policy: models.PolicyEvictOldest})
 			a := c.login(t, u, "TV")
-			if _, err := c.sessions.Authenticate(ctx, a.Token); err != nil {
-				t.Fatal(err)
-			}
+			c.mustCheck(t, a.Token)
 			revokeBehindItsBack(t, store.DB, a.Session.ID, c.clock.Now())
 			if _, err := c.sessions.Authenticate(ctx, a.Token); err != nil {
 				t.Fatalf("cached check = %v, want it answered from the cache", err)
@@ -81,9 +87,7 @@ func TestCacheAnswersChecksAndForgetsAtOnce(t *testing.T) {
 
 			b, d := c.login(t, u, "Phone"), c.login(t, u, "Tablet") // d evicts the oldest live one
 			for _, tok := range []string{b.Token, d.Token} {
-				if _, err := c.sessions.Authenticate(ctx, tok); err != nil {
-					t.Fatal(err)
-				}
+				c.mustCheck(t, tok)
 			}
 			if err := c.sessions.Revoke(ctx, u.ID, d.Session.ID, b.Session.ID); err != nil {
 				t.Fatal(err)
@@ -98,18 +102,14 @@ func TestCacheAnswersChecksAndForgetsAtOnce(t *testing.T) {
 			if _, err := c.sessions.Authenticate(ctx, d.Token); !errors.As(err, &evicted) {
 				t.Fatalf("check of an evicted session = %v, want *SessionEvictedError at once", err)
 			}
-			if _, err := c.sessions.Authenticate(ctx, e.Token); err != nil {
-				t.Fatal(err)
-			}
+			c.mustCheck(t, e.Token)
 			if err := c.users.ChangePassword(ctx, u.ID, f.Session.ID, testPassword, "another fine passphrase", true); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := c.sessions.Authenticate(ctx, e.Token); !errors.As(err, &revoked) || revoked.Reason != models.ReasonPasswordChanged {
 				t.Fatalf("check after a password change = %v, want revoked (password_changed)", err)
 			}
-			if _, err := c.sessions.Authenticate(ctx, f.Token); err != nil {
-				t.Fatal(err)
-			}
+			c.mustCheck(t, f.Token)
 			disabled := true
 			if _, err := c.users.Update(ctx, models.Admin{ID: u.ID}, u.ID, models.UserPatch{Disabled: &disabled}); err != nil {
 				t.Fatal(err)
@@ -127,9 +127,7 @@ func TestCacheRespectsExpiry(t *testing.T) {
 	c := newCached(t, store, store.DB, newFakeClock())
 	u := c.register(t, nil)
 	a := c.login(t, u, "TV")
-	if _, err := c.sessions.Authenticate(context.Background(), a.Token); err != nil {
-		t.Fatal(err)
-	}
+	c.mustCheck(t, a.Token)
 	c.clock.Advance(defaultTimeouts.Idle + time.Second)
 	if _, err := c.sessions.Authenticate(context.Background(), a.Token); !errors.Is(err, models.ErrSessionExpired) {
 		t.Fatalf("cached check past the idle timeout = %v, want ErrSessionExpired", err)
@@ -170,9 +168,7 @@ func TestCacheCoherentAcrossProcesses(t *testing.T) {
 	u := a.register(t, nil)
 	s1, s2 := a.login(t, u, "TV"), a.login(t, u, "Phone")
 	for _, tok := range []string{s1.Token, s2.Token} {
-		if _, err := b.sessions.Authenticate(ctx, tok); err != nil {
-			t.Fatal(err)
-		}
+		b.mustCheck(t, tok)
 	}
 	if b.cache.Len() != 2 {
 		t.Fatalf("B caches %d sessions, want 2", b.cache.Len())
@@ -240,9 +236,7 @@ func TestCacheDistrustsAnEntryItCannotTouch(t *testing.T) {
 	c := newCached(t, store, store.DB, newFakeClock())
 	u := c.register(t, nil)
 	a := c.login(t, u, "TV")
-	if _, err := c.sessions.Authenticate(context.Background(), a.Token); err != nil {
-		t.Fatal(err)
-	}
+	c.mustCheck(t, a.Token)
 	revokeBehindItsBack(t, store.DB, a.Session.ID, c.clock.Now())
 	c.clock.Advance(2 * time.Minute) // a touch is due
 	var revoked *models.SessionRevokedError

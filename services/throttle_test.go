@@ -45,6 +45,20 @@ func (t *throttled) attempt(email, password, ip string) error {
 	return err
 }
 
+// failTimes fails n logins of email with a wrong password, waiting out every delay on the
+// fake clock.
+func (e *throttled) failTimes(t *testing.T, email string, n int) {
+	t.Helper()
+	for failures := 0; failures < n; {
+		err := e.attempt(email, "wrong password", "")
+		if errors.Is(err, models.ErrInvalidCredentials) {
+			failures++
+			continue
+		}
+		e.clock.Advance(retryAfter(t, err))
+	}
+}
+
 // retryAfter returns how long a rate-limited error says to wait, or fails the test.
 func retryAfter(tb testing.TB, err error) time.Duration {
 	tb.Helper()
@@ -138,14 +152,7 @@ func TestThrottleLocksAccountUntilReset(t *testing.T) {
 			cfg.FreeFailures, cfg.LockAfter, cfg.MaxDelay = 2, 5, time.Second
 			e := newThrottled(t, store, cfg)
 			u := e.register(t, nil)
-			for failures := 0; failures < 5; {
-				err := e.attempt(u.Email, "wrong password", "")
-				if errors.Is(err, models.ErrInvalidCredentials) {
-					failures++
-					continue
-				}
-				e.clock.Advance(retryAfter(t, err))
-			}
+			e.failTimes(t, u.Email, 5)
 			e.clock.Advance(time.Hour)
 			before := e.hasher.Runs()
 			if err := e.attempt(u.Email, testPassword, ""); !errors.Is(err, models.ErrInvalidCredentials) {
@@ -354,14 +361,7 @@ func TestLockedAccountBoundsPasswordRechecks(t *testing.T) {
 	e := newThrottled(t, store, cfg)
 	u := e.register(t, nil)
 	sess := e.login(t, u, "TV")
-	for failures := 0; failures < 3; {
-		err := e.attempt(u.Email, "wrong password", "")
-		if errors.Is(err, models.ErrInvalidCredentials) {
-			failures++
-			continue
-		}
-		e.clock.Advance(retryAfter(t, err))
-	}
+	e.failTimes(t, u.Email, 3)
 	e.clock.Advance(time.Hour)
 	ctx := context.Background()
 	if err := e.users.ChangePassword(ctx, u.ID, sess.Session.ID, "guess one", "a new passphrase", true); !errors.Is(err, models.ErrInvalidCredentials) {

@@ -121,41 +121,34 @@ func usersCmd(env *environment) *cobra.Command {
 				return nil
 			})
 		},
-	}, &cobra.Command{
-		Use:   "revoke EMAIL",
-		Short: "Sign a user out of every session",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return withApp(cmd.Context(), env, func(a *app) error {
-				u, err := a.users.GetByEmail(cmd.Context(), args[0])
-				if err != nil {
-					return err
-				}
-				n, err := a.users.RevokeSessions(cmd.Context(), operator, u.ID)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(env.stdout, "%d sessions of %s revoked\n", n, u.Email)
-				return nil
-			})
-		},
-	}, &cobra.Command{
-		Use:   "unlock EMAIL",
-		Short: "Clear a user's failed logins and the lock they caused",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return withApp(cmd.Context(), env, func(a *app) error {
-				u, err := a.users.GetByEmail(cmd.Context(), args[0])
-				if err != nil {
-					return err
-				}
-				if err := a.users.Unlock(cmd.Context(), operator, u.ID); err != nil {
-					return err
-				}
-				fmt.Fprintf(env.stdout, "%s unlocked\n", u.Email)
-				return nil
-			})
-		},
-	})
+	}, userCmd(env, "revoke", "Sign a user out of every session", func(ctx context.Context, a *app, u models.User) (string, error) {
+		n, err := a.users.RevokeSessions(ctx, operator, u.ID)
+		return fmt.Sprintf("%d sessions of %s revoked", n, u.Email), err
+	}), userCmd(env, "unlock", "Clear a user's failed logins and the lock they caused", func(ctx context.Context, a *app, u models.User) (string, error) {
+		return u.Email + " unlocked", a.users.Unlock(ctx, operator, u.ID)
+	}))
 	return users
+}
+
+// userCmd is `users NAME EMAIL`: act on the user with that email and print what was done.
+func userCmd(env *environment, name, short string, act func(ctx context.Context, a *app, u models.User) (string, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:   name + " EMAIL",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withApp(cmd.Context(), env, func(a *app) error {
+				u, err := a.users.GetByEmail(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				done, err := act(cmd.Context(), a, u)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(env.stdout, done)
+				return nil
+			})
+		},
+	}
 }
