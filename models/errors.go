@@ -53,10 +53,14 @@ type WeakPasswordError struct {
 func (e *WeakPasswordError) Error() string { return "weak password: " + e.Reason }
 
 // DeviceLimitError is returned by a login that the reject policy refuses: the user already
-// holds Limit active sessions, listed newest first so one can be chosen for sign-out.
+// holds Limit active sessions, listed newest first so one can be chosen for sign-out. Pending
+// is the token of the login kept pending, when the caller asked for one (LoginParams.KeepPending),
+// valid until PendingExpiresAt.
 type DeviceLimitError struct {
-	Limit    int
-	Sessions []Session
+	Limit            int
+	Sessions         []Session
+	Pending          string
+	PendingExpiresAt time.Time
 }
 
 func (e *DeviceLimitError) Error() string {

@@ -165,7 +165,9 @@ type Introspection struct {
 }
 
 // LoginParams is one device's sign-in attempt. ReplaceSessionID optionally names one of the
-// user's sessions to sign out to make room (the answer to a DeviceLimitError).
+// user's sessions to sign out to make room (the answer to a DeviceLimitError). KeepPending
+// asks, should the reject policy refuse the device, for the login to be kept pending
+// (DeviceLimitError.Pending) so that it can be completed without the password.
 type LoginParams struct {
 	Email            string
 	Password         string
@@ -173,6 +175,7 @@ type LoginParams struct {
 	ReplaceSessionID string
 	IP               string
 	UserAgent        string
+	KeepPending      bool
 }
 
 // LoginResult is a successful login: the token (returned only here; the store keeps its hash),

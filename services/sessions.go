@@ -104,48 +104,158 @@ func (s *Sessions) login(ctx context.Context, p models.LoginParams) (models.Logi
 		if err := s.cfg.Throttle.succeededIn(tx, attempt); err != nil {
 			return err
 		}
-		plan, err := planOf(tx, locked.PlanID)
-		if err != nil {
-			return err
-		}
-		// Lifetimes come from the plan as it is now, under the lock.
-		t := plan.Timeouts(s.cfg.Defaults)
-		sess.ExpiresAt = now.Add(t.Absolute)
-		sess.IdleExpiresAt = models.IdleDeadline(now, t.Idle, sess.ExpiresAt)
-		active, err := activeSessions(tx, user.ID, now)
-		if err != nil {
-			return err
-		}
-		adm, err := models.Admit(active, device.ID, p.ReplaceSessionID, locked.EffectiveLimit(plan, now))
-		if errors.As(err, &limitErr) {
-			// Commit the refusal to the history; the caller still gets the error.
-			ev := sessionEvent(sess, models.EventLimitRejected, actorSelf(user.ID), now, map[string]any{"limit": limitErr.Limit})
-			ev.SessionID = nil // the refused session never existed
-			return insertEvents(tx, ev)
-		}
-		if err != nil {
-			return err
-		}
-		if err := revoke(tx, out, adm.Replaced, models.ReasonReplaced, sess.ID, actorSelf(user.ID), now); err != nil {
-			return err
-		}
-		if err := revoke(tx, out, adm.Evicted, models.ReasonEvicted, sess.ID, actorSelf(user.ID), now); err != nil {
-			return err
-		}
-		if err := storeError(tx.Create(&sess).Error); err != nil {
-			return err
-		}
-		if err := insertEvents(tx, sessionEvent(sess, models.EventLogin, actorSelf(user.ID), now, nil)); err != nil {
-			return err
-		}
-		res = models.LoginResult{Token: token, Session: sess, User: locked, Evicted: adm.Evicted}
-		return nil
+		res, limitErr, err = s.admit(tx, out, locked, admission{sess: sess, token: token, replaceID: p.ReplaceSessionID, keepPending: p.KeepPending}, now)
+		return err
 	})
 	if err == nil && limitErr != nil {
 		err = limitErr
 	}
 	if err != nil {
 		return models.LoginResult{}, fmt.Errorf("login user %s: %w", user.ID, err)
+	}
+	return res, nil
+}
+
+// PendingLoginTTL is how long a login held at the device limit can be completed (Resume).
+const PendingLoginTTL = 10 * time.Minute
+
+// admission is a new session waiting for the device limit to admit it.
+type admission struct {
+	sess        models.Session // not yet stored; lifetimes are set by admit
+	token       string
+	replaceID   string // the session to sign out to make room, if any
+	keepPending bool   // on a refusal, keep the login pending (LoginParams.KeepPending)
+}
+
+// admit enforces the device limit for a.sess of the user, whose row the caller has locked, and
+// stores it: the session named by a.replaceID and any of the same device are replaced, and the
+// policy evicts to make room or refuses. A refusal comes back as limitErr with a nil error, so
+// that the caller's transaction commits its record (and the pending login, when asked for).
+func (s *Sessions) admit(tx *gorm.DB, out *ended, user models.User, a admission, now time.Time) (models.LoginResult, *models.DeviceLimitError, error) {
+	sess := a.sess
+	plan, err := planOf(tx, user.PlanID)
+	if err != nil {
+		return models.LoginResult{}, nil, err
+	}
+	// Lifetimes come from the plan as it is now, under the lock.
+	t := plan.Timeouts(s.cfg.Defaults)
+	sess.ExpiresAt = now.Add(t.Absolute)
+	sess.IdleExpiresAt = models.IdleDeadline(now, t.Idle, sess.ExpiresAt)
+	active, err := activeSessions(tx, user.ID, now)
+	if err != nil {
+		return models.LoginResult{}, nil, err
+	}
+	adm, err := models.Admit(active, sess.DeviceID, a.replaceID, user.EffectiveLimit(plan, now))
+	var limitErr *models.DeviceLimitError
+	if errors.As(err, &limitErr) {
+		if a.keepPending {
+			if limitErr.Pending, err = keepPending(tx, sess, now); err != nil {
+				return models.LoginResult{}, nil, err
+			}
+			limitErr.PendingExpiresAt = now.Add(PendingLoginTTL)
+		}
+		// Commit the refusal to the history; the caller still gets the error.
+		ev := sessionEvent(sess, models.EventLimitRejected, actorSelf(user.ID), now, map[string]any{"limit": limitErr.Limit})
+		ev.SessionID = nil // the refused session never existed
+		return models.LoginResult{}, limitErr, insertEvents(tx, ev)
+	}
+	if err != nil {
+		return models.LoginResult{}, nil, err
+	}
+	if err := revoke(tx, out, adm.Replaced, models.ReasonReplaced, sess.ID, actorSelf(user.ID), now); err != nil {
+		return models.LoginResult{}, nil, err
+	}
+	if err := revoke(tx, out, adm.Evicted, models.ReasonEvicted, sess.ID, actorSelf(user.ID), now); err != nil {
+		return models.LoginResult{}, nil, err
+	}
+	if err := storeError(tx.Create(&sess).Error); err != nil {
+		return models.LoginResult{}, nil, err
+	}
+	if err := insertEvents(tx, sessionEvent(sess, models.EventLogin, actorSelf(user.ID), now, nil)); err != nil {
+		return models.LoginResult{}, nil, err
+	}
+	return models.LoginResult{Token: a.token, Session: sess, User: user, Evicted: adm.Evicted}, nil, nil
+}
+
+// keepPending stores the refused session's login as pending and returns its token.
+func keepPending(tx *gorm.DB, sess models.Session, now time.Time) (string, error) {
+	id, token, hash, err := newToken()
+	if err != nil {
+		return "", fmt.Errorf("new token: %w", err)
+	}
+	pl := models.PendingLogin{
+		ID: id.String(), SecretHash: hash, UserID: sess.UserID,
+		DeviceID: sess.DeviceID, DeviceName: sess.DeviceName, DeviceType: sess.DeviceType,
+		IP: sess.IP, UserAgent: sess.UserAgent, CreatedAt: now, ExpiresAt: now.Add(PendingLoginTTL),
+	}
+	return token, storeError(tx.Create(&pl).Error)
+}
+
+// Resume completes a login that the reject policy held at the device limit (LoginParams.KeepPending),
+// signing out replaceSessionID to make room, without asking for the password again. The pending
+// login is spent by the transaction that admits it, so it completes at most once.
+//
+// Errors: models.ErrPendingLoginInvalid when the token is unknown, spent or expired, or the user
+// was disabled or changed password since (password changes delete pending logins);
+// *models.DeviceLimitError, carrying the same pending token, when the limit still refuses (the
+// chosen session ended meanwhile and another took its place); *models.ValidationError for a
+// malformed session id.
+func (s *Sessions) Resume(ctx context.Context, pending, replaceSessionID string) (models.LoginResult, error) {
+	res, err := s.resume(ctx, pending, replaceSessionID)
+	s.cfg.Observer.LoginFinished(loginOutcome(err))
+	return res, err
+}
+
+func (s *Sessions) resume(ctx context.Context, pending, replaceSessionID string) (models.LoginResult, error) {
+	id, secret, err := parseToken(pending)
+	if err != nil {
+		return models.LoginResult{}, models.ErrPendingLoginInvalid
+	}
+	if replaceSessionID != "" && !validID(replaceSessionID) {
+		return models.LoginResult{}, models.Invalid("replace_session_id", "is not a session id")
+	}
+	now := s.now()
+	var res models.LoginResult
+	err = transact(ctx, s.db, s.cfg.Observer, func(tx *gorm.DB, out *ended) error {
+		var pl models.PendingLogin
+		err := storeError(tx.Where("id = ?", id.String()).Take(&pl).Error)
+		if errors.Is(err, models.ErrNotFound) {
+			return models.ErrPendingLoginInvalid
+		}
+		if err != nil {
+			return err
+		}
+		if !secretMatches(secret, pl.SecretHash) || !now.Before(pl.ExpiresAt) {
+			return models.ErrPendingLoginInvalid
+		}
+		locked, err := lockUser(tx, pl.UserID)
+		if err != nil {
+			return err
+		}
+		// Spend it under the user's lock: of two racing completions, the second finds it gone.
+		del := tx.Where("id = ?", pl.ID).Delete(&models.PendingLogin{})
+		if err := storeError(del.Error); err != nil {
+			return err
+		}
+		if del.RowsAffected == 0 || locked.Disabled() {
+			return models.ErrPendingLoginInvalid
+		}
+		sess, token, err := s.newSession(pl.UserID, models.Device{ID: pl.DeviceID, Name: pl.DeviceName, Type: pl.DeviceType},
+			models.LoginParams{IP: pl.IP, UserAgent: pl.UserAgent}, now)
+		if err != nil {
+			return err
+		}
+		var limitErr *models.DeviceLimitError
+		res, limitErr, err = s.admit(tx, out, locked, admission{sess: sess, token: token, replaceID: replaceSessionID}, now)
+		if err == nil && limitErr != nil {
+			// Still refused: roll back, which keeps the pending login for another choice.
+			limitErr.Pending, limitErr.PendingExpiresAt = pending, pl.ExpiresAt
+			err = limitErr
+		}
+		return err
+	})
+	if err != nil {
+		return models.LoginResult{}, fmt.Errorf("resume login: %w", err)
 	}
 	return res, nil
 }

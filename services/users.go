@@ -211,6 +211,10 @@ func (u *Users) ChangePassword(ctx context.Context, userID, currentSessionID, cu
 			return storeError(err)
 		}
 		out.userChanged(userID)
+		// A login held at the device limit was proved with the old password: it cannot complete.
+		if err := tx.Where("user_id = ?", userID).Delete(&models.PendingLogin{}).Error; err != nil {
+			return storeError(err)
+		}
 		var others []models.Session
 		if signOutOthers {
 			err := tx.Where("user_id = ? AND revoked_at IS NULL AND id <> ?", userID, currentSessionID).Find(&others).Error
