@@ -75,7 +75,7 @@ func classify(err error) apiError {
 	case errors.As(err, &evicted):
 		return apiError{http.StatusUnauthorized, "session_evicted",
 			"This device was signed out because another device signed in and the plan's device limit was reached.",
-			map[string]any{"evicted_at": evicted.EvictedAt.UTC(), "by_device_name": evicted.ByDeviceName}}
+			evictedDetails(evicted)}
 	case errors.As(err, &limited):
 		return apiError{http.StatusTooManyRequests, "rate_limited", "Too many attempts: wait before trying again.",
 			map[string]any{"retry_after_seconds": int(math.Ceil(limited.RetryAfter.Seconds()))}}
@@ -112,6 +112,14 @@ var sentinels = []struct {
 	{errMethodNotAllowed, apiError{status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "Method not allowed on this route."}},
 	{models.ErrPlanInUse, apiError{status: http.StatusConflict, Code: "plan_in_use", Message: "Users are on this plan: move them first."}},
 	{models.ErrConflict, apiError{status: http.StatusConflict, Code: "conflict", Message: "That already exists."}},
+}
+
+func evictedDetails(e *models.SessionEvictedError) map[string]any {
+	d := map[string]any{"evicted_at": e.EvictedAt.UTC(), "by_device_name": e.ByDeviceName}
+	if e.Limit > 0 {
+		d["limit"] = e.Limit
+	}
+	return d
 }
 
 // logFailure is used where no handler is at hand (panics).

@@ -211,6 +211,13 @@ func (f fakeSessions) History(context.Context, string, int, string) ([]models.Se
 	return nil, "", f.err
 }
 
+func (f fakeSessions) Held(context.Context, string) (models.HeldLogin, error) {
+	return models.HeldLogin{}, f.err
+}
+func (f fakeSessions) Resume(context.Context, string, string) (models.LoginResult, error) {
+	return models.LoginResult{}, f.err
+}
+
 type fakePinger struct{ err error }
 
 func (f fakePinger) Ping(context.Context) error { return f.err }

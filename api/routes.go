@@ -5,6 +5,7 @@ package api
 import (
 	"context"
 	_ "embed"
+	"html/template"
 	"io"
 	"log/slog"
 	"net"
@@ -26,6 +27,8 @@ type SessionService interface {
 	RevokeAll(ctx context.Context, userID, currentID, password string, scope models.RevokeScope) (int, error)
 	History(ctx context.Context, userID string, limit int, before string) ([]models.SessionEvent, string, error)
 	Introspect(ctx context.Context, clientID, clientSecret, token string) (models.Introspection, error)
+	Held(ctx context.Context, pending string) (models.HeldLogin, error)
+	Resume(ctx context.Context, pending, replaceSessionID string) (models.LoginResult, error)
 }
 
 // UserService is what the handlers need of account use cases.
@@ -98,6 +101,7 @@ type handler struct {
 	requests     RequestObserver
 	draining     func() bool
 	proxies      []*net.IPNet
+	pages        map[string]*template.Template
 }
 
 //go:embed openapi.yaml
@@ -120,6 +124,9 @@ func NewHandler(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	h.proxies = proxies
+	if h.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
 	r.RedirectTrailingSlash, r.RedirectFixedPath = false, false
 	r.HandleMethodNotAllowed = true
 	r.NoRoute(func(c *gin.Context) { h.fail(c, errRouteNotFound) })
@@ -167,5 +174,26 @@ func NewHandler(d Deps) (http.Handler, error) {
 	admin.GET("/service-clients", h.listClients)
 	admin.POST("/service-clients", h.createClient)
 	admin.DELETE("/service-clients/:id", h.deleteClient)
+
+	// Web pages (cookie session; API.md "Web pages").
+	r.GET("/static/*file", static())
+	web := r.Group("", pageHeaders)
+	web.GET("/", h.rootPage)
+	web.GET("/login", h.loginPage)
+	web.POST("/login", h.sameOriginForm, h.loginSubmit)
+	web.GET("/devices/limit", h.chooserPage)
+	web.POST("/devices/limit", h.sameOriginForm, h.chooserSubmit)
+	signedIn := web.Group("", h.pageSession)
+	signedIn.POST("/logout", h.logoutSubmit)
+	signedIn.GET("/devices", h.devicesPage)
+	signedIn.POST("/devices/:id/sign-out", h.signOutDevice)
+	signedIn.POST("/devices/sign-out-others", h.signOutOthers)
+	signedIn.GET("/history", h.historyPage)
+	adminPages := signedIn.Group("/admin", h.pageAdmin)
+	adminPages.GET("", h.adminPage)
+	adminPages.POST("/plans/:id", h.adminSavePlan)
+	adminPages.GET("/users/:id", h.adminUserPage)
+	adminPages.POST("/users/:id/sign-out", h.adminSignOutUser)
+	adminPages.POST("/users/:id/sessions/:sid/sign-out", h.adminSignOutSession)
 	return r, nil
 }

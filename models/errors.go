@@ -80,7 +80,8 @@ func (e *SessionRevokedError) Error() string { return "session revoked: " + stri
 // when ByDeviceName signed in.
 type SessionEvictedError struct {
 	EvictedAt    time.Time
-	ByDeviceName string
+	ByDeviceName string // the device whose sign-in evicted it; "" when no longer known
+	Limit        int    // the user's device limit now; 0 when unknown
 }
 
 func (e *SessionEvictedError) Error() string {

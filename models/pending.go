@@ -26,3 +26,12 @@ type PendingLogin struct {
 // ErrPendingLoginInvalid is the answer to a pending-login token that is unknown, malformed,
 // spent or expired, or whose user changed password or was disabled since: sign in again.
 var ErrPendingLoginInvalid = errors.New("pending login unknown or expired")
+
+// HeldLogin is what a pending login waits on: the device it would sign in, the user's device
+// limit and active sessions (newest first), and when it can no longer be completed.
+type HeldLogin struct {
+	Device    Device
+	Limit     Limit
+	Sessions  []Session
+	ExpiresAt time.Time
+}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: go vet, then go test -race on all packages against a real Postgres.
+# Runs every test: go vet, then go test -race on all packages against a real Postgres, the web
+# pages' tests in headless chromium included.
 #
 # Postgres comes from, in order: TEST_DATABASE_URL; a server answering on 127.0.0.1:5432
 # (trust auth, role postgres); a throwaway cluster started here with initdb/pg_ctl (from PATH
@@ -29,6 +30,24 @@ if [ -z "${TEST_DATABASE_URL:-}" ]; then
 	fi
 else
 	say "using TEST_DATABASE_URL"
+fi
+
+# The browser tests (cmd/sessiond) drive Debian's chromium headless. Install it when missing and
+# we can (root with apt); without it they fail under CI=true and are skipped, loudly, elsewhere.
+have_chromium() { command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; }
+if ! have_chromium && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	say "installing Debian's chromium for the browser tests"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -q chromium >/dev/null 2>&1 ||
+		{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } ||
+		say "could not install chromium"
+fi
+if ! have_chromium; then
+	if [ "${CI:-}" = true ]; then
+		say "FAIL: no chromium for the browser tests: install Debian's chromium package"
+		exit 1
+	fi
+	say "WARNING: no chromium: the browser tests will be SKIPPED (install Debian's chromium package)"
 fi
 
 say "go vet ./..."

@@ -39,8 +39,14 @@ func TestResumeCompletesAHeldLoginOnce(t *testing.T) {
 			u, a, b, held := heldAtLimit(t, e)
 			ctx := context.Background()
 
+			h, err := e.sessions.Held(ctx, held.Pending)
+			if err != nil || h.Device.Name != "C" || h.Limit.Max != 2 || len(h.Sessions) != 2 ||
+				h.Sessions[0].ID != b.Session.ID || h.Sessions[1].ID != a.Session.ID || !h.ExpiresAt.Equal(held.PendingExpiresAt) {
+				t.Fatalf("Held() = %+v, %v; want device C waiting on [B A] at limit 2", h, err)
+			}
+
 			// Without a choice the limit still refuses, and the pending login survives.
-			_, err := e.sessions.Resume(ctx, held.Pending, "")
+			_, err = e.sessions.Resume(ctx, held.Pending, "")
 			var again *models.DeviceLimitError
 			if !errors.As(err, &again) || again.Pending != held.Pending {
 				t.Fatalf("Resume(no choice) = %v, want DeviceLimitError with the same pending token", err)
@@ -66,6 +72,9 @@ func TestResumeCompletesAHeldLoginOnce(t *testing.T) {
 			// Spent: a second completion, even naming another device, is refused.
 			if _, err := e.sessions.Resume(ctx, held.Pending, b.Session.ID); !errors.Is(err, models.ErrPendingLoginInvalid) {
 				t.Errorf("Resume(again) = %v, want ErrPendingLoginInvalid", err)
+			}
+			if _, err := e.sessions.Held(ctx, held.Pending); !errors.Is(err, models.ErrPendingLoginInvalid) {
+				t.Errorf("Held(spent) = %v, want ErrPendingLoginInvalid", err)
 			}
 			if n := activeCount(t, store.DB, u.ID, e.clock.Now()); n != 2 {
 				t.Errorf("active sessions = %d, want 2", n)

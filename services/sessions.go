@@ -116,9 +116,6 @@ func (s *Sessions) login(ctx context.Context, p models.LoginParams) (models.Logi
 	return res, nil
 }
 
-// PendingLoginTTL is how long a login held at the device limit can be completed (Resume).
-const PendingLoginTTL = 10 * time.Minute
-
 // admission is a new session waiting for the device limit to admit it.
 type admission struct {
 	sess        models.Session // not yet stored; lifetimes are set by admit
@@ -175,89 +172,6 @@ func (s *Sessions) admit(tx *gorm.DB, out *ended, user models.User, a admission,
 		return models.LoginResult{}, nil, err
 	}
 	return models.LoginResult{Token: a.token, Session: sess, User: user, Evicted: adm.Evicted}, nil, nil
-}
-
-// keepPending stores the refused session's login as pending and returns its token.
-func keepPending(tx *gorm.DB, sess models.Session, now time.Time) (string, error) {
-	id, token, hash, err := newToken()
-	if err != nil {
-		return "", fmt.Errorf("new token: %w", err)
-	}
-	pl := models.PendingLogin{
-		ID: id.String(), SecretHash: hash, UserID: sess.UserID,
-		DeviceID: sess.DeviceID, DeviceName: sess.DeviceName, DeviceType: sess.DeviceType,
-		IP: sess.IP, UserAgent: sess.UserAgent, CreatedAt: now, ExpiresAt: now.Add(PendingLoginTTL),
-	}
-	return token, storeError(tx.Create(&pl).Error)
-}
-
-// Resume completes a login that the reject policy held at the device limit (LoginParams.KeepPending),
-// signing out replaceSessionID to make room, without asking for the password again. The pending
-// login is spent by the transaction that admits it, so it completes at most once.
-//
-// Errors: models.ErrPendingLoginInvalid when the token is unknown, spent or expired, or the user
-// was disabled or changed password since (password changes delete pending logins);
-// *models.DeviceLimitError, carrying the same pending token, when the limit still refuses (the
-// chosen session ended meanwhile and another took its place); *models.ValidationError for a
-// malformed session id.
-func (s *Sessions) Resume(ctx context.Context, pending, replaceSessionID string) (models.LoginResult, error) {
-	res, err := s.resume(ctx, pending, replaceSessionID)
-	s.cfg.Observer.LoginFinished(loginOutcome(err))
-	return res, err
-}
-
-func (s *Sessions) resume(ctx context.Context, pending, replaceSessionID string) (models.LoginResult, error) {
-	id, secret, err := parseToken(pending)
-	if err != nil {
-		return models.LoginResult{}, models.ErrPendingLoginInvalid
-	}
-	if replaceSessionID != "" && !validID(replaceSessionID) {
-		return models.LoginResult{}, models.Invalid("replace_session_id", "is not a session id")
-	}
-	now := s.now()
-	var res models.LoginResult
-	err = transact(ctx, s.db, s.cfg.Observer, func(tx *gorm.DB, out *ended) error {
-		var pl models.PendingLogin
-		err := storeError(tx.Where("id = ?", id.String()).Take(&pl).Error)
-		if errors.Is(err, models.ErrNotFound) {
-			return models.ErrPendingLoginInvalid
-		}
-		if err != nil {
-			return err
-		}
-		if !secretMatches(secret, pl.SecretHash) || !now.Before(pl.ExpiresAt) {
-			return models.ErrPendingLoginInvalid
-		}
-		locked, err := lockUser(tx, pl.UserID)
-		if err != nil {
-			return err
-		}
-		// Spend it under the user's lock: of two racing completions, the second finds it gone.
-		del := tx.Where("id = ?", pl.ID).Delete(&models.PendingLogin{})
-		if err := storeError(del.Error); err != nil {
-			return err
-		}
-		if del.RowsAffected == 0 || locked.Disabled() {
-			return models.ErrPendingLoginInvalid
-		}
-		sess, token, err := s.newSession(pl.UserID, models.Device{ID: pl.DeviceID, Name: pl.DeviceName, Type: pl.DeviceType},
-			models.LoginParams{IP: pl.IP, UserAgent: pl.UserAgent}, now)
-		if err != nil {
-			return err
-		}
-		var limitErr *models.DeviceLimitError
-		res, limitErr, err = s.admit(tx, out, locked, admission{sess: sess, token: token, replaceID: replaceSessionID}, now)
-		if err == nil && limitErr != nil {
-			// Still refused: roll back, which keeps the pending login for another choice.
-			limitErr.Pending, limitErr.PendingExpiresAt = pending, pl.ExpiresAt
-			err = limitErr
-		}
-		return err
-	})
-	if err != nil {
-		return models.LoginResult{}, fmt.Errorf("resume login: %w", err)
-	}
-	return res, nil
 }
 
 // checkPassword returns the active user with this email and password, after the account
@@ -344,7 +258,7 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (models.Princ
 		return models.Principal{}, models.ErrSessionInvalid
 	}
 	if sess.Revoked() {
-		return models.Principal{}, revokedError(db, sess)
+		return models.Principal{}, revokedError(db, sess, now)
 	}
 	if pr.User.Disabled() {
 		return models.Principal{}, &models.SessionRevokedError{Reason: models.ReasonUserDisabled, RevokedAt: *pr.User.DisabledAt}
@@ -428,7 +342,7 @@ func (s *Sessions) Logout(ctx context.Context, userID, sessionID string) error {
 }
 
 // revokedError explains a revoked session: who evicted it, or why it was revoked.
-func revokedError(db *gorm.DB, sess models.Session) error {
+func revokedError(db *gorm.DB, sess models.Session, now time.Time) error {
 	reason := *sess.RevokeReason
 	if reason != models.ReasonEvicted {
 		return &models.SessionRevokedError{Reason: reason, RevokedAt: *sess.RevokedAt}
@@ -439,6 +353,13 @@ func revokedError(db *gorm.DB, sess models.Session) error {
 		var by models.Session
 		if err := db.Select("device_name").Where("id = ?", *sess.RevokedBy).Take(&by).Error; err == nil {
 			e.ByDeviceName = by.DeviceName
+		}
+	}
+	// The limit as it stands now, which is what the person can act on; unknown if unreadable.
+	var u models.User
+	if err := db.Where("id = ?", sess.UserID).Take(&u).Error; err == nil {
+		if plan, err := planOf(db, u.PlanID); err == nil {
+			e.Limit = u.EffectiveLimit(plan, now).Max
 		}
 	}
 	return e

@@ -1,0 +1,317 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sessiond/sessiond/models"
+)
+
+// loginForm is the sign-in form as shown, and as posted back.
+type loginForm struct {
+	Email       string
+	DeviceName  string
+	DeviceType  string
+	Next        string
+	Fields      map[string]string // field → problem
+	DeviceTypes []option
+}
+
+func (h *handler) rootPage(c *gin.Context) {
+	if cookie, err := c.Cookie(h.cookieName()); err == nil && cookie != "" {
+		c.Redirect(http.StatusSeeOther, "/devices")
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/login")
+}
+
+func (h *handler) loginPage(c *gin.Context) {
+	name, typ := devicePrefill(c.Request.UserAgent())
+	f := loginForm{DeviceName: name, DeviceType: string(typ), Next: safeNext(c.Query("next"))}
+	var n *notice
+	if c.Query("done") == "signed_out" {
+		n = &notice{Kind: "ok", Text: "You are signed out on this device."}
+	}
+	h.renderLogin(c, http.StatusOK, f, n)
+}
+
+func (h *handler) renderLogin(c *gin.Context, status int, f loginForm, n *notice) {
+	if f.DeviceName == "" {
+		name, typ := devicePrefill(c.Request.UserAgent())
+		f.DeviceName, f.DeviceType = name, string(typ)
+	}
+	f.DeviceTypes = deviceTypes
+	h.render(c, status, "login", pageData{Notice: n, Data: f})
+}
+
+func (h *handler) loginSubmit(c *gin.Context) {
+	f := loginForm{
+		Email: c.PostForm("email"), DeviceName: c.PostForm("device_name"), DeviceType: c.PostForm("device_type"),
+		Next: safeNext(c.PostForm("next")),
+	}
+	res, err := h.sessions.Login(c.Request.Context(), models.LoginParams{
+		Email: f.Email, Password: c.PostForm("password"),
+		Device:      models.Device{ID: h.browserID(c), Name: f.DeviceName, Type: models.DeviceType(f.DeviceType)},
+		IP:          c.ClientIP(),
+		UserAgent:   c.Request.UserAgent(),
+		KeepPending: true,
+	})
+	h.finishLogin(c, res, err, f)
+}
+
+// finishLogin signs the browser in, sends it to the chooser when the plan holds the login at
+// the device limit, or shows the form again with what went wrong.
+func (h *handler) finishLogin(c *gin.Context, res models.LoginResult, err error, f loginForm) {
+	var limit *models.DeviceLimitError
+	switch {
+	case err == nil:
+		h.setCookie(c, res.Token, res.Session)
+		h.clearPending(c)
+		next := f.Next
+		if n := len(res.Evicted); n > 0 && next == "/devices" {
+			next += "?done=evicted&n=" + strconv.Itoa(n)
+		}
+		c.Redirect(http.StatusSeeOther, next)
+	case errors.As(err, &limit) && limit.Pending != "":
+		h.setPending(c, limit.Pending, limit.PendingExpiresAt)
+		c.Redirect(http.StatusSeeOther, "/devices/limit")
+	default:
+		status, n := failureNotice(err)
+		f.Fields = fieldErrors(err, map[string]string{"email": "email", "device.name": "device_name", "device.type": "device_type"})
+		h.renderLogin(c, status, f, n)
+	}
+}
+
+// pendingCookie holds a login held at the device limit, for the chooser only.
+func (h *handler) pendingCookie() string { return h.cookieName() + "-pending" }
+
+func (h *handler) setPending(c *gin.Context, token string, until time.Time) {
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: h.pendingCookie(), Value: token, Path: "/", MaxAge: max(1, int(time.Until(until)/time.Second)),
+		Secure: h.cookieSecure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (h *handler) clearPending(c *gin.Context) {
+	if _, err := c.Cookie(h.pendingCookie()); err != nil {
+		return
+	}
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: h.pendingCookie(), Value: "", Path: "/", MaxAge: -1,
+		Secure: h.cookieSecure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// browserID is this browser's stable device id, kept in a cookie of its own for 400 days: a
+// browser that signs in again replaces its own session instead of taking another slot.
+func (h *handler) browserID(c *gin.Context) string {
+	name := h.cookieName() + "-device"
+	if id, err := c.Cookie(name); err == nil && len(id) == 22 {
+		if _, err := base64.RawURLEncoding.DecodeString(id); err == nil {
+			return "browser-" + id
+		}
+	}
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	id := base64.RawURLEncoding.EncodeToString(b)
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: name, Value: id, Path: "/", MaxAge: 400 * 24 * 3600,
+		Secure: h.cookieSecure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	})
+	return "browser-" + id
+}
+
+// limitData is the chooser: the device waiting to sign in and the ones it can replace.
+type limitData struct {
+	Device    string
+	Limit     int
+	Sessions  []models.Session
+	ExpiresAt time.Time
+}
+
+func (h *handler) chooserPage(c *gin.Context) {
+	token, err := c.Cookie(h.pendingCookie())
+	if err != nil || token == "" {
+		c.Redirect(http.StatusSeeOther, "/login")
+		return
+	}
+	held, err := h.sessions.Held(c.Request.Context(), token)
+	if errors.Is(err, models.ErrPendingLoginInvalid) {
+		h.clearPending(c)
+		h.renderLogin(c, http.StatusOK, loginForm{Next: "/devices"}, expiredChoice)
+		return
+	}
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	var n *notice
+	switch c.Query("retry") {
+	case "choose":
+		n = &notice{Kind: "error", Text: "Choose a device to sign out."}
+	case "gone":
+		n = &notice{Kind: "warn", Text: "That device had already signed out, and another took its place. Choose again."}
+	}
+	h.render(c, http.StatusOK, "limit", pageData{Notice: n, Data: limitData{
+		Device: held.Device.Name, Limit: held.Limit.Max, Sessions: held.Sessions, ExpiresAt: held.ExpiresAt,
+	}})
+}
+
+var expiredChoice = &notice{Kind: "warn", Title: "That sign-in has expired", Text: "Sign in again to continue."}
+
+func (h *handler) chooserSubmit(c *gin.Context) {
+	token, err := c.Cookie(h.pendingCookie())
+	if err != nil || token == "" {
+		c.Redirect(http.StatusSeeOther, "/login")
+		return
+	}
+	replace := c.PostForm("replace_session_id")
+	if replace == "" {
+		c.Redirect(http.StatusSeeOther, "/devices/limit?retry=choose")
+		return
+	}
+	res, err := h.sessions.Resume(c.Request.Context(), token, replace)
+	var (
+		limit   *models.DeviceLimitError
+		invalid *models.ValidationError
+	)
+	switch {
+	case err == nil:
+		h.setCookie(c, res.Token, res.Session)
+		h.clearPending(c)
+		c.Redirect(http.StatusSeeOther, "/devices?done=replaced")
+	case errors.As(err, &limit):
+		c.Redirect(http.StatusSeeOther, "/devices/limit?retry=gone")
+	case errors.As(err, &invalid):
+		c.Redirect(http.StatusSeeOther, "/devices/limit?retry=choose")
+	case errors.Is(err, models.ErrPendingLoginInvalid):
+		h.clearPending(c)
+		h.renderLogin(c, http.StatusOK, loginForm{Next: "/devices"}, expiredChoice)
+	default:
+		h.pageFail(c, err)
+	}
+}
+
+func (h *handler) logoutSubmit(c *gin.Context) {
+	p := principal(c)
+	if err := h.sessions.Logout(c.Request.Context(), p.User.ID, p.Session.ID); err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	h.clearCookie(c)
+	c.Redirect(http.StatusSeeOther, "/login?done=signed_out")
+}
+
+// devicesData is the "Your devices" page.
+type devicesData struct {
+	Sessions  []models.Session
+	CurrentID string
+	Limit     int
+	PlanName  string
+	Policy    string
+}
+
+var policyTexts = map[models.LimitPolicy]string{
+	models.PolicyEvictOldest:      "at the limit, a new sign-in signs out your oldest device",
+	models.PolicyEvictLeastRecent: "at the limit, a new sign-in signs out the device you used least recently",
+	models.PolicyReject:           "at the limit, a new sign-in asks you which device to sign out",
+}
+
+func (h *handler) devicesPage(c *gin.Context) {
+	h.renderDevices(c, http.StatusOK, doneNotice(c))
+}
+
+func (h *handler) renderDevices(c *gin.Context, status int, n *notice) {
+	p := principal(c)
+	list, err := h.sessions.List(c.Request.Context(), p.User.ID)
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	h.render(c, status, "devices", pageData{Nav: "devices", Notice: n, Data: devicesData{
+		Sessions: list.Sessions, CurrentID: p.Session.ID, Limit: list.Limit.Max,
+		PlanName: capitalize(p.Plan.Name), Policy: policyTexts[list.Limit.Policy],
+	}})
+}
+
+// doneNotice confirms what the last form did; the query names one of a fixed set of outcomes,
+// so a link cannot make the page say anything else.
+func doneNotice(c *gin.Context) *notice {
+	n, _ := strconv.Atoi(c.Query("n"))
+	switch c.Query("done") {
+	case "signed_out":
+		return &notice{Kind: "ok", Text: "The device was signed out. It will be told why the next time it is used."}
+	case "gone":
+		return &notice{Kind: "ok", Text: "That device was already signed out."}
+	case "others":
+		return &notice{Kind: "ok", Text: fmt.Sprintf("Signed out %d other %s.", n, plural(n, "device", "devices"))}
+	case "evicted":
+		return &notice{Kind: "ok", Title: "Signed in", Text: fmt.Sprintf("To stay within your plan, %d %s signed out.", n, plural(n, "device was", "devices were"))}
+	case "replaced":
+		return &notice{Kind: "ok", Title: "Signed in", Text: "The device you chose was signed out."}
+	case "plan_saved":
+		return &notice{Kind: "ok", Text: "Plan saved."}
+	case "enforced":
+		return &notice{Kind: "ok", Text: fmt.Sprintf("Plan saved and enforced: %d %s signed out.", n, plural(n, "session", "sessions"))}
+	}
+	return nil
+}
+
+func (h *handler) signOutDevice(c *gin.Context) {
+	p := principal(c)
+	err := h.sessions.Revoke(c.Request.Context(), p.User.ID, p.Session.ID, c.Param("id"))
+	switch {
+	case err == nil:
+		c.Redirect(http.StatusSeeOther, "/devices?done=signed_out")
+	case errors.Is(err, models.ErrNotFound):
+		c.Redirect(http.StatusSeeOther, "/devices?done=gone")
+	default:
+		h.pageFail(c, err)
+	}
+}
+
+func (h *handler) signOutOthers(c *gin.Context) {
+	p := principal(c)
+	n, err := h.sessions.RevokeAll(c.Request.Context(), p.User.ID, p.Session.ID, c.PostForm("password"), models.ScopeOthers)
+	if err != nil {
+		status, msg := failureNotice(err)
+		if errors.Is(err, models.ErrInvalidCredentials) {
+			msg.Text = "Wrong password: no device was signed out."
+		}
+		h.renderDevices(c, status, msg)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/devices?done=others&n="+strconv.Itoa(n))
+}
+
+// historyData is one page of the person's session events.
+type historyData struct {
+	Events []models.SessionEvent
+	Next   string
+}
+
+func (h *handler) historyPage(c *gin.Context) {
+	evs, next, err := h.sessions.History(c.Request.Context(), principal(c).User.ID, 50, c.Query("before"))
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	h.render(c, http.StatusOK, "history", pageData{Nav: "history", Wide: true, Data: historyData{Events: evs, Next: next}})
+}
+
+func capitalize(s string) string {
+	r, size := utf8.DecodeRuneInString(s)
+	if size == 0 {
+		return s
+	}
+	return string(unicode.ToTitle(r)) + s[size:]
+}

@@ -1,0 +1,156 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sessiond/sessiond/models"
+)
+
+// adminData is the admin page: every plan, editable, and a user lookup.
+type adminData struct {
+	Plans    []models.Plan
+	Policies []option
+	Query    string
+	Users    []models.User
+}
+
+func (h *handler) adminPage(c *gin.Context) { h.renderAdmin(c, http.StatusOK, doneNotice(c)) }
+
+func (h *handler) renderAdmin(c *gin.Context, status int, n *notice) {
+	plans, err := h.plans.List(c.Request.Context())
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	d := adminData{Plans: plans, Policies: policies, Query: strings.TrimSpace(c.Query("email"))}
+	if d.Query != "" {
+		if d.Users, _, err = h.admin.List(c.Request.Context(), models.UserFilter{EmailPrefix: d.Query}, 20, ""); err != nil {
+			h.pageFail(c, err)
+			return
+		}
+	}
+	h.render(c, status, "admin", pageData{Nav: "admin", Wide: true, Notice: n, Data: d})
+}
+
+// planForm reads a plan row of the admin page. An empty timeout is the server default.
+func planForm(c *gin.Context) (models.PlanInput, error) {
+	var in models.PlanInput
+	v := &models.ValidationError{Fields: map[string]string{}}
+	if n, err := strconv.Atoi(strings.TrimSpace(c.PostForm("max_sessions"))); err == nil {
+		in.MaxSessions = &n
+	} else {
+		v.Fields["max_sessions"] = "must be a whole number"
+	}
+	policy := models.LimitPolicy(c.PostForm("limit_policy"))
+	in.LimitPolicy = &policy
+	for field, dst := range map[string]*models.Optional[time.Duration]{"idle_timeout": &in.IdleTimeout, "absolute_timeout": &in.AbsoluteTimeout} {
+		dst.Set = true
+		s := strings.TrimSpace(c.PostForm(field))
+		if s == "" {
+			continue
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			v.Fields[field] = `must be a duration such as "336h" or "90m", or empty`
+			continue
+		}
+		dst.Value = &d
+	}
+	if len(v.Fields) > 0 {
+		return in, v
+	}
+	return in, nil
+}
+
+var planFields = map[string]string{
+	"max_sessions": "Devices", "limit_policy": "At the limit", "idle_timeout": "Idle timeout", "absolute_timeout": "Absolute timeout",
+}
+
+func (h *handler) adminSavePlan(c *gin.Context) {
+	in, err := planForm(c)
+	enforce := c.PostForm("enforce") == "now"
+	var res models.EnforceResult
+	if err == nil {
+		_, res, err = h.plans.Update(c.Request.Context(), adminOf(c), c.Param("id"), in, enforce)
+	}
+	var invalid *models.ValidationError
+	switch {
+	case err == nil && enforce:
+		c.Redirect(http.StatusSeeOther, "/admin?done=enforced&n="+strconv.Itoa(res.Sessions))
+	case err == nil:
+		c.Redirect(http.StatusSeeOther, "/admin?done=plan_saved")
+	case errors.As(err, &invalid):
+		var problems []string
+		for field, problem := range invalid.Fields {
+			problems = append(problems, planFields[field]+" "+problem)
+		}
+		h.renderAdmin(c, http.StatusBadRequest, &notice{Kind: "error", Title: "The plan was not saved", Text: strings.Join(problems, "; ") + "."})
+	default:
+		h.pageFail(c, err)
+	}
+}
+
+// adminUserData is one user as an admin sees them, with their signed-in devices.
+type adminUserData struct {
+	User     models.User
+	PlanName string
+	Sessions []models.Session
+}
+
+func (h *handler) adminUserPage(c *gin.Context) {
+	ctx := c.Request.Context()
+	u, err := h.admin.Get(ctx, c.Param("id"))
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	all, err := h.admin.Sessions(ctx, u.ID)
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	plan, err := h.plans.Get(ctx, u.PlanID)
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	now := time.Now()
+	var active []models.Session
+	for _, s := range all {
+		if !s.Revoked() && !s.Expired(now) {
+			active = append(active, s)
+		}
+	}
+	var n *notice
+	switch c.Query("done") {
+	case "signed_out":
+		n = &notice{Kind: "ok", Text: "The device was signed out."}
+	case "all":
+		n = &notice{Kind: "ok", Text: "Every device of this user was signed out."}
+	}
+	h.render(c, http.StatusOK, "admin_user", pageData{Nav: "admin", Notice: n, Data: adminUserData{User: u, PlanName: plan.Name, Sessions: active}})
+}
+
+func (h *handler) adminSignOutSession(c *gin.Context) {
+	err := h.admin.RevokeSession(c.Request.Context(), adminOf(c), c.Param("sid"))
+	if err != nil && !errors.Is(err, models.ErrNotFound) {
+		h.pageFail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/admin/users/"+url.PathEscape(c.Param("id"))+"?done=signed_out")
+}
+
+func (h *handler) adminSignOutUser(c *gin.Context) {
+	if _, err := h.admin.RevokeSessions(c.Request.Context(), adminOf(c), c.Param("id")); err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/admin/users/"+url.PathEscape(c.Param("id"))+"?done=all")
+}

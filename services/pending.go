@@ -1,0 +1,129 @@
+package services
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/sessiond/sessiond/models"
+)
+
+// PendingLoginTTL is how long a login held at the device limit can be completed (Resume).
+const PendingLoginTTL = 10 * time.Minute
+
+// keepPending stores the refused session's login as pending and returns its token.
+func keepPending(tx *gorm.DB, sess models.Session, now time.Time) (string, error) {
+	id, token, hash, err := newToken()
+	if err != nil {
+		return "", fmt.Errorf("new token: %w", err)
+	}
+	pl := models.PendingLogin{
+		ID: id.String(), SecretHash: hash, UserID: sess.UserID,
+		DeviceID: sess.DeviceID, DeviceName: sess.DeviceName, DeviceType: sess.DeviceType,
+		IP: sess.IP, UserAgent: sess.UserAgent, CreatedAt: now, ExpiresAt: now.Add(PendingLoginTTL),
+	}
+	return token, storeError(tx.Create(&pl).Error)
+}
+
+// Resume completes a login that the reject policy held at the device limit (LoginParams.KeepPending),
+// signing out replaceSessionID to make room, without asking for the password again. The pending
+// login is spent by the transaction that admits it, so it completes at most once.
+//
+// Errors: models.ErrPendingLoginInvalid when the token is unknown, spent or expired, or the user
+// was disabled or changed password since (password changes delete pending logins);
+// *models.DeviceLimitError, carrying the same pending token, when the limit still refuses (the
+// chosen session ended meanwhile and another took its place); *models.ValidationError for a
+// malformed session id.
+func (s *Sessions) Resume(ctx context.Context, pending, replaceSessionID string) (models.LoginResult, error) {
+	res, err := s.resume(ctx, pending, replaceSessionID)
+	s.cfg.Observer.LoginFinished(loginOutcome(err))
+	return res, err
+}
+
+func (s *Sessions) resume(ctx context.Context, pending, replaceSessionID string) (models.LoginResult, error) {
+	if replaceSessionID != "" && !validID(replaceSessionID) {
+		return models.LoginResult{}, models.Invalid("replace_session_id", "is not a session id")
+	}
+	now := s.now()
+	var res models.LoginResult
+	err := transact(ctx, s.db, s.cfg.Observer, func(tx *gorm.DB, out *ended) error {
+		pl, err := findPending(tx, pending, now)
+		if err != nil {
+			return err
+		}
+		locked, err := lockUser(tx, pl.UserID)
+		if err != nil {
+			return err
+		}
+		// Spend it under the user's lock: of two racing completions, the second finds it gone.
+		del := tx.Where("id = ?", pl.ID).Delete(&models.PendingLogin{})
+		if err := storeError(del.Error); err != nil {
+			return err
+		}
+		if del.RowsAffected == 0 || locked.Disabled() {
+			return models.ErrPendingLoginInvalid
+		}
+		sess, token, err := s.newSession(pl.UserID, models.Device{ID: pl.DeviceID, Name: pl.DeviceName, Type: pl.DeviceType},
+			models.LoginParams{IP: pl.IP, UserAgent: pl.UserAgent}, now)
+		if err != nil {
+			return err
+		}
+		var limitErr *models.DeviceLimitError
+		res, limitErr, err = s.admit(tx, out, locked, admission{sess: sess, token: token, replaceID: replaceSessionID}, now)
+		if err == nil && limitErr != nil {
+			// Still refused: roll back, which keeps the pending login for another choice.
+			limitErr.Pending, limitErr.PendingExpiresAt = pending, pl.ExpiresAt
+			err = limitErr
+		}
+		return err
+	})
+	if err != nil {
+		return models.LoginResult{}, fmt.Errorf("resume login: %w", err)
+	}
+	return res, nil
+}
+
+// Held returns what a pending login waits on: the device it would sign in, the user's device
+// limit and active sessions (newest first), and when it expires. Errors as for Resume.
+func (s *Sessions) Held(ctx context.Context, pending string) (models.HeldLogin, error) {
+	now := s.now()
+	db := s.db.WithContext(ctx)
+	pl, err := findPending(db, pending, now)
+	if err != nil {
+		return models.HeldLogin{}, fmt.Errorf("held login: %w", err)
+	}
+	list, err := s.List(ctx, pl.UserID)
+	if errors.Is(err, models.ErrNotFound) {
+		err = models.ErrPendingLoginInvalid
+	}
+	if err != nil {
+		return models.HeldLogin{}, fmt.Errorf("held login: %w", err)
+	}
+	return models.HeldLogin{
+		Device: models.Device{ID: pl.DeviceID, Name: pl.DeviceName, Type: pl.DeviceType},
+		Limit:  list.Limit, Sessions: list.Sessions, ExpiresAt: pl.ExpiresAt,
+	}, nil
+}
+
+// findPending returns the pending login the token names if it can still be completed.
+func findPending(db *gorm.DB, token string, now time.Time) (models.PendingLogin, error) {
+	id, secret, err := parseToken(token)
+	if err != nil {
+		return models.PendingLogin{}, models.ErrPendingLoginInvalid
+	}
+	var pl models.PendingLogin
+	err = storeError(db.Where("id = ?", id.String()).Take(&pl).Error)
+	if errors.Is(err, models.ErrNotFound) {
+		return pl, models.ErrPendingLoginInvalid
+	}
+	if err != nil {
+		return pl, err
+	}
+	if !secretMatches(secret, pl.SecretHash) || !now.Before(pl.ExpiresAt) {
+		return pl, models.ErrPendingLoginInvalid
+	}
+	return pl, nil
+}
