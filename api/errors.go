@@ -102,6 +102,7 @@ var sentinels = []struct {
 	{models.ErrInvalidCredentials, apiError{status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "Wrong email or password."}},
 	{models.ErrUnauthenticated, apiError{status: http.StatusUnauthorized, Code: "unauthenticated", Message: "Sign in first: no session token was presented."}},
 	{models.ErrSessionInvalid, apiError{status: http.StatusUnauthorized, Code: "session_invalid", Message: "The session token is not valid."}},
+	{models.ErrPendingLoginInvalid, apiError{status: http.StatusUnauthorized, Code: "session_invalid", Message: "That sign-in is no longer waiting; sign in again."}},
 	{models.ErrSessionExpired, apiError{status: http.StatusUnauthorized, Code: "session_expired", Message: "The session has expired; sign in again."}},
 	{models.ErrRegistrationClosed, apiError{status: http.StatusForbidden, Code: "registration_closed", Message: "Registration is closed."}},
 	{models.ErrForbidden, apiError{status: http.StatusForbidden, Code: "forbidden", Message: "You are not allowed to do that."}},

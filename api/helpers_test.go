@@ -217,6 +217,7 @@ func (f fakeSessions) Held(context.Context, string) (models.HeldLogin, error) {
 func (f fakeSessions) Resume(context.Context, string, string) (models.LoginResult, error) {
 	return models.LoginResult{}, f.err
 }
+func (f fakeSessions) Cancel(context.Context, string) error { return f.err }
 
 type fakePinger struct{ err error }
 

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"embed"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,12 +11,9 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/mileusna/useragent"
 
 	"github.com/sessiond/sessiond/models"
 )
@@ -89,20 +87,28 @@ func pageHeaders(c *gin.Context) {
 	c.Next()
 }
 
-// static serves the embedded stylesheet and icon.
+// static serves the embedded stylesheet and icon (files only: no directory listing).
 func static() gin.HandlerFunc {
-	sub, _ := fs.Sub(webFS, "web/static")
+	sub, err := fs.Sub(webFS, "web/static")
+	if err != nil {
+		panic(err) // a constant path into the embedded files
+	}
 	files := http.FileServerFS(sub)
 	return func(c *gin.Context) {
+		file := c.Param("file")
+		if strings.HasSuffix(file, "/") {
+			c.Status(http.StatusNotFound)
+			return
+		}
 		c.Header("Cache-Control", "public, max-age=3600")
-		c.Request.URL.Path = c.Param("file")
+		c.Request.URL.Path = file
 		files.ServeHTTP(c.Writer, c.Request)
 	}
 }
 
 // pageSession admits the holder of a valid session cookie (bearer tokens are for the API).
-// Without one the browser goes to the sign-in page; a device that was signed out is told why
-// there. Unsafe methods must come from our own pages (the API's CSRF rule).
+// Without one the browser goes to the sign-in page, which tells a device that was signed out
+// why. Unsafe methods must come from our own pages (the API's CSRF rule).
 func (h *handler) pageSession(c *gin.Context) {
 	if !safeMethod(c.Request.Method) && !sameOrigin(c.Request, h.cookieSecure) {
 		h.pageFail(c, errCSRF)
@@ -110,16 +116,20 @@ func (h *handler) pageSession(c *gin.Context) {
 	}
 	token, err := c.Cookie(h.cookieName())
 	if err != nil || token == "" {
-		c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
-		c.Abort()
+		h.toLogin(c)
 		return
 	}
 	p, err := h.sessions.Authenticate(c.Request.Context(), token)
 	if err != nil {
-		if n := signedOutNotice(err); n != nil {
-			h.clearCookie(c)
-			h.renderLogin(c, http.StatusUnauthorized, loginForm{Next: safeNext(c.Request.URL.RequestURI())}, n)
-			c.Abort()
+		if why := signedOutBecause(err); why != nil {
+			// Not clearCookie: Clear-Site-Data would also drop the note set here, and the
+			// browser's device id.
+			http.SetCookie(c.Writer, &http.Cookie{
+				Name: h.cookieName(), Value: "", Path: "/", MaxAge: -1,
+				Secure: h.cookieSecure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+			})
+			h.setSignedOut(c, *why)
+			h.toLogin(c)
 			return
 		}
 		h.pageFail(c, err)
@@ -128,6 +138,17 @@ func (h *handler) pageSession(c *gin.Context) {
 	c.Set(principalKey, p)
 	c.Set(viaCookieKey, true)
 	c.Next()
+}
+
+// toLogin sends the browser to the sign-in page, to come back here afterwards if here is a
+// page (a form's target is not).
+func (h *handler) toLogin(c *gin.Context) {
+	to := "/login"
+	if c.Request.Method == http.MethodGet {
+		to += "?next=" + url.QueryEscape(c.Request.URL.RequestURI())
+	}
+	c.Redirect(http.StatusSeeOther, to)
+	c.Abort()
 }
 
 // sameOriginForm refuses forms posted from other sites (login CSRF included).
@@ -148,30 +169,84 @@ func (h *handler) pageAdmin(c *gin.Context) {
 	c.Next()
 }
 
-// signedOutNotice explains why a session cookie stopped working, or returns nil when it does
-// not need explaining (then the error is not about the session).
-func signedOutNotice(err error) *notice {
+// signedOut is why a browser's session ended, carried to the sign-in page in a cookie of a
+// minute (set by us only, so a link cannot make the page say anything).
+type signedOut struct {
+	Kind   string              `json:"k"` // evicted, revoked, expired, invalid
+	By     string              `json:"b,omitempty"`
+	Limit  int                 `json:"l,omitempty"`
+	Reason models.RevokeReason `json:"r,omitempty"`
+}
+
+// signedOutBecause says why a session cookie stopped working, or nil when the error is not
+// about the session (the store is down, say).
+func signedOutBecause(err error) *signedOut {
 	var (
 		evicted *models.SessionEvictedError
 		revoked *models.SessionRevokedError
 	)
-	const title = "This device was signed out"
 	switch {
 	case errors.As(err, &evicted):
+		return &signedOut{Kind: "evicted", By: evicted.ByDeviceName, Limit: evicted.Limit}
+	case errors.As(err, &revoked):
+		return &signedOut{Kind: "revoked", Reason: revoked.Reason}
+	case errors.Is(err, models.ErrSessionExpired):
+		return &signedOut{Kind: "expired"}
+	case errors.Is(err, models.ErrSessionInvalid):
+		return &signedOut{Kind: "invalid"}
+	}
+	return nil
+}
+
+func (h *handler) signedOutCookie() string { return h.cookieName() + "-signed-out" }
+
+func (h *handler) setSignedOut(c *gin.Context, why signedOut) {
+	b, _ := json.Marshal(why)
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: h.signedOutCookie(), Value: base64.RawURLEncoding.EncodeToString(b), Path: "/", MaxAge: 60,
+		Secure: h.cookieSecure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// takeSignedOut reads and clears the reason the last session ended, as a notice, if any.
+func (h *handler) takeSignedOut(c *gin.Context) *notice {
+	v, err := c.Cookie(h.signedOutCookie())
+	if err != nil {
+		return nil
+	}
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: h.signedOutCookie(), Value: "", Path: "/", MaxAge: -1,
+		Secure: h.cookieSecure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	})
+	var why signedOut
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil || json.Unmarshal(b, &why) != nil {
+		return nil
+	}
+	return why.notice()
+}
+
+func (w signedOut) notice() *notice {
+	const title = "This device was signed out"
+	switch w.Kind {
+	case "evicted":
 		who := "Another device"
-		if evicted.ByDeviceName != "" {
-			who = evicted.ByDeviceName
+		if w.By != "" {
+			who = w.By
 		}
 		text := who + " signed in and your plan's device limit was reached."
-		if evicted.Limit > 0 {
-			text = fmt.Sprintf("%s signed in and your plan allows %d %s.", who, evicted.Limit, plural(evicted.Limit, "device", "devices"))
+		if w.Limit > 0 {
+			text = fmt.Sprintf("%s signed in and your plan allows %d %s.", who, w.Limit, plural(w.Limit, "device", "devices"))
 		}
 		return &notice{Kind: "warn", Title: title, Text: text + " Sign in again to use it here; another device will be signed out."}
-	case errors.As(err, &revoked):
-		return &notice{Kind: "warn", Title: title, Text: revokeReasonText[revoked.Reason]}
-	case errors.Is(err, models.ErrSessionExpired):
+	case "revoked":
+		if text, ok := revokeReasonText[w.Reason]; ok {
+			return &notice{Kind: "warn", Title: title, Text: text}
+		}
+		return &notice{Kind: "warn", Title: title}
+	case "expired":
 		return &notice{Kind: "warn", Title: "Your session expired", Text: "Sign in again to continue."}
-	case errors.Is(err, models.ErrSessionInvalid):
+	case "invalid":
 		return &notice{Kind: "warn", Title: "Please sign in again", Text: "This device's sign-in is no longer valid."}
 	}
 	return nil
@@ -255,158 +330,4 @@ func safeNext(next string) string {
 		return "/devices"
 	}
 	return next
-}
-
-// devicePrefill names and types the browser from its User-Agent, for the sign-in form.
-func devicePrefill(ua string) (string, models.DeviceType) {
-	p := useragent.Parse(ua)
-	typ := models.DeviceType("web")
-	switch {
-	case p.Tablet:
-		typ = "tablet"
-	case p.Mobile:
-		typ = "mobile"
-	}
-	switch {
-	case p.Name != "" && p.OS != "":
-		return p.Name + " on " + p.OS, typ
-	case p.Name != "":
-		return p.Name, typ
-	}
-	return "Web browser", typ
-}
-
-type option struct{ Value, Label string }
-
-var deviceTypes = []option{
-	{"web", "Web browser"}, {"desktop", "Computer"}, {"mobile", "Phone"}, {"tablet", "Tablet"},
-	{"tv", "TV"}, {"console", "Game console"}, {"other", "Other"},
-}
-
-var policies = []option{
-	{"evict_oldest", "Sign out the oldest device"},
-	{"evict_least_recent", "Sign out the least recently used"},
-	{"reject", "Ask which device to sign out"},
-}
-
-func label(opts []option, v string) string {
-	for _, o := range opts {
-		if o.Value == v {
-			return o.Label
-		}
-	}
-	return v
-}
-
-var pageFuncs = template.FuncMap{
-	"deviceIcon": func(t models.DeviceType) string {
-		switch t {
-		case "tv", "mobile", "tablet", "web", "desktop", "console":
-			return string(t)
-		}
-		return "other"
-	},
-	"deviceType": func(t models.DeviceType) string { return label(deviceTypes, string(t)) },
-	"ago":        func(t time.Time) string { return ago(time.Since(t), t) },
-	"date":       func(t any) string { return formatTime(t, "2 Jan 2006, 15:04 UTC") },
-	"clock":      func(t time.Time) string { return t.UTC().Format("15:04 UTC") },
-	"plural":     plural,
-	"duration": func(s *int64) string {
-		if s == nil {
-			return ""
-		}
-		return shortDuration(time.Duration(*s) * time.Second)
-	},
-	"eventText": eventText,
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
-func formatTime(t any, layout string) string {
-	switch v := t.(type) {
-	case time.Time:
-		return v.UTC().Format(layout)
-	case *time.Time:
-		if v != nil {
-			return v.UTC().Format(layout)
-		}
-	}
-	return ""
-}
-
-// ago says how long ago something happened, as people say it.
-func ago(d time.Duration, t time.Time) string {
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		n := int(d / time.Minute)
-		return fmt.Sprintf("%d %s ago", n, plural(n, "minute", "minutes"))
-	case d < 24*time.Hour:
-		n := int(d / time.Hour)
-		return fmt.Sprintf("%d %s ago", n, plural(n, "hour", "hours"))
-	case d < 30*24*time.Hour:
-		n := int(d / (24 * time.Hour))
-		return fmt.Sprintf("%d %s ago", n, plural(n, "day", "days"))
-	}
-	return "on " + t.UTC().Format("2 Jan 2006")
-}
-
-func humanSeconds(s int) string {
-	if s < 120 {
-		return fmt.Sprintf("%d %s", s, plural(s, "second", "seconds"))
-	}
-	return fmt.Sprintf("%d minutes", (s+59)/60)
-}
-
-// shortDuration writes 336h0m0s as 336h and 1h30m0s as 1h30m.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
-var eventTexts = map[models.EventType]string{
-	models.EventLogin:           "Signed in",
-	models.EventLogout:          "Signed out",
-	models.EventEvicted:         "Signed out: another device signed in at the device limit",
-	models.EventReplaced:        "Replaced by a new sign-in",
-	models.EventExpired:         "Session expired",
-	models.EventLimitRejected:   "Sign-in held: device limit reached",
-	models.EventPasswordChanged: "Password changed",
-}
-
-// eventText describes a history event; a revocation says by whom or why.
-func eventText(e models.SessionEvent) string {
-	if e.Type == models.EventRevoked {
-		var d struct {
-			Reason models.RevokeReason `json:"reason"`
-		}
-		_ = json.Unmarshal([]byte(e.Details), &d)
-		switch d.Reason {
-		case models.ReasonRevokedByUser:
-			return "Signed out from another device"
-		case models.ReasonRevokedByAdmin:
-			return "Signed out by an administrator"
-		case models.ReasonPasswordChanged:
-			return "Signed out: password changed"
-		case models.ReasonUserDisabled:
-			return "Signed out: account disabled"
-		}
-		return "Signed out"
-	}
-	if t, ok := eventTexts[e.Type]; ok {
-		return t
-	}
-	return strconv.Quote(string(e.Type))
 }

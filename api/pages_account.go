@@ -35,20 +35,21 @@ func (h *handler) rootPage(c *gin.Context) {
 }
 
 func (h *handler) loginPage(c *gin.Context) {
-	name, typ := devicePrefill(c.Request.UserAgent())
-	f := loginForm{DeviceName: name, DeviceType: string(typ), Next: safeNext(c.Query("next"))}
-	var n *notice
-	if c.Query("done") == "signed_out" {
+	n := h.takeSignedOut(c)
+	if n == nil && c.Query("done") == "signed_out" {
 		n = &notice{Kind: "ok", Text: "You are signed out on this device."}
 	}
-	h.renderLogin(c, http.StatusOK, f, n)
+	h.clearPending(c) // a sign-in left at the chooser is abandoned
+	h.renderLogin(c, http.StatusOK, prefilledLogin(c, c.Query("next")), n)
+}
+
+// prefilledLogin is the empty sign-in form, this device named from the browser's User-Agent.
+func prefilledLogin(c *gin.Context, next string) loginForm {
+	name, typ := devicePrefill(c.Request.UserAgent())
+	return loginForm{DeviceName: name, DeviceType: string(typ), Next: safeNext(next)}
 }
 
 func (h *handler) renderLogin(c *gin.Context, status int, f loginForm, n *notice) {
-	if f.DeviceName == "" {
-		name, typ := devicePrefill(c.Request.UserAgent())
-		f.DeviceName, f.DeviceType = name, string(typ)
-	}
 	f.DeviceTypes = deviceTypes
 	h.render(c, status, "login", pageData{Notice: n, Data: f})
 }
@@ -132,10 +133,11 @@ func (h *handler) browserID(c *gin.Context) string {
 
 // limitData is the chooser: the device waiting to sign in and the ones it can replace.
 type limitData struct {
-	Device    string
-	Limit     int
-	Sessions  []models.Session
-	ExpiresAt time.Time
+	Device      string
+	Limit       int
+	Sessions    []models.Session
+	MinutesLeft int
+	Free        bool // a device signed out meanwhile: the sign-in can go ahead without a choice
 }
 
 func (h *handler) chooserPage(c *gin.Context) {
@@ -147,7 +149,7 @@ func (h *handler) chooserPage(c *gin.Context) {
 	held, err := h.sessions.Held(c.Request.Context(), token)
 	if errors.Is(err, models.ErrPendingLoginInvalid) {
 		h.clearPending(c)
-		h.renderLogin(c, http.StatusOK, loginForm{Next: "/devices"}, expiredChoice)
+		h.renderLogin(c, http.StatusOK, prefilledLogin(c, ""), expiredChoice)
 		return
 	}
 	if err != nil {
@@ -162,7 +164,9 @@ func (h *handler) chooserPage(c *gin.Context) {
 		n = &notice{Kind: "warn", Text: "That device had already signed out, and another took its place. Choose again."}
 	}
 	h.render(c, http.StatusOK, "limit", pageData{Notice: n, Data: limitData{
-		Device: held.Device.Name, Limit: held.Limit.Max, Sessions: held.Sessions, ExpiresAt: held.ExpiresAt,
+		Device: held.Device.Name, Limit: held.Limit.Max, Sessions: held.Sessions,
+		MinutesLeft: max(1, int(time.Until(held.ExpiresAt).Minutes()+0.5)),
+		Free:        len(held.Sessions) < held.Limit.Max || held.Limit.Policy != models.PolicyReject,
 	}})
 }
 
@@ -174,12 +178,8 @@ func (h *handler) chooserSubmit(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, "/login")
 		return
 	}
-	replace := c.PostForm("replace_session_id")
-	if replace == "" {
-		c.Redirect(http.StatusSeeOther, "/devices/limit?retry=choose")
-		return
-	}
-	res, err := h.sessions.Resume(c.Request.Context(), token, replace)
+	// No choice is fine when a device signed out meanwhile; otherwise the limit asks again.
+	res, err := h.sessions.Resume(c.Request.Context(), token, c.PostForm("replace_session_id"))
 	var (
 		limit   *models.DeviceLimitError
 		invalid *models.ValidationError
@@ -188,17 +188,35 @@ func (h *handler) chooserSubmit(c *gin.Context) {
 	case err == nil:
 		h.setCookie(c, res.Token, res.Session)
 		h.clearPending(c)
-		c.Redirect(http.StatusSeeOther, "/devices?done=replaced")
+		to := "/devices"
+		if len(res.Evicted) > 0 {
+			to += "?done=replaced"
+		}
+		c.Redirect(http.StatusSeeOther, to)
+	case errors.As(err, &limit) && c.PostForm("replace_session_id") == "":
+		c.Redirect(http.StatusSeeOther, "/devices/limit?retry=choose")
 	case errors.As(err, &limit):
 		c.Redirect(http.StatusSeeOther, "/devices/limit?retry=gone")
 	case errors.As(err, &invalid):
 		c.Redirect(http.StatusSeeOther, "/devices/limit?retry=choose")
 	case errors.Is(err, models.ErrPendingLoginInvalid):
 		h.clearPending(c)
-		h.renderLogin(c, http.StatusOK, loginForm{Next: "/devices"}, expiredChoice)
+		h.renderLogin(c, http.StatusOK, prefilledLogin(c, ""), expiredChoice)
 	default:
 		h.pageFail(c, err)
 	}
+}
+
+// chooserCancel abandons the held sign-in: the browser forgets it and so does the store.
+func (h *handler) chooserCancel(c *gin.Context) {
+	if token, err := c.Cookie(h.pendingCookie()); err == nil && token != "" {
+		if err := h.sessions.Cancel(c.Request.Context(), token); err != nil {
+			h.pageFail(c, err)
+			return
+		}
+	}
+	h.clearPending(c)
+	c.Redirect(http.StatusSeeOther, "/login")
 }
 
 func (h *handler) logoutSubmit(c *gin.Context) {
@@ -208,22 +226,31 @@ func (h *handler) logoutSubmit(c *gin.Context) {
 		return
 	}
 	h.clearCookie(c)
+	h.clearPending(c)
 	c.Redirect(http.StatusSeeOther, "/login?done=signed_out")
 }
 
 // devicesData is the "Your devices" page.
 type devicesData struct {
-	Sessions  []models.Session
-	CurrentID string
-	Limit     int
-	PlanName  string
-	Policy    string
+	Sessions    []models.Session
+	CurrentID   string
+	Limit       int
+	PlanName    string
+	Policy      string
+	OverLimit   string // why more devices than the limit are signed in, if they are
+	BadPassword bool
 }
 
 var policyTexts = map[models.LimitPolicy]string{
 	models.PolicyEvictOldest:      "at the limit, a new sign-in signs out your oldest device",
 	models.PolicyEvictLeastRecent: "at the limit, a new sign-in signs out the device you used least recently",
 	models.PolicyReject:           "at the limit, a new sign-in asks you which device to sign out",
+}
+
+var nextSignIn = map[models.LimitPolicy]string{
+	models.PolicyEvictOldest:      "signs out the oldest",
+	models.PolicyEvictLeastRecent: "signs out the one used least recently",
+	models.PolicyReject:           "will ask you which to sign out",
 }
 
 func (h *handler) devicesPage(c *gin.Context) {
@@ -237,16 +264,25 @@ func (h *handler) renderDevices(c *gin.Context, status int, n *notice) {
 		h.pageFail(c, err)
 		return
 	}
-	h.render(c, status, "devices", pageData{Nav: "devices", Notice: n, Data: devicesData{
+	d := devicesData{
 		Sessions: list.Sessions, CurrentID: p.Session.ID, Limit: list.Limit.Max,
 		PlanName: capitalize(p.Plan.Name), Policy: policyTexts[list.Limit.Policy],
-	}})
+		BadPassword: n != nil && n.Kind == "error",
+	}
+	if len(list.Sessions) > list.Limit.Max {
+		d.OverLimit = fmt.Sprintf("Your plan now allows %d %s. These stay signed in; the next sign-in %s.",
+			list.Limit.Max, plural(list.Limit.Max, "device", "devices"), nextSignIn[list.Limit.Policy])
+	}
+	h.render(c, status, "devices", pageData{Nav: "devices", Notice: n, Data: d})
 }
 
 // doneNotice confirms what the last form did; the query names one of a fixed set of outcomes,
 // so a link cannot make the page say anything else.
 func doneNotice(c *gin.Context) *notice {
-	n, _ := strconv.Atoi(c.Query("n"))
+	n, err := strconv.Atoi(c.Query("n"))
+	if err != nil || n < 0 || n > 1000 {
+		n = 0
+	}
 	switch c.Query("done") {
 	case "signed_out":
 		return &notice{Kind: "ok", Text: "The device was signed out. It will be told why the next time it is used."}

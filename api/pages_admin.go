@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -91,7 +92,13 @@ func (h *handler) adminSavePlan(c *gin.Context) {
 		for field, problem := range invalid.Fields {
 			problems = append(problems, planFields[field]+" "+problem)
 		}
-		h.renderAdmin(c, http.StatusBadRequest, &notice{Kind: "error", Title: "The plan was not saved", Text: strings.Join(problems, "; ") + "."})
+		slices.Sort(problems)
+		name := c.Param("id")
+		if p, err := h.plans.Get(c.Request.Context(), c.Param("id")); err == nil {
+			name = p.Name
+		}
+		h.renderAdmin(c, http.StatusBadRequest, &notice{Kind: "error", Title: "The " + name + " plan was not saved",
+			Text: strings.Join(problems, "; ") + "."})
 	default:
 		h.pageFail(c, err)
 	}
@@ -101,7 +108,8 @@ func (h *handler) adminSavePlan(c *gin.Context) {
 type adminUserData struct {
 	User     models.User
 	PlanName string
-	Sessions []models.Session
+	Limit    int
+	Sessions []models.Session // active, newest first
 }
 
 func (h *handler) adminUserPage(c *gin.Context) {
@@ -111,7 +119,7 @@ func (h *handler) adminUserPage(c *gin.Context) {
 		h.pageFail(c, err)
 		return
 	}
-	all, err := h.admin.Sessions(ctx, u.ID)
+	list, err := h.sessions.List(ctx, u.ID)
 	if err != nil {
 		h.pageFail(c, err)
 		return
@@ -121,30 +129,31 @@ func (h *handler) adminUserPage(c *gin.Context) {
 		h.pageFail(c, err)
 		return
 	}
-	now := time.Now()
-	var active []models.Session
-	for _, s := range all {
-		if !s.Revoked() && !s.Expired(now) {
-			active = append(active, s)
-		}
-	}
 	var n *notice
 	switch c.Query("done") {
 	case "signed_out":
 		n = &notice{Kind: "ok", Text: "The device was signed out."}
+	case "gone":
+		n = &notice{Kind: "ok", Text: "That device was already signed out."}
 	case "all":
 		n = &notice{Kind: "ok", Text: "Every device of this user was signed out."}
 	}
-	h.render(c, http.StatusOK, "admin_user", pageData{Nav: "admin", Notice: n, Data: adminUserData{User: u, PlanName: plan.Name, Sessions: active}})
+	h.render(c, http.StatusOK, "admin_user", pageData{Nav: "admin", Notice: n, Data: adminUserData{
+		User: u, PlanName: plan.Name, Limit: list.Limit.Max, Sessions: list.Sessions,
+	}})
 }
 
 func (h *handler) adminSignOutSession(c *gin.Context) {
+	done := "signed_out"
 	err := h.admin.RevokeSession(c.Request.Context(), adminOf(c), c.Param("sid"))
-	if err != nil && !errors.Is(err, models.ErrNotFound) {
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		done = "gone"
+	case err != nil:
 		h.pageFail(c, err)
 		return
 	}
-	c.Redirect(http.StatusSeeOther, "/admin/users/"+url.PathEscape(c.Param("id"))+"?done=signed_out")
+	c.Redirect(http.StatusSeeOther, "/admin/users/"+url.PathEscape(c.Param("id"))+"?done="+done)
 }
 
 func (h *handler) adminSignOutUser(c *gin.Context) {

@@ -228,16 +228,68 @@ func TestPagesTellASignedOutDeviceWhy(t *testing.T) {
 	s.clock.Advance(1)
 	s.mustLogin(t, email, "Living room TV")
 	s.mustLogin(t, email, "Bedroom TV") // standard plan: 2, evict oldest: the laptop goes
-	wantPage(t, "evicted /devices", b.get("/devices"), 401, "This device was signed out", "Bedroom TV signed in and your plan allows 2 devices", `name="password"`)
+	wantRedirect(t, "evicted GET /devices", b.get("/devices"), "/login?next=%2Fdevices")
 	if _, ok := b.cookies["sessiond"]; ok {
 		t.Fatal("the dead session cookie was kept")
 	}
+	wantPage(t, "sign-in page after eviction", b.get("/login?next=%2Fdevices"), 200,
+		"This device was signed out", "Bedroom TV signed in and your plan allows 2 devices", `name="password"`, `value="/devices"`)
+	if r := b.get("/login"); strings.Contains(r.Body.String(), "was signed out") {
+		t.Fatal("the notice showed twice")
+	}
+	// A dead cookie on a form post goes to the sign-in page, not back to the form's target.
+	b.cookies["sessiond"] = "AZCgAAAAAHAAgAAAAAAAAQ." + strings.Repeat("A", 43)
+	wantRedirect(t, "POST with a dead cookie", b.post("/logout", nil), "/login")
+	wantPage(t, "sign-in page after a dead cookie", b.get("/login"), 200, "Please sign in again")
+}
+
+func TestPagesChooserWhenASlotFreesMeanwhile(t *testing.T) {
+	s := newServer(t, servicetest.SQLite(t), options{})
+	email := s.register(t)
+	s.setLimit(t, email, models.Limit{Max: 1, Policy: models.PolicyReject})
+	tv := s.mustLogin(t, email, "Living room TV")
+	b := newBrowser(s)
+	wantRedirect(t, "sign in at the limit", b.signIn(email, password, "Laptop"), "/devices/limit")
+	if r := s.do("POST", "/v1/auth/logout", "", "", bearer(tv)...); r.Code != 204 {
+		t.Fatalf("TV logout = %d", r.Code)
+	}
+	r := b.get("/devices/limit")
+	wantPage(t, "chooser with room", r, 200, "there is room", ">Continue<")
+	if strings.Contains(r.Body.String(), " required") {
+		t.Fatal("the chooser still requires a choice when there is room")
+	}
+	wantRedirect(t, "continue without a choice", b.post("/devices/limit", nil), "/devices")
+	wantPage(t, "devices", b.get("/devices"), 200, "1 of 1", "Laptop")
+}
+
+func TestPagesChooserCancel(t *testing.T) {
+	s := newServer(t, servicetest.SQLite(t), options{})
+	email := s.register(t)
+	s.setLimit(t, email, models.Limit{Max: 1, Policy: models.PolicyReject})
+	s.mustLogin(t, email, "Living room TV")
+	b := newBrowser(s)
+	wantRedirect(t, "sign in at the limit", b.signIn(email, password, "Laptop"), "/devices/limit")
+	pending := b.cookies["sessiond-pending"]
+	wantRedirect(t, "cancel", b.post("/devices/limit/cancel", nil), "/login")
+	if b.cookies["sessiond-pending"] != "" {
+		t.Fatal("cancel kept the pending cookie")
+	}
+	wantRedirect(t, "chooser after cancel", b.get("/devices/limit"), "/login")
+	again := newBrowser(s)
+	again.cookies["sessiond-pending"] = pending
+	wantPage(t, "the cancelled sign-in, replayed", again.get("/devices/limit"), 200, "That sign-in has expired")
+
+	// Leaving the chooser for the sign-in page abandons the held sign-in in this browser.
+	wantRedirect(t, "sign in at the limit again", b.signIn(email, password, "Laptop"), "/devices/limit")
+	b.get("/login")
+	wantRedirect(t, "chooser after visiting /login", b.get("/devices/limit"), "/login")
 }
 
 func TestPagesAdmin(t *testing.T) {
 	s := newServer(t, servicetest.SQLite(t), options{})
 	user, admin := s.register(t), s.register(t)
 	s.makeAdmin(t, admin)
+	s.setLimit(t, admin, models.Limit{Max: 10, Policy: models.PolicyEvictOldest})
 	u := newBrowser(s)
 	wantRedirect(t, "user sign-in", u.signIn(user, password, "Laptop"), "/devices")
 	wantPage(t, "user GET /admin", u.get("/admin"), 403, "Not allowed")
@@ -255,10 +307,25 @@ func TestPagesAdmin(t *testing.T) {
 		}
 	}
 	bad := url.Values{"max_sessions": {"many"}, "limit_policy": {"reject"}, "idle_timeout": {"soon"}}
-	wantPage(t, "bad plan", a.post("/admin/plans/"+basic, bad), 400, "The plan was not saved", "Devices must be a whole number", "Idle timeout must be a duration")
+	wantPage(t, "bad plan", a.post("/admin/plans/"+basic, bad), 400, "The basic plan was not saved", "Devices must be a whole number; Idle timeout must be a duration")
 	good := url.Values{"max_sessions": {"3"}, "limit_policy": {"evict_oldest"}, "idle_timeout": {"90m"}, "absolute_timeout": {""}}
 	wantRedirect(t, "save plan", a.post("/admin/plans/"+basic, good), "/admin?done=plan_saved")
 	wantPage(t, "after saving", a.get("/admin?done=plan_saved"), 200, "Plan saved", `value="1h30m"`, `value="3"`)
+	// Enforce now: the user moves to basic (now 3 devices), signs in twice more, and basic
+	// goes down to 1 at once.
+	adminAPI := bearer(s.mustLogin(t, admin, "API 2"))
+	var userID string
+	for _, u := range s.json("GET", "/v1/admin/users?email="+url.QueryEscape(user), nil, adminAPI...).body["users"].([]any) {
+		userID = u.(map[string]any)["id"].(string)
+	}
+	if r := s.json("PATCH", "/v1/admin/users/"+userID, map[string]any{"plan_id": basic}, adminAPI...); r.Code != 200 {
+		t.Fatalf("move user to basic = %d %s", r.Code, r.Body)
+	}
+	s.mustLogin(t, user, "TV")
+	s.mustLogin(t, user, "Phone")
+	lower := url.Values{"max_sessions": {"1"}, "limit_policy": {"evict_oldest"}, "enforce": {"now"}}
+	wantRedirect(t, "lower basic now", a.post("/admin/plans/"+basic, lower), "/admin?done=enforced&n=2")
+	wantPage(t, "user after enforcement", a.get("/admin/users/"+userID), 200, "Signed-in devices (1 of 1)", "Phone")
 	wantPage(t, "unknown user", a.get("/admin/users/0190a000-0000-7000-8000-0000000000ff"), 404, "Not found")
 }
 

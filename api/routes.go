@@ -29,6 +29,7 @@ type SessionService interface {
 	Introspect(ctx context.Context, clientID, clientSecret, token string) (models.Introspection, error)
 	Held(ctx context.Context, pending string) (models.HeldLogin, error)
 	Resume(ctx context.Context, pending, replaceSessionID string) (models.LoginResult, error)
+	Cancel(ctx context.Context, pending string) error
 }
 
 // UserService is what the handlers need of account use cases.
@@ -183,6 +184,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	web.POST("/login", h.sameOriginForm, h.loginSubmit)
 	web.GET("/devices/limit", h.chooserPage)
 	web.POST("/devices/limit", h.sameOriginForm, h.chooserSubmit)
+	web.POST("/devices/limit/cancel", h.sameOriginForm, h.chooserCancel)
 	signedIn := web.Group("", h.pageSession)
 	signedIn.POST("/logout", h.logoutSubmit)
 	signedIn.GET("/devices", h.devicesPage)

@@ -87,24 +87,28 @@ func IdleDeadline(seen time.Time, idle time.Duration, expiresAt time.Time) time.
 
 // Admission is what must happen to a user's active sessions so that one more may start.
 type Admission struct {
-	Replaced []Session // same device, or the session the user chose to sign out
-	Evicted  []Session // displaced by the limit policy, oldest (or least recent) first
+	Replaced []Session // the same device signing in again
+	Evicted  []Session // signed out to make room: the one the user chose, then the policy's picks
 }
 
 // Admit decides, without side effects, which of a user's active sessions must end for a new
-// session on device deviceID to fit within limit. A session with the same non-empty device id,
-// or with id replaceID, is replaced and frees its slot. If the rest still leave no room, the
-// evict policies pick exactly enough victims, while PolicyReject returns a *DeviceLimitError
-// listing the remaining sessions, newest first.
+// session on device deviceID to fit within limit. A session with the same non-empty device id
+// is replaced; the session replaceID names (the user's choice at the limit) is evicted. Both
+// free their slot. If the rest still leave no room, the evict policies pick exactly enough
+// victims, while PolicyReject returns a *DeviceLimitError listing the remaining sessions,
+// newest first.
 func Admit(active []Session, deviceID, replaceID string, limit Limit) (Admission, error) {
 	var adm Admission
 	var rest []Session
 	for _, s := range active {
-		if (deviceID != "" && s.DeviceID == deviceID) || (replaceID != "" && s.ID == replaceID) {
+		switch {
+		case deviceID != "" && s.DeviceID == deviceID:
 			adm.Replaced = append(adm.Replaced, s)
-			continue
+		case replaceID != "" && s.ID == replaceID:
+			adm.Evicted = append(adm.Evicted, s)
+		default:
+			rest = append(rest, s)
 		}
-		rest = append(rest, s)
 	}
 	excess := len(rest) + 1 - max(limit.Max, 1)
 	if excess <= 0 {
@@ -115,7 +119,7 @@ func Admit(active []Session, deviceID, replaceID string, limit Limit) (Admission
 		return Admission{}, &DeviceLimitError{Limit: limit.Max, Sessions: rest}
 	}
 	slices.SortFunc(rest, evictionOrder(limit.Policy))
-	adm.Evicted = rest[:excess]
+	adm.Evicted = append(adm.Evicted, rest[:excess]...)
 	return adm, nil
 }
 

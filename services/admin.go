@@ -126,6 +126,9 @@ func (u *Users) Update(ctx context.Context, by models.Admin, id string, p models
 					return err
 				}
 				revoked = len(active)
+				if err := dropPending(tx, id); err != nil {
+					return err
+				}
 				if err := revoke(tx, out, active, models.ReasonUserDisabled, by.ID, actorOf(by), now); err != nil {
 					return err
 				}
@@ -240,6 +243,9 @@ func (u *Users) RevokeSessions(ctx context.Context, by models.Admin, userID stri
 			return err
 		}
 		n = len(live)
+		if err := dropPending(tx, userID); err != nil {
+			return err
+		}
 		if err := revoke(tx, out, live, models.ReasonRevokedByAdmin, by.ID, actorOf(by), now); err != nil {
 			return err
 		}

@@ -88,6 +88,10 @@ func (s *Sessions) RevokeAll(ctx context.Context, userID, currentID, password st
 			}
 		}
 		n = len(victims)
+		// A sign-in held at the limit is one more device on its way in: it goes too.
+		if err := dropPending(tx, userID); err != nil {
+			return err
+		}
 		return revoke(tx, out, victims, models.ReasonRevokedByUser, userID, actorSelf(userID), now)
 	})
 	if err != nil {

@@ -95,6 +95,13 @@ func (s *Sessions) Held(ctx context.Context, pending string) (models.HeldLogin, 
 	if err != nil {
 		return models.HeldLogin{}, fmt.Errorf("held login: %w", err)
 	}
+	var u models.User
+	if err := storeError(db.Where("id = ?", pl.UserID).Take(&u).Error); err != nil || u.Disabled() {
+		if err == nil || errors.Is(err, models.ErrNotFound) {
+			err = models.ErrPendingLoginInvalid
+		}
+		return models.HeldLogin{}, fmt.Errorf("held login: %w", err)
+	}
 	list, err := s.List(ctx, pl.UserID)
 	if errors.Is(err, models.ErrNotFound) {
 		err = models.ErrPendingLoginInvalid
@@ -126,4 +133,32 @@ func findPending(db *gorm.DB, token string, now time.Time) (models.PendingLogin,
 		return pl, models.ErrPendingLoginInvalid
 	}
 	return pl, nil
+}
+
+// Cancel abandons a pending login (the person chose not to sign in after all). An unknown,
+// spent or expired token is no error: there is nothing left to cancel.
+func (s *Sessions) Cancel(ctx context.Context, pending string) error {
+	id, secret, err := parseToken(pending)
+	if err != nil {
+		return nil
+	}
+	db := s.db.WithContext(ctx)
+	var pl models.PendingLogin
+	err = storeError(db.Where("id = ?", id.String()).Take(&pl).Error)
+	if errors.Is(err, models.ErrNotFound) || (err == nil && !secretMatches(secret, pl.SecretHash)) {
+		return nil
+	}
+	if err == nil {
+		err = storeError(db.Where("id = ?", pl.ID).Delete(&models.PendingLogin{}).Error)
+	}
+	if err != nil {
+		return fmt.Errorf("cancel pending login: %w", err)
+	}
+	return nil
+}
+
+// dropPending deletes the user's pending logins: a bulk sign-out, a disable or a password
+// change ends them with the sessions. The caller holds the user's lock.
+func dropPending(tx *gorm.DB, userID string) error {
+	return storeError(tx.Where("user_id = ?", userID).Delete(&models.PendingLogin{}).Error)
 }

@@ -62,9 +62,9 @@ func TestResumeCompletesAHeldLoginOnce(t *testing.T) {
 			if _, err := e.sessions.Authenticate(ctx, res.Token); err != nil {
 				t.Errorf("Authenticate(C) = %v", err)
 			}
-			var rev *models.SessionRevokedError
-			if _, err := e.sessions.Authenticate(ctx, a.Token); !errors.As(err, &rev) || rev.Reason != models.ReasonReplaced {
-				t.Errorf("Authenticate(A) = %v, want SessionRevokedError(replaced)", err)
+			var ev *models.SessionEvictedError
+			if _, err := e.sessions.Authenticate(ctx, a.Token); !errors.As(err, &ev) || ev.ByDeviceName != "C" {
+				t.Errorf("Authenticate(A) = %v, want SessionEvictedError by C", err)
 			}
 			if _, err := e.sessions.Authenticate(ctx, b.Token); err != nil {
 				t.Errorf("Authenticate(B) = %v, want still signed in", err)
@@ -111,8 +111,33 @@ func TestResumeRefusesStaleOrForgedPendingLogins(t *testing.T) {
 				if err := store.DB.Model(&models.User{}).Where("id = ?", u.ID).Update("disabled_at", e.clock.Now()).Error; err != nil {
 					t.Fatal(err)
 				}
+				if _, err := e.sessions.Held(ctx, held.Pending); !errors.Is(err, models.ErrPendingLoginInvalid) {
+					t.Errorf("Held(disabled user) = %v, want ErrPendingLoginInvalid: the chooser must not list their devices", err)
+				}
 				if _, err := e.sessions.Resume(ctx, held.Pending, a.Session.ID); !errors.Is(err, models.ErrPendingLoginInvalid) {
 					t.Errorf("Resume(disabled user) = %v, want ErrPendingLoginInvalid", err)
+				}
+			})
+			t.Run("other devices signed out", func(t *testing.T) {
+				e := newEnv(t, store)
+				u, a, b, held := heldAtLimit(t, e)
+				if _, err := e.sessions.RevokeAll(ctx, u.ID, b.Session.ID, testPassword, models.ScopeOthers); err != nil {
+					t.Fatalf("RevokeAll(others) = %v", err)
+				}
+				if _, err := e.sessions.Resume(ctx, held.Pending, a.Session.ID); !errors.Is(err, models.ErrPendingLoginInvalid) {
+					t.Errorf("Resume(after signing out the others) = %v, want ErrPendingLoginInvalid", err)
+				}
+			})
+			t.Run("cancelled", func(t *testing.T) {
+				e := newEnv(t, store)
+				_, a, _, held := heldAtLimit(t, e)
+				for range 2 { // cancelling twice is no error
+					if err := e.sessions.Cancel(ctx, held.Pending); err != nil {
+						t.Fatalf("Cancel() = %v", err)
+					}
+				}
+				if _, err := e.sessions.Resume(ctx, held.Pending, a.Session.ID); !errors.Is(err, models.ErrPendingLoginInvalid) {
+					t.Errorf("Resume(cancelled) = %v, want ErrPendingLoginInvalid", err)
 				}
 			})
 			t.Run("wrong secret", func(t *testing.T) {

@@ -154,9 +154,9 @@ func TestRejectPolicyListsDevicesAndAllowsReplacement(t *testing.T) {
 				t.Fatalf("Login(C, replace A) = %v", err)
 			}
 			_, err = e.sessions.Authenticate(context.Background(), a.Token)
-			var rev *models.SessionRevokedError
-			if !errors.As(err, &rev) || rev.Reason != models.ReasonReplaced {
-				t.Fatalf("Authenticate(A) = %v, want SessionRevokedError(replaced)", err)
+			var ev *models.SessionEvictedError
+			if !errors.As(err, &ev) || ev.ByDeviceName != "C" || ev.Limit != 2 {
+				t.Fatalf("Authenticate(A) = %v, want SessionEvictedError by C at limit 2: the chosen device learns why", err)
 			}
 			if n := activeCount(t, store.DB, u.ID, e.clock.Now()); n != 2 {
 				t.Errorf("active sessions = %d, want 2", n)

@@ -212,8 +212,8 @@ func (u *Users) ChangePassword(ctx context.Context, userID, currentSessionID, cu
 		}
 		out.userChanged(userID)
 		// A login held at the device limit was proved with the old password: it cannot complete.
-		if err := tx.Where("user_id = ?", userID).Delete(&models.PendingLogin{}).Error; err != nil {
-			return storeError(err)
+		if err := dropPending(tx, userID); err != nil {
+			return err
 		}
 		var others []models.Session
 		if signOutOthers {

@@ -352,9 +352,9 @@ func TestBrowser(t *testing.T) {
 		admin.signIn(adminEmail, adminPassword)
 		admin.open("/admin")
 		admin.do("set premium to 6 devices with a 2h idle timeout",
-			chromedp.SetValue(chromedp.CSS(`#plan-premium input[name=max_sessions]`), "6"),
-			chromedp.SetValue(chromedp.CSS(`#plan-premium input[name=idle_timeout]`), "2h"),
-			chromedp.Click(chromedp.CSS(`#plan-premium button[type=submit]`)),
+			chromedp.SetValue(chromedp.Search(`//tr[th="premium"]//input[@name="max_sessions"]`), "6"),
+			chromedp.SetValue(chromedp.Search(`//tr[th="premium"]//input[@name="idle_timeout"]`), "2h"),
+			chromedp.Click(chromedp.Search(`//tr[th="premium"]//button[@type="submit"]`)),
 			chromedp.WaitVisible(chromedp.CSS(".notice.ok")),
 		)
 		admin.wantText(".notice", "Plan saved")
@@ -370,8 +370,8 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("plans after the edit = %v, want premium at 6 devices, idle 2h", plans)
 		}
 		admin.do("a bad timeout is refused",
-			chromedp.SetValue(chromedp.CSS(`#plan-premium input[name=idle_timeout]`), "soon"),
-			chromedp.Click(chromedp.CSS(`#plan-premium button[type=submit]`)),
+			chromedp.SetValue(chromedp.Search(`//tr[th="premium"]//input[@name="idle_timeout"]`), "soon"),
+			chromedp.Click(chromedp.Search(`//tr[th="premium"]//button[@type="submit"]`)),
 			chromedp.WaitVisible(chromedp.CSS(".notice.error")),
 		)
 		admin.wantText(".notice", "not saved", "Idle timeout")

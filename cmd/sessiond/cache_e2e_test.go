@@ -12,7 +12,7 @@ import (
 
 // TestCachedChecksRefuseOnEveryProcess runs two binaries (cache on, the default) on one
 // Postgres. Sessions checked (and so cached) on both are then revoked, evicted, expired or
-// disabled through A; B refuses each. Then it measures the revocation delay: 40 times, a
+// disabled through A; B refuses each. Then it measures the revocation delay: 200 times, a
 // session cached on B is revoked on A, and B is asked until it answers 401.
 func TestCachedChecksRefuseOnEveryProcess(t *testing.T) {
 	store := servicetest.Postgres(t)
@@ -96,7 +96,10 @@ func TestCachedChecksRefuseOnEveryProcess(t *testing.T) {
 	email = register()
 	var delays []time.Duration
 	keeper, _ := login(email, "Keeper")
-	for range 40 {
+	// 200 revocations, so that the p99 is not simply the slowest one: on this 2-core machine,
+	// with other packages' tests running beside this one, a single revocation now and then
+	// meets a descheduled process (seen: one of 40 at 58 ms, the rest under 2 ms).
+	for range 200 {
 		tok, id := login(email, "Victim")
 		cacheOnBoth(tok)
 		if status, _, _ := call(t, "DELETE", A+"/v1/sessions/"+id, nil, "Authorization", keeper); status != 204 {
