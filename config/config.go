@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,6 +78,99 @@ type Config struct {
 
 	LogFormat string `env:"LOG_FORMAT" envDefault:"json"`
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
+
+	// OIDCProviderNames lists the external identity providers people may sign in with; each
+	// NAME is configured by SESSIOND_OIDC_<NAME>_* (see OIDCProvider) and loaded into OIDC.
+	OIDCProviderNames []string       `env:"OIDC_PROVIDERS"`
+	OIDC              []OIDCProvider `env:"-"`
+}
+
+// OIDCProvider is one OpenID Connect provider, from SESSIOND_OIDC_<NAME>_<FIELD>.
+type OIDCProvider struct {
+	Name         string   `env:"-"`
+	Label        string   `env:"LABEL"` // on the sign-in button; default: the name, capitalised
+	Issuer       string   `env:"ISSUER"`
+	ClientID     string   `env:"CLIENT_ID"`
+	ClientSecret string   `env:"CLIENT_SECRET"`
+	RedirectURL  string   `env:"REDIRECT_URL"` // our …/v1/auth/oidc/<name>/callback, as registered at the provider
+	Scopes       []string `env:"SCOPES" envDefault:"openid,email,profile"`
+	// LinkByEmail lets a first sign-in attach to an existing account with the same email when
+	// the provider asserts that the email is verified. Off by default: a provider that lets
+	// people claim any address would otherwise hand over accounts.
+	LinkByEmail bool `env:"LINK_BY_EMAIL" envDefault:"false"`
+}
+
+var providerName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,30}$`)
+
+// loadOIDC reads every provider OIDCProviderNames lists, reporting each problem with the
+// variable (and so the provider) it concerns.
+func (c *Config) loadOIDC(getenv func(string) string) []error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, name := range c.OIDCProviderNames {
+		name = strings.TrimSpace(name)
+		if !providerName.MatchString(name) {
+			errs = append(errs, fmt.Errorf("%sOIDC_PROVIDERS: provider name %q must be lower-case letters, digits and _ (starting with a letter)", Prefix, name))
+			continue
+		}
+		if seen[name] {
+			errs = append(errs, fmt.Errorf("%sOIDC_PROVIDERS: provider %q is listed twice", Prefix, name))
+			continue
+		}
+		seen[name] = true
+		prefix := Prefix + "OIDC_" + strings.ToUpper(name) + "_"
+		p := OIDCProvider{Name: name}
+		opts := env.Options{Prefix: prefix, Environment: map[string]string{}}
+		params, err := env.GetFieldParamsWithOptions(&p, opts)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("oidc provider %s: %w", name, err))
+			continue
+		}
+		for _, f := range params {
+			if v := getenv(f.Key); v != "" {
+				opts.Environment[f.Key] = v
+			}
+		}
+		if err := env.ParseWithOptions(&p, opts); err != nil {
+			errs = append(errs, fmt.Errorf("oidc provider %s: %w", name, err))
+			continue
+		}
+		errs = append(errs, p.validate(prefix)...)
+		c.OIDC = append(c.OIDC, p)
+	}
+	return errs
+}
+
+func (p *OIDCProvider) validate(prefix string) []error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("oidc provider %s: %s%s: %s", p.Name, prefix, field, fmt.Sprintf(format, args...)))
+	}
+	if p.Label == "" {
+		p.Label = strings.ToUpper(p.Name[:1]) + p.Name[1:]
+	}
+	if u, err := url.Parse(p.Issuer); err != nil || u.Host == "" || !(u.Scheme == "https" || u.Scheme == "http" && loopback(u.Hostname())) {
+		bad("ISSUER", "must be the provider's https URL (http only on a loopback address), got %q", p.Issuer)
+	}
+	if p.ClientID == "" {
+		bad("CLIENT_ID", "is required")
+	}
+	want := "/v1/auth/oidc/" + p.Name + "/callback"
+	if u, err := url.Parse(p.RedirectURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.Path != want {
+		bad("REDIRECT_URL", "must be this server's absolute URL of %s, got %q", want, p.RedirectURL)
+	}
+	if !slices.Contains(p.Scopes, "openid") {
+		bad("SCOPES", "must include openid, got %q", strings.Join(p.Scopes, ","))
+	}
+	return errs
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Database is a parsed SESSIOND_DATABASE_URL.
@@ -114,6 +210,7 @@ func Load(getenv func(string) string) (Config, error) {
 			errs = append(errs, e)
 		}
 	}
+	errs = append(errs, cfg.loadOIDC(getenv)...)
 	for _, e := range cfg.validate() {
 		if !unparsed[strings.SplitN(e.Error(), ":", 2)[0]] {
 			errs = append(errs, e)

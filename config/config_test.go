@@ -67,3 +67,64 @@ func TestAllErrorsAtOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestOIDCProviders(t *testing.T) {
+	cfg, err := Load(getenv(map[string]string{
+		"SESSIOND_OIDC_PROVIDERS":            "google, corp",
+		"SESSIOND_OIDC_GOOGLE_ISSUER":        "https://accounts.google.com",
+		"SESSIOND_OIDC_GOOGLE_CLIENT_ID":     "web-client",
+		"SESSIOND_OIDC_GOOGLE_CLIENT_SECRET": "s3cret",
+		"SESSIOND_OIDC_GOOGLE_REDIRECT_URL":  "https://tv.example/v1/auth/oidc/google/callback",
+		"SESSIOND_OIDC_CORP_ISSUER":          "http://127.0.0.1:9000/oidc",
+		"SESSIOND_OIDC_CORP_CLIENT_ID":       "corp",
+		"SESSIOND_OIDC_CORP_REDIRECT_URL":    "http://localhost:8080/v1/auth/oidc/corp/callback",
+		"SESSIOND_OIDC_CORP_SCOPES":          "openid,email",
+		"SESSIOND_OIDC_CORP_LINK_BY_EMAIL":   "true",
+		"SESSIOND_OIDC_CORP_LABEL":           "Corporate sign-in",
+	}))
+	if err != nil {
+		t.Fatalf("Load() = %v", err)
+	}
+	if len(cfg.OIDC) != 2 {
+		t.Fatalf("OIDC = %+v, want google and corp", cfg.OIDC)
+	}
+	g, c := cfg.OIDC[0], cfg.OIDC[1]
+	if g.Name != "google" || g.Label != "Google" || g.ClientSecret != "s3cret" || strings.Join(g.Scopes, " ") != "openid email profile" || g.LinkByEmail {
+		t.Errorf("google = %+v", g)
+	}
+	if c.Name != "corp" || c.Label != "Corporate sign-in" || strings.Join(c.Scopes, " ") != "openid email" || !c.LinkByEmail {
+		t.Errorf("corp = %+v", c)
+	}
+}
+
+func TestOIDCMisconfigurationNamesTheProvider(t *testing.T) {
+	_, err := Load(getenv(map[string]string{
+		"SESSIOND_OIDC_PROVIDERS":            "good,broken,Bad-Name,good",
+		"SESSIOND_OIDC_GOOD_ISSUER":          "https://id.example",
+		"SESSIOND_OIDC_GOOD_CLIENT_ID":       "x",
+		"SESSIOND_OIDC_GOOD_REDIRECT_URL":    "https://tv.example/v1/auth/oidc/good/callback",
+		"SESSIOND_OIDC_BROKEN_ISSUER":        "http://id.example", // plain HTTP off loopback
+		"SESSIOND_OIDC_BROKEN_REDIRECT_URL":  "https://tv.example/v1/auth/oidc/good/callback",
+		"SESSIOND_OIDC_BROKEN_SCOPES":        "email",
+		"SESSIOND_OIDC_BROKEN_LINK_BY_EMAIL": "sometimes",
+	}))
+	if err == nil {
+		t.Fatal("Load(bad providers) = nil, want errors")
+	}
+	for _, want := range []string{`"Bad-Name"`, `"good" is listed twice`, "oidc provider broken"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Load(bad providers) error does not say %s:\n%v", want, err)
+		}
+	}
+	_, err = Load(getenv(map[string]string{
+		"SESSIOND_OIDC_PROVIDERS":           "broken",
+		"SESSIOND_OIDC_BROKEN_ISSUER":       "http://id.example",
+		"SESSIOND_OIDC_BROKEN_REDIRECT_URL": "https://tv.example/v1/auth/oidc/good/callback",
+		"SESSIOND_OIDC_BROKEN_SCOPES":       "email",
+	}))
+	for _, name := range []string{"ISSUER", "CLIENT_ID", "REDIRECT_URL", "SCOPES"} {
+		if err == nil || !strings.Contains(err.Error(), "oidc provider broken: SESSIOND_OIDC_BROKEN_"+name) {
+			t.Errorf("Load(broken provider) error does not name SESSIOND_OIDC_BROKEN_%s:\n%v", name, err)
+		}
+	}
+}

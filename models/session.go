@@ -154,11 +154,21 @@ func newestFirst(a, b Session) int {
 // SortNewestFirst orders sessions by creation time, newest first.
 func SortNewestFirst(s []Session) { slices.SortFunc(s, newestFirst) }
 
-// Principal is who presented a valid token: the session, its user and the user's plan.
+// Principal is who presented a valid token: the session, its user, the user's plan and the
+// identities at external providers linked to the user.
 type Principal struct {
-	Session Session
-	User    User
-	Plan    Plan
+	Session    Session
+	User       User
+	Plan       Plan
+	Identities []LinkedIdentity
+}
+
+// LinkedIdentity is an identity as its user sees it.
+type LinkedIdentity struct {
+	Provider string `json:"provider"`
+	Issuer   string `json:"issuer"`
+	Subject  string `json:"subject"`
+	Email    string `json:"email"`
 }
 
 // Introspection is what a service client learns of a token: whether it is usable now and, if

@@ -29,16 +29,16 @@ type PurgeConfig struct {
 
 // PurgeResult counts what one purge run removed (or, in a dry run, would remove).
 type PurgeResult struct {
-	Expired       int64         // sessions past their idle or absolute expiry
-	Revoked       int64         // revoked sessions older than the retention
-	Events        int64         // session events older than their retention
-	Throttles     int64         // login counters left alone past their window (not locks), spent rate limits
-	PendingLogins int64         // logins held at the device limit and never completed
-	Batches       int           // DELETE statements that removed rows
-	LongestBatch  time.Duration // the slowest of them
-	Duration      time.Duration
-	Skipped       bool // another purger held the lock: nothing was done
-	DryRun        bool
+	Expired      int64         // sessions past their idle or absolute expiry
+	Revoked      int64         // revoked sessions older than the retention
+	Events       int64         // session events older than their retention
+	Throttles    int64         // login counters left alone past their window (not locks), spent rate limits
+	SignIns      int64         // unfinished sign-ins (held at the limit, gone to a provider), spent ID tokens past expiry
+	Batches      int           // DELETE statements that removed rows
+	LongestBatch time.Duration // the slowest of them
+	Duration     time.Duration
+	Skipped      bool // another purger held the lock: nothing was done
+	DryRun       bool
 }
 
 // Purger deletes expired sessions, old revoked sessions and old events, in batches small
@@ -111,7 +111,9 @@ func (p *Purger) purge(ctx context.Context, dryRun bool, progress func(PurgeResu
 		{"login_throttle", "failures < ? AND updated_at < ?", "updated_at",
 			[]any{p.cfg.Throttle.LockAfter, now.Add(-p.cfg.Throttle.Window)}, &res.Throttles},
 		{"rate_limits", "expires_at <= ?", "expires_at", []any{now}, &res.Throttles},
-		{"pending_logins", "expires_at <= ?", "expires_at", []any{now}, &res.PendingLogins},
+		{"pending_logins", "expires_at <= ?", "expires_at", []any{now}, &res.SignIns},
+		{"oidc_states", "expires_at <= ?", "expires_at", []any{now}, &res.SignIns},
+		{"oidc_used_tokens", "expires_at <= ?", "expires_at", []any{now}, &res.SignIns},
 	}
 	for _, t := range targets {
 		if dryRun {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -120,15 +121,27 @@ func insertEvents(tx *gorm.DB, events ...models.SessionEvent) error {
 // hash: a check never needs it, and what it returns may sit in the session cache. It is the hot path
 // of every uncached check, so it is scanned by hand through database/sql (pgx prepares and
 // caches it per connection), without GORM's reflection.
-const principalQuery = `SELECT s.id, s.user_id, s.secret_hash, s.device_id, s.device_name, s.device_type, s.ip,
+const principalColumns = `SELECT s.id, s.user_id, s.secret_hash, s.device_id, s.device_name, s.device_type, s.ip,
   s.user_agent, s.created_at, s.last_seen_at, s.expires_at, s.idle_expires_at, s.revoked_at, s.revoke_reason,
   s.revoked_by,
   u.id, u.email, u.display_name, u.role, u.plan_id, u.max_sessions_override,
   u.max_sessions_override_until, u.limit_policy_override, u.disabled_at, u.created_at, u.updated_at,
   p.id, p.name, p.max_sessions, p.limit_policy, p.idle_timeout_seconds, p.absolute_timeout_seconds,
-  p.created_at, p.updated_at
+  p.created_at, p.updated_at,
+`
+
+// The principal in one round trip: session, user, plan, and the user's linked identities as
+// a JSON array (usually empty: one probe of identities_user_id_idx).
+const (
+	principalQueryPostgres = principalColumns + `  COALESCE((SELECT json_agg(json_build_object('provider', i.provider, 'issuer', i.issuer,
+    'subject', i.subject, 'email', i.email) ORDER BY i.created_at) FROM identities i WHERE i.user_id = u.id), '[]')::text
 FROM sessions s JOIN users u ON u.id = s.user_id JOIN plans p ON p.id = u.plan_id
-WHERE s.id = `
+WHERE s.id = $1`
+	principalQuerySQLite = principalColumns + `  COALESCE((SELECT json_group_array(json_object('provider', provider, 'issuer', issuer,
+    'subject', subject, 'email', email)) FROM (SELECT * FROM identities i WHERE i.user_id = u.id ORDER BY created_at)), '[]')
+FROM sessions s JOIN users u ON u.id = s.user_id JOIN plans p ON p.id = u.plan_id
+WHERE s.id = ?`
+)
 
 // loadPrincipal returns the session id with its user and plan, or models.ErrNotFound.
 func loadPrincipal(db *gorm.DB, id string) (models.Principal, error) {
@@ -161,21 +174,38 @@ func loadPrincipalPgx(ctx context.Context, sqlDB *sql.DB, id string, p *models.P
 	}
 	defer conn.Close()
 	s, u, pl := &p.Session, &p.User, &p.Plan
-	var deviceID *string
+	var (
+		deviceID   *string
+		identities []byte
+	)
 	err = conn.Raw(func(driverConn any) error {
-		return driverConn.(*stdlib.Conn).Conn().QueryRow(ctx, principalQuery+"$1", id).Scan(
+		return driverConn.(*stdlib.Conn).Conn().QueryRow(ctx, principalQueryPostgres, id).Scan(
 			&s.ID, &s.UserID, &s.SecretHash, &deviceID, &s.DeviceName, &s.DeviceType, &s.IP,
 			&s.UserAgent, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &s.IdleExpiresAt, &s.RevokedAt, &s.RevokeReason,
 			&s.RevokedBy,
 			&u.ID, &u.Email, &u.DisplayName, &u.Role, &u.PlanID, &u.MaxSessionsOverride,
 			&u.MaxSessionsOverrideUntil, &u.LimitPolicyOverride, &u.DisabledAt, &u.CreatedAt, &u.UpdatedAt,
 			&pl.ID, &pl.Name, &pl.MaxSessions, &pl.LimitPolicy, &pl.IdleTimeoutSeconds, &pl.AbsoluteTimeoutSeconds,
-			&pl.CreatedAt, &pl.UpdatedAt)
+			&pl.CreatedAt, &pl.UpdatedAt, &identities)
 	})
+	if err != nil {
+		return err
+	}
 	if deviceID != nil {
 		s.DeviceID = *deviceID
 	}
-	return err
+	return scanIdentities(identities, p)
+}
+
+// scanIdentities reads the principal's identities from their JSON array.
+func scanIdentities(b []byte, p *models.Principal) error {
+	if len(b) == 0 || string(b) == "[]" {
+		return nil
+	}
+	if err := json.Unmarshal(b, &p.Identities); err != nil {
+		return fmt.Errorf("read linked identities: %w", err)
+	}
+	return nil
 }
 
 // loadPrincipalSQL is the lookup through database/sql (SQLite).
@@ -185,16 +215,20 @@ func loadPrincipalSQL(ctx context.Context, sqlDB *sql.DB, id string, p *models.P
 		deviceID, reason, revokedBy, policy    sql.NullString
 		revokedAt, overrideUntil, disabledAt   sql.NullTime
 		override, idleSeconds, absoluteSeconds sql.NullInt64
+		identities                             []byte
 	)
-	err := sqlDB.QueryRowContext(ctx, principalQuery+"?", id).Scan(
+	err := sqlDB.QueryRowContext(ctx, principalQuerySQLite, id).Scan(
 		&s.ID, &s.UserID, &s.SecretHash, &deviceID, &s.DeviceName, &s.DeviceType, &s.IP,
 		&s.UserAgent, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &s.IdleExpiresAt, &revokedAt, &reason,
 		&revokedBy,
 		&u.ID, &u.Email, &u.DisplayName, &u.Role, &u.PlanID, &override,
 		&overrideUntil, &policy, &disabledAt, &u.CreatedAt, &u.UpdatedAt,
 		&pl.ID, &pl.Name, &pl.MaxSessions, &pl.LimitPolicy, &idleSeconds, &absoluteSeconds,
-		&pl.CreatedAt, &pl.UpdatedAt)
+		&pl.CreatedAt, &pl.UpdatedAt, &identities)
 	if err != nil {
+		return err
+	}
+	if err := scanIdentities(identities, p); err != nil {
 		return err
 	}
 	s.DeviceID = deviceID.String

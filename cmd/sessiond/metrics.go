@@ -108,7 +108,7 @@ func (m *metrics) PurgeFinished(res services.PurgeResult, err error) {
 		result = "error"
 	}
 	m.purgeRuns.WithLabelValues(result).Inc()
-	for kind, n := range map[string]int64{"expired": res.Expired, "revoked": res.Revoked, "events": res.Events, "throttles": res.Throttles, "pending_logins": res.PendingLogins} {
+	for kind, n := range map[string]int64{"expired": res.Expired, "revoked": res.Revoked, "events": res.Events, "throttles": res.Throttles, "sign_ins": res.SignIns} {
 		m.purgeDeleted.WithLabelValues(kind).Add(float64(n))
 	}
 	if err == nil {

@@ -32,7 +32,7 @@ func (a *app) schedulePurge(ctx context.Context) (*cron.Cron, error) {
 
 func (a *app) logPurge(ctx context.Context, res services.PurgeResult, err error) {
 	attrs := []any{
-		"expired", res.Expired, "revoked", res.Revoked, "events", res.Events, "throttles", res.Throttles, "pending_logins", res.PendingLogins, "batches", res.Batches,
+		"expired", res.Expired, "revoked", res.Revoked, "events", res.Events, "throttles", res.Throttles, "sign_ins", res.SignIns, "batches", res.Batches,
 		"longest_batch_ms", res.LongestBatch.Milliseconds(), "duration_ms", res.Duration.Milliseconds(),
 		"skipped", res.Skipped, "dry_run", res.DryRun,
 	}
@@ -77,7 +77,7 @@ func purgeCmd(env *environment) *cobra.Command {
 				case dryRun:
 					verb = "would delete"
 				}
-				fmt.Fprintf(env.stdout, "%s %d expired sessions, %d revoked sessions past retention, %d old events, %d stale login counters, %d unfinished pending logins", verb, res.Expired, res.Revoked, res.Events, res.Throttles, res.PendingLogins)
+				fmt.Fprintf(env.stdout, "%s %d expired sessions, %d revoked sessions past retention, %d old events, %d stale login counters, %d unfinished sign-ins", verb, res.Expired, res.Revoked, res.Events, res.Throttles, res.SignIns)
 				if !dryRun {
 					fmt.Fprintf(env.stdout, " in %d batches, %s (longest batch %s)", res.Batches, res.Duration.Round(1e6), res.LongestBatch.Round(1e5))
 				}

@@ -1,0 +1,440 @@
+package services
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+	"gorm.io/gorm"
+
+	"github.com/sessiond/sessiond/models"
+)
+
+// OIDCProviderConfig is one OpenID Connect provider people may sign in with.
+type OIDCProviderConfig struct {
+	Name, Label  string
+	Issuer       string
+	ClientID     string
+	ClientSecret string
+	RedirectURL  string
+	Scopes       []string
+	LinkByEmail  bool // a first sign-in may attach to the account with its verified email
+}
+
+// OIDCConfig configures sign-ins through identity providers.
+type OIDCConfig struct {
+	RegistrationOpen bool             // a first sign-in may create an account
+	DefaultPlan      string           // of the accounts it creates
+	HTTPClient       *http.Client     // talks to the providers; nil: a client with a 10 s timeout
+	Now              func() time.Time // checks ID tokens' expiry and sign-in states'; sessions use their own clock
+}
+
+// oidcStateTTL bounds the time between leaving for the provider and coming back.
+const oidcStateTTL = 10 * time.Minute
+
+// OIDC signs people in through external OpenID Connect providers, creating sessions through
+// the same transaction and device limit as a password login (Sessions.admit).
+type OIDC struct {
+	db        *gorm.DB
+	sessions  *Sessions
+	cfg       OIDCConfig
+	providers map[string]*oidcProvider
+	names     []string // in configuration order
+}
+
+type oidcProvider struct {
+	conf     OIDCProviderConfig
+	oauth    oauth2.Config
+	verifier *oidc.IDTokenVerifier
+}
+
+// NewOIDC discovers every provider (its endpoints and keys). A provider that cannot be
+// discovered is an error naming it: sessiond does not start half-configured.
+func NewOIDC(ctx context.Context, db *gorm.DB, sessions *Sessions, cfg OIDCConfig, providers []OIDCProviderConfig) (*OIDC, error) {
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	o := &OIDC{db: db, sessions: sessions, cfg: cfg, providers: map[string]*oidcProvider{}}
+	for _, pc := range providers {
+		p, err := oidc.NewProvider(o.clientContext(ctx), pc.Issuer)
+		if err != nil {
+			return nil, fmt.Errorf("oidc provider %s: discovery at %s: %w", pc.Name, pc.Issuer, err)
+		}
+		o.providers[pc.Name] = &oidcProvider{
+			conf: pc,
+			oauth: oauth2.Config{
+				ClientID: pc.ClientID, ClientSecret: pc.ClientSecret, Endpoint: p.Endpoint(),
+				RedirectURL: pc.RedirectURL, Scopes: pc.Scopes,
+			},
+			verifier: p.Verifier(&oidc.Config{ClientID: pc.ClientID, Now: o.now}),
+		}
+		o.names = append(o.names, pc.Name)
+	}
+	return o, nil
+}
+
+func (o *OIDC) now() time.Time { return clock(o.cfg.Now) }
+
+func (o *OIDC) clientContext(ctx context.Context) context.Context {
+	return oidc.ClientContext(ctx, o.cfg.HTTPClient)
+}
+
+// Providers lists the configured providers' names and labels, in configuration order.
+func (o *OIDC) Providers() []models.Provider {
+	out := make([]models.Provider, 0, len(o.names))
+	for _, n := range o.names {
+		out = append(out, models.Provider{Name: n, Label: o.providers[n].conf.Label})
+	}
+	return out
+}
+
+func (o *OIDC) provider(name string) (*oidcProvider, error) {
+	p, ok := o.providers[name]
+	if !ok {
+		return nil, models.ErrUnknownProvider
+	}
+	return p, nil
+}
+
+// oidcState is a browser sign-in sent to a provider and not back yet.
+type oidcState struct {
+	StateHash   []byte `gorm:"primaryKey"`
+	BrowserHash []byte
+	Provider    string
+	Nonce       string
+	Verifier    string
+	DeviceID    string
+	DeviceName  string
+	DeviceType  models.DeviceType
+	ReturnTo    string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+func (oidcState) TableName() string { return "oidc_states" }
+
+// Start begins a browser sign-in: it keeps the state, nonce and PKCE verifier in the store
+// and returns the provider's URL to send the browser to, and a value the browser must keep
+// (a cookie) and bring back: a callback from another browser is refused.
+func (o *OIDC) Start(ctx context.Context, name string, p models.OIDCStart) (authURL, browser string, err error) {
+	prov, err := o.provider(name)
+	if err != nil {
+		return "", "", err
+	}
+	device, err := validateDevice(p.Device)
+	if err != nil {
+		return "", "", err
+	}
+	var secrets [3]string // the state, the browser's binding, the nonce
+	for i := range secrets {
+		if secrets[i], _, err = newSecret(32); err != nil {
+			return "", "", err
+		}
+	}
+	state, browser, nonce := secrets[0], secrets[1], secrets[2]
+	verifier := oauth2.GenerateVerifier()
+	now := o.now()
+	st := oidcState{
+		StateHash: hashOf(state), BrowserHash: hashOf(browser), Provider: name, Nonce: nonce, Verifier: verifier,
+		DeviceID: device.ID, DeviceName: device.Name, DeviceType: device.Type, ReturnTo: p.ReturnTo,
+		CreatedAt: now, ExpiresAt: now.Add(oidcStateTTL),
+	}
+	if err := storeError(o.db.WithContext(ctx).Create(&st).Error); err != nil {
+		return "", "", fmt.Errorf("oidc start: %w", err)
+	}
+	return prov.oauth.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)), browser, nil
+}
+
+// Callback completes a browser sign-in: it spends the state (once, and only for the browser
+// that started it), exchanges the code with the PKCE verifier, verifies the ID token (signature,
+// issuer, audience, expiry, nonce) and signs the device in as Login does, keeping the login
+// pending when a reject plan holds it at the limit. It returns where the browser goes next.
+//
+// Errors: models.ErrUnknownProvider, models.ErrSignInStateInvalid, *models.IDTokenError,
+// models.ErrProviderUnavailable, and those of the sign-in (see login).
+func (o *OIDC) Callback(ctx context.Context, name string, cb models.OIDCCallback) (models.LoginResult, string, error) {
+	prov, err := o.provider(name)
+	if err != nil {
+		return models.LoginResult{}, "", err
+	}
+	st, err := o.spendState(ctx, name, cb.State, cb.Browser)
+	if err != nil {
+		return models.LoginResult{}, "", err
+	}
+	tok, err := prov.oauth.Exchange(o.clientContext(ctx), cb.Code, oauth2.VerifierOption(st.Verifier))
+	var refused *oauth2.RetrieveError
+	switch {
+	case errors.As(err, &refused):
+		return models.LoginResult{}, st.ReturnTo, &models.IDTokenError{Reason: "the provider refused the code (expired or used)"}
+	case err != nil:
+		return models.LoginResult{}, st.ReturnTo, fmt.Errorf("exchange code: %w: %w", models.ErrProviderUnavailable, err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		return models.LoginResult{}, st.ReturnTo, &models.IDTokenError{Reason: "the provider sent no ID token"}
+	}
+	id, err := o.verify(ctx, prov, raw, st.Nonce, true)
+	if err != nil {
+		return models.LoginResult{}, st.ReturnTo, err
+	}
+	device := models.Device{ID: st.DeviceID, Name: st.DeviceName, Type: st.DeviceType}
+	res, err := o.login(ctx, prov, id, signIn{device: device, ip: cb.IP, userAgent: cb.UserAgent, keepPending: true})
+	return res, st.ReturnTo, err
+}
+
+// spendState deletes and returns the state if it is this provider's, unexpired, and the
+// browser's; anything else is models.ErrSignInStateInvalid.
+func (o *OIDC) spendState(ctx context.Context, provider, state, browser string) (oidcState, error) {
+	stateHash, browserHash := hashOf(state), hashOf(browser)
+	var st oidcState
+	err := o.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := storeError(tx.Where("state_hash = ?", stateHash).Take(&st).Error); err != nil {
+			return err
+		}
+		del := tx.Where("state_hash = ?", stateHash).Delete(&oidcState{})
+		if err := storeError(del.Error); err != nil {
+			return err
+		}
+		if del.RowsAffected == 0 { // spent by a concurrent callback
+			return models.ErrNotFound
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return st, models.ErrSignInStateInvalid
+	case err != nil:
+		return st, fmt.Errorf("oidc state: %w", err)
+	}
+	if st.Provider != provider || !o.now().Before(st.ExpiresAt) || subtle.ConstantTimeCompare(st.BrowserHash, browserHash) != 1 {
+		return st, models.ErrSignInStateInvalid
+	}
+	return st, nil
+}
+
+func hashOf(s string) []byte {
+	sum := sha256.Sum256([]byte(s))
+	return sum[:]
+}
+
+// LoginWithIDToken signs a native client's device in with an ID token it obtained from the
+// provider itself, with the same answers as Login (*models.DeviceLimitError under a reject
+// plan, to be retried with ReplaceSessionID and the same token). A token that signed a device
+// in is refused afterwards (replay).
+func (o *OIDC) LoginWithIDToken(ctx context.Context, name string, p models.IDTokenLogin) (models.LoginResult, error) {
+	prov, err := o.provider(name)
+	if err != nil {
+		return models.LoginResult{}, err
+	}
+	device, err := validateDevice(p.Device)
+	if err != nil {
+		return models.LoginResult{}, err
+	}
+	if p.ReplaceSessionID != "" && !validID(p.ReplaceSessionID) {
+		return models.LoginResult{}, models.Invalid("replace_session_id", "is not a session id")
+	}
+	if p.IDToken == "" || len(p.IDToken) > 16<<10 {
+		return models.LoginResult{}, models.Invalid("id_token", "is required (at most 16 KiB)")
+	}
+	id, err := o.verify(ctx, prov, p.IDToken, p.Nonce, p.Nonce != "")
+	if err != nil {
+		return models.LoginResult{}, err
+	}
+	return o.login(ctx, prov, id, signIn{
+		device: device, replaceID: p.ReplaceSessionID, ip: p.IP, userAgent: p.UserAgent,
+		spendToken: hashOf(p.IDToken),
+	})
+}
+
+// verified is what a checked ID token says of the person.
+type verified struct {
+	issuer, subject, email, name string
+	emailVerified                bool
+	expiry                       time.Time
+}
+
+// verify checks the ID token's signature, issuer, audience and expiry, and its nonce: equal to
+// nonce when wantNonce, absent otherwise (a token minted for a browser flow is not a native
+// client's to use).
+func (o *OIDC) verify(ctx context.Context, prov *oidcProvider, raw, nonce string, wantNonce bool) (verified, error) {
+	idt, err := prov.verifier.Verify(o.clientContext(ctx), raw)
+	if err != nil {
+		var expired *oidc.TokenExpiredError
+		if errors.As(err, &expired) {
+			return verified{}, &models.IDTokenError{Reason: "the ID token has expired"}
+		}
+		return verified{}, &models.IDTokenError{Reason: "the ID token is not valid for this service: " + err.Error()}
+	}
+	if wantNonce != (idt.Nonce != "") || subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
+		return verified{}, &models.IDTokenError{Reason: "the ID token's nonce does not match"}
+	}
+	var claims struct {
+		Email         string `json:"email"`
+		EmailVerified any    `json:"email_verified"` // a bool, or "true" from some providers
+		Name          string `json:"name"`
+	}
+	if err := idt.Claims(&claims); err != nil {
+		return verified{}, &models.IDTokenError{Reason: "unreadable claims"}
+	}
+	return verified{
+		issuer: idt.Issuer, subject: idt.Subject, email: claims.Email, name: claims.Name,
+		emailVerified: claims.EmailVerified == true || claims.EmailVerified == "true", expiry: idt.Expiry,
+	}, nil
+}
+
+// signIn is how a verified person signs a device in.
+type signIn struct {
+	device        models.Device
+	replaceID     string
+	ip, userAgent string
+	keepPending   bool
+	spendToken    []byte // the SHA-256 of a native client's ID token, refused once it signed in
+}
+
+// login finds or creates the user of the identity and signs the device in through Sessions'
+// transaction and device limit, all in one transaction. A first sign-in racing another for the
+// same new identity finds, on its second try, the user the other created.
+func (o *OIDC) login(ctx context.Context, prov *oidcProvider, id verified, in signIn) (models.LoginResult, error) {
+	var (
+		res models.LoginResult
+		err error
+	)
+	for attempt := 0; attempt < 2; attempt++ {
+		res, err = o.loginOnce(ctx, prov, id, in)
+		if !errors.Is(err, models.ErrConflict) || errors.Is(err, errTokenSpent) {
+			break // only a first sign-in that lost a race to create the same user tries again
+		}
+	}
+	o.sessions.cfg.Observer.LoginFinished(loginOutcome(err))
+	if err != nil {
+		return models.LoginResult{}, fmt.Errorf("oidc login through %s: %w", prov.conf.Name, err)
+	}
+	return res, nil
+}
+
+var errTokenSpent = fmt.Errorf("%w: %w", models.ErrConflict, &models.IDTokenError{Reason: "the ID token was already used"})
+
+func (o *OIDC) loginOnce(ctx context.Context, prov *oidcProvider, id verified, in signIn) (models.LoginResult, error) {
+	now := o.sessions.now() // the sessions' clock; o.now is the protocol's (token expiry)
+	var (
+		res      models.LoginResult
+		limitErr *models.DeviceLimitError
+	)
+	err := transact(ctx, o.db, o.sessions.cfg.Observer, func(tx *gorm.DB, out *ended) error {
+		userID, err := o.identify(tx, out, prov, id, now)
+		if err != nil {
+			return err
+		}
+		// The same lock, and then the same decision, as a password login.
+		locked, err := lockUser(tx, userID)
+		if err != nil {
+			return err
+		}
+		if locked.Disabled() {
+			return models.ErrInvalidCredentials
+		}
+		sess, token, err := o.sessions.newSession(userID, in.device, models.LoginParams{IP: in.ip, UserAgent: in.userAgent}, now)
+		if err != nil {
+			return err
+		}
+		res, limitErr, err = o.sessions.admit(tx, out, locked, admission{sess: sess, token: token, replaceID: in.replaceID, keepPending: in.keepPending}, now)
+		if err != nil || limitErr != nil || in.spendToken == nil {
+			return err
+		}
+		// Only a token that signed a device in is spent: refused at the limit, the client may
+		// retry with the same token and a device to replace.
+		used := oidcUsedToken{TokenHash: in.spendToken, ExpiresAt: id.expiry}
+		if err := storeError(tx.Create(&used).Error); errors.Is(err, models.ErrConflict) {
+			return errTokenSpent
+		} else if err != nil {
+			return err
+		}
+		return nil
+	})
+	if err == nil && limitErr != nil {
+		err = limitErr
+	}
+	return res, err
+}
+
+type oidcUsedToken struct {
+	TokenHash []byte `gorm:"primaryKey"`
+	ExpiresAt time.Time
+}
+
+func (oidcUsedToken) TableName() string { return "oidc_used_tokens" }
+
+// identify returns the user of the identity: the linked one; else, when the provider vouches
+// for the email, the account with that email if linking by email is on for the provider, or a
+// new account when there is none and registration is open.
+func (o *OIDC) identify(tx *gorm.DB, out *ended, prov *oidcProvider, id verified, now time.Time) (string, error) {
+	var ident models.Identity
+	err := storeError(tx.Where("issuer = ? AND subject = ?", id.issuer, id.subject).Take(&ident).Error)
+	if err == nil {
+		return ident.UserID, storeError(tx.Model(&ident).Updates(map[string]any{"last_used_at": now, "email": id.email}).Error)
+	}
+	if !errors.Is(err, models.ErrNotFound) {
+		return "", err
+	}
+	email, verr := validateEmail(id.email)
+	if verr != nil || !id.emailVerified {
+		return "", models.ErrEmailNotVerified
+	}
+	var user models.User
+	err = storeError(tx.Where("email = ?", email).Take(&user).Error)
+	switch {
+	case err == nil && !prov.conf.LinkByEmail:
+		return "", models.ErrIdentityNotLinked
+	case err == nil:
+		// Linking by email, which the provider vouches for: the user's sessions now have an
+		// identity more to show.
+		out.userChanged(user.ID)
+	case errors.Is(err, models.ErrNotFound):
+		if !o.cfg.RegistrationOpen {
+			return "", models.ErrRegistrationClosed
+		}
+		if user, err = o.newUser(tx, email, id.name, now); err != nil {
+			return "", err
+		}
+	default:
+		return "", err
+	}
+	ident = models.Identity{
+		ID: newID(), UserID: user.ID, Provider: prov.conf.Name, Issuer: id.issuer, Subject: id.subject,
+		Email: id.email, CreatedAt: now, LastUsedAt: now,
+	}
+	return user.ID, storeError(tx.Create(&ident).Error)
+}
+
+// newUser creates an account for a person the provider vouches for. It has no password: it
+// signs in through the provider (a password login fails like a wrong password).
+func (o *OIDC) newUser(tx *gorm.DB, email, name string, now time.Time) (models.User, error) {
+	var plan models.Plan
+	if err := storeError(tx.Where("name = ?", o.cfg.DefaultPlan).Take(&plan).Error); err != nil {
+		return models.User{}, err
+	}
+	if validateText("display_name", name, MaxDisplayNameLen) != nil {
+		name = ""
+	}
+	u := models.User{
+		ID: newID(), Email: email, DisplayName: name, Role: models.RoleUser, PlanID: plan.ID,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	return u, storeError(tx.Create(&u).Error)
+}
+
+// Identities lists the identities linked to a user, oldest first (the admin's user view).
+func (o *OIDC) Identities(ctx context.Context, userID string) ([]models.Identity, error) {
+	var out []models.Identity
+	err := o.db.WithContext(ctx).Where("user_id = ?", userID).Order("created_at").Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("identities of user %s: %w", userID, storeError(err))
+	}
+	return out, nil
+}
