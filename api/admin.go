@@ -200,7 +200,39 @@ func (h *handler) getUser(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, toAdminUser(u))
+	out := adminUserDetailJSON{adminUserJSON: toAdminUser(u), Identities: []identityJSON{}}
+	if h.oidc != nil {
+		ids, err := h.oidc.Identities(c.Request.Context(), u.ID)
+		if err != nil {
+			h.fail(c, err)
+			return
+		}
+		out.Identities = mapAll(ids, toIdentity)
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// adminUserDetailJSON is one user as GET /v1/admin/users/{id} shows it: with the identities
+// at external providers linked to the account.
+type adminUserDetailJSON struct {
+	adminUserJSON
+	Identities []identityJSON `json:"identities"`
+}
+
+type identityJSON struct {
+	Provider   string    `json:"provider"`
+	Issuer     string    `json:"issuer"`
+	Subject    string    `json:"subject"`
+	Email      string    `json:"email"`
+	LinkedAt   time.Time `json:"linked_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
+}
+
+func toIdentity(i models.Identity) identityJSON {
+	return identityJSON{
+		Provider: i.Provider, Issuer: i.Issuer, Subject: i.Subject, Email: i.Email,
+		LinkedAt: i.CreatedAt.UTC(), LastUsedAt: i.LastUsedAt.UTC(),
+	}
 }
 
 type userPatchRequest struct {

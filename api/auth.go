@@ -60,6 +60,11 @@ func (h *handler) login(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	h.writeLogin(c, res)
+}
+
+// writeLogin answers a successful login: 201 with the token, and the session cookie.
+func (h *handler) writeLogin(c *gin.Context, res models.LoginResult) {
 	h.setCookie(c, res.Token, res.Session)
 	c.JSON(http.StatusCreated, gin.H{
 		"token":   res.Token,
@@ -81,10 +86,15 @@ func (h *handler) logout(c *gin.Context) {
 
 func (h *handler) whoami(c *gin.Context) {
 	p := principal(c)
+	identities := p.Identities
+	if identities == nil {
+		identities = []models.LinkedIdentity{}
+	}
 	c.JSON(http.StatusOK, gin.H{
-		"session": toSession(p.Session, p.Session.ID),
-		"user":    toUser(p.User),
-		"plan":    toPlan(p.Plan),
+		"session":    toSession(p.Session, p.Session.ID),
+		"user":       toUser(p.User),
+		"plan":       toPlan(p.Plan),
+		"identities": identities,
 	})
 }
 

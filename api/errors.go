@@ -62,8 +62,11 @@ func classify(err error) apiError {
 		evicted    *models.SessionEvictedError
 		revoked    *models.SessionRevokedError
 		limited    *models.RateLimitedError
+		idToken    *models.IDTokenError
 	)
 	switch {
+	case errors.As(err, &idToken):
+		return apiError{status: http.StatusUnauthorized, Code: "invalid_id_token", Message: "The identity token or code was refused: " + idToken.Reason + "."}
 	case errors.As(err, &validation):
 		return apiError{http.StatusBadRequest, "invalid_request", "The request is invalid.", map[string]any{"fields": validation.Fields}}
 	case errors.As(err, &weak):
@@ -103,6 +106,11 @@ var sentinels = []struct {
 	{models.ErrUnauthenticated, apiError{status: http.StatusUnauthorized, Code: "unauthenticated", Message: "Sign in first: no session token was presented."}},
 	{models.ErrSessionInvalid, apiError{status: http.StatusUnauthorized, Code: "session_invalid", Message: "The session token is not valid."}},
 	{models.ErrPendingLoginInvalid, apiError{status: http.StatusUnauthorized, Code: "session_invalid", Message: "That sign-in is no longer waiting; sign in again."}},
+	{models.ErrUnknownProvider, apiError{status: http.StatusNotFound, Code: "not_found", Message: "No such identity provider."}},
+	{models.ErrSignInStateInvalid, apiError{status: http.StatusBadRequest, Code: "invalid_state", Message: "The sign-in state is unknown, expired, used, or from another browser; start again."}},
+	{models.ErrEmailNotVerified, apiError{status: http.StatusForbidden, Code: "email_not_verified", Message: "The identity provider did not assert a verified email."}},
+	{models.ErrIdentityNotLinked, apiError{status: http.StatusConflict, Code: "identity_not_linked", Message: "An account with this email exists and is not linked to this identity; sign in with its password."}},
+	{models.ErrProviderUnavailable, apiError{status: http.StatusServiceUnavailable, Code: "provider_unavailable", Message: "The identity provider could not be reached; try again shortly."}},
 	{models.ErrSessionExpired, apiError{status: http.StatusUnauthorized, Code: "session_expired", Message: "The session has expired; sign in again."}},
 	{models.ErrRegistrationClosed, apiError{status: http.StatusForbidden, Code: "registration_closed", Message: "Registration is closed."}},
 	{models.ErrForbidden, apiError{status: http.StatusForbidden, Code: "forbidden", Message: "You are not allowed to do that."}},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 	"unicode"
@@ -24,6 +25,13 @@ type loginForm struct {
 	Next        string
 	Fields      map[string]string // field → problem
 	DeviceTypes []option
+	Providers   []providerLink
+}
+
+// providerLink is a sign-in button of an identity provider: a link (a form's redirect to
+// another site would break the pages' form-action policy) carrying this device's name and type.
+type providerLink struct {
+	Label, URL string
 }
 
 func (h *handler) rootPage(c *gin.Context) {
@@ -51,6 +59,12 @@ func prefilledLogin(c *gin.Context, next string) loginForm {
 
 func (h *handler) renderLogin(c *gin.Context, status int, f loginForm, n *notice) {
 	f.DeviceTypes = deviceTypes
+	if h.oidc != nil {
+		for _, p := range h.oidc.Providers() {
+			q := url.Values{"device_name": {f.DeviceName}, "device_type": {f.DeviceType}, "return_to": {safeNext(f.Next)}}
+			f.Providers = append(f.Providers, providerLink{Label: p.Label, URL: "/v1/auth/oidc/" + url.PathEscape(p.Name) + "/start?" + q.Encode()})
+		}
+	}
 	h.render(c, status, "login", pageData{Notice: n, Data: f})
 }
 

@@ -106,10 +106,11 @@ func (h *handler) adminSavePlan(c *gin.Context) {
 
 // adminUserData is one user as an admin sees them, with their signed-in devices.
 type adminUserData struct {
-	User     models.User
-	PlanName string
-	Limit    int
-	Sessions []models.Session // active, newest first
+	User       models.User
+	PlanName   string
+	Limit      int
+	Sessions   []models.Session // active, newest first
+	Identities []models.Identity
 }
 
 func (h *handler) adminUserPage(c *gin.Context) {
@@ -129,6 +130,13 @@ func (h *handler) adminUserPage(c *gin.Context) {
 		h.pageFail(c, err)
 		return
 	}
+	var identities []models.Identity
+	if h.oidc != nil {
+		if identities, err = h.oidc.Identities(ctx, u.ID); err != nil {
+			h.pageFail(c, err)
+			return
+		}
+	}
 	var n *notice
 	switch c.Query("done") {
 	case "signed_out":
@@ -139,7 +147,7 @@ func (h *handler) adminUserPage(c *gin.Context) {
 		n = &notice{Kind: "ok", Text: "Every device of this user was signed out."}
 	}
 	h.render(c, http.StatusOK, "admin_user", pageData{Nav: "admin", Notice: n, Data: adminUserData{
-		User: u, PlanName: plan.Name, Limit: list.Limit.Max, Sessions: list.Sessions,
+		User: u, PlanName: plan.Name, Limit: list.Limit.Max, Sessions: list.Sessions, Identities: identities,
 	}})
 }
 

@@ -72,6 +72,7 @@ type Deps struct {
 	Users          UserService
 	Plans          PlanService
 	Admin          AdminService
+	OIDC           OIDCService // sign-ins through identity providers; nil: none configured
 	Store          Pinger
 	Log            *slog.Logger
 	CookieSecure   bool
@@ -94,6 +95,7 @@ type handler struct {
 	users        UserService
 	plans        PlanService
 	admin        AdminService
+	oidc         OIDCService
 	store        Pinger
 	log          *slog.Logger
 	cookieSecure bool
@@ -111,7 +113,7 @@ var openapiYAML []byte
 // NewHandler returns the HTTP handler serving every route of API.md.
 func NewHandler(d Deps) (http.Handler, error) {
 	h := &handler{
-		sessions: d.Sessions, users: d.Users, plans: d.Plans, admin: d.Admin, store: d.Store, log: d.Log,
+		sessions: d.Sessions, users: d.Users, plans: d.Plans, admin: d.Admin, oidc: d.OIDC, store: d.Store, log: d.Log,
 		cookieSecure: d.CookieSecure, maxBodyBytes: d.MaxBodyBytes, timeout: d.RequestTimeout,
 		requests: d.Requests, draining: d.Draining,
 	}
@@ -148,6 +150,9 @@ func NewHandler(d Deps) (http.Handler, error) {
 	v1.POST("/auth/register", h.register)
 	v1.POST("/auth/login", h.login)
 	v1.POST("/introspect", h.introspect)
+	v1.GET("/auth/oidc/:provider/start", pageHeaders, h.oidcStart)
+	v1.GET("/auth/oidc/:provider/callback", pageHeaders, h.oidcCallback)
+	v1.POST("/auth/oidc/:provider/token", h.oidcToken)
 
 	authed := v1.Group("", h.authenticate)
 	authed.POST("/auth/logout", h.logout)

@@ -20,6 +20,7 @@ var (
 	_ api.AdminService   = (*services.Users)(nil)
 	_ api.PlanService    = (*services.Plans)(nil)
 	_ api.Pinger         = (*services.Health)(nil)
+	_ api.OIDCService    = (*services.OIDC)(nil)
 )
 
 // app is sessiond wired together: configuration, logger, store and use cases.
@@ -96,6 +97,21 @@ func newApp(env *environment) (*app, error) {
 		Log:           log,
 	})
 	return a, nil
+}
+
+// newOIDC discovers the configured identity providers (none configured: an OIDC that knows
+// no provider). A provider that cannot be discovered stops the start, named.
+func (a *app) newOIDC(ctx context.Context) (*services.OIDC, error) {
+	providers := make([]services.OIDCProviderConfig, len(a.cfg.OIDC))
+	for i, p := range a.cfg.OIDC {
+		providers[i] = services.OIDCProviderConfig{
+			Name: p.Name, Label: p.Label, Issuer: p.Issuer, ClientID: p.ClientID, ClientSecret: p.ClientSecret,
+			RedirectURL: p.RedirectURL, Scopes: p.Scopes, LinkByEmail: p.LinkByEmail,
+		}
+	}
+	return services.NewOIDC(ctx, a.db, a.sessions, services.OIDCConfig{
+		RegistrationOpen: a.cfg.RegistrationOpen(), DefaultPlan: a.cfg.DefaultPlan,
+	}, providers)
 }
 
 // migrate applies pending migrations.

@@ -127,3 +127,27 @@ func TestOperatorCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestServeRefusesAProviderItCannotDiscover: a provider whose issuer does not answer stops
+// the start with an error naming it, rather than a server without it.
+func TestServeRefusesAProviderItCannotDiscover(t *testing.T) {
+	env := map[string]string{
+		"SESSIOND_DATABASE_URL":           "sqlite://" + filepath.Join(t.TempDir(), "s.db"),
+		"SESSIOND_ADDR":                   "127.0.0.1:0",
+		"SESSIOND_OIDC_PROVIDERS":         "corp",
+		"SESSIOND_OIDC_CORP_ISSUER":       "http://127.0.0.1:1/nobody-home",
+		"SESSIOND_OIDC_CORP_CLIENT_ID":    "sessiond",
+		"SESSIOND_OIDC_CORP_REDIRECT_URL": "http://localhost:8080/v1/auth/oidc/corp/callback",
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code, _, stderr := runCmd(ctx, env, "", "serve")
+	if code == 0 || !strings.Contains(stderr, "oidc provider corp") || !strings.Contains(stderr, "discovery") {
+		t.Fatalf("serve with an unreachable provider = %d %q, want a failure naming provider corp", code, stderr)
+	}
+	delete(env, "SESSIOND_OIDC_CORP_CLIENT_ID")
+	code, _, stderr = runCmd(ctx, env, "", "serve")
+	if code == 0 || !strings.Contains(stderr, "oidc provider corp: SESSIOND_OIDC_CORP_CLIENT_ID") {
+		t.Fatalf("serve with a provider lacking a client id = %d %q, want a failure naming it", code, stderr)
+	}
+}

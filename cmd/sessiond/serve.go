@@ -42,6 +42,10 @@ func serve(ctx context.Context, env *environment) error {
 	if err := a.bootstrapAdmin(ctx); err != nil {
 		return err
 	}
+	oidc, err := a.newOIDC(ctx)
+	if err != nil {
+		return err
+	}
 	var draining atomic.Bool // set at shutdown: /readyz answers 503 from then on
 	// /metrics on the API's port, unless it has a listener of its own.
 	var metricsOnMain http.Handler
@@ -53,6 +57,7 @@ func serve(ctx context.Context, env *environment) error {
 		Users:          a.users,
 		Plans:          a.plans,
 		Admin:          a.users,
+		OIDC:           oidc,
 		Store:          a.health,
 		Log:            a.log,
 		CookieSecure:   a.cfg.CookieSecure,
