@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"time"
@@ -14,49 +16,61 @@ import (
 // OIDCService is what the handlers need of sign-ins through external identity providers.
 type OIDCService interface {
 	Providers() []models.Provider
-	Start(ctx context.Context, provider string, p models.OIDCStart) (authURL, browser string, err error)
+	Start(ctx context.Context, provider string, p models.OIDCStart) (models.OIDCRedirect, error)
 	Callback(ctx context.Context, provider string, cb models.OIDCCallback) (models.LoginResult, string, error)
 	LoginWithIDToken(ctx context.Context, provider string, p models.IDTokenLogin) (models.LoginResult, error)
 	Identities(ctx context.Context, userID string) ([]models.Identity, error)
 }
 
 // oidcCookie binds a sign-in gone to a provider to this browser: the callback must bring it.
-func (h *handler) oidcCookie() string { return h.cookieName() + "-oidc" }
+// One per sign-in (named after its state), so that two tabs do not undo each other.
+func (h *handler) oidcCookie(state string) string {
+	sum := sha256.Sum256([]byte(state))
+	return h.cookieName() + "-oidc-" + hex.EncodeToString(sum[:6])
+}
 
 // oidcStart sends the browser to the provider. Device name and type come as query parameters
 // (the sign-in page's buttons prefill them from the browser); return_to must be one of our paths.
 func (h *handler) oidcStart(c *gin.Context) {
 	if h.oidc == nil {
-		h.pageFail(c, models.ErrUnknownProvider)
+		h.oidcFail(c, models.ErrUnknownProvider)
 		return
 	}
-	authURL, browser, err := h.oidc.Start(c.Request.Context(), c.Param("provider"), models.OIDCStart{
+	// Only our own pages (or the person, typing or following a bookmark) start a sign-in:
+	// another site must not sign a browser in behind its back.
+	if site := c.GetHeader("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		h.pageFail(c, errCSRF)
+		return
+	}
+	to, err := h.oidc.Start(c.Request.Context(), c.Param("provider"), models.OIDCStart{
 		Device: models.Device{
 			ID: h.browserID(c), Name: c.Query("device_name"), Type: models.DeviceType(c.Query("device_type")),
 		},
 		ReturnTo: safeNext(c.Query("return_to")),
+		IP:       c.ClientIP(),
 	})
 	if err != nil {
 		h.oidcFail(c, err)
 		return
 	}
 	http.SetCookie(c.Writer, &http.Cookie{
-		Name: h.oidcCookie(), Value: browser, Path: "/", MaxAge: int((10 * time.Minute) / time.Second),
+		Name: h.oidcCookie(to.State), Value: to.Browser, Path: "/", MaxAge: int((10 * time.Minute) / time.Second),
 		Secure: h.cookieSecure, HttpOnly: true, SameSite: http.SameSiteLaxMode, // sent on the provider's redirect back
 	})
-	c.Redirect(http.StatusSeeOther, authURL)
+	c.Redirect(http.StatusSeeOther, to.URL)
 }
 
 // oidcCallback is where the provider sends the browser back: sign the device in and go on, to
 // the chooser when a reject plan holds the sign-in at the limit, or explain what failed.
 func (h *handler) oidcCallback(c *gin.Context) {
 	if h.oidc == nil {
-		h.pageFail(c, models.ErrUnknownProvider)
+		h.oidcFail(c, models.ErrUnknownProvider)
 		return
 	}
-	browser, _ := c.Cookie(h.oidcCookie())
+	state := c.Query("state")
+	browser, _ := c.Cookie(h.oidcCookie(state))
 	http.SetCookie(c.Writer, &http.Cookie{
-		Name: h.oidcCookie(), Value: "", Path: "/", MaxAge: -1,
+		Name: h.oidcCookie(state), Value: "", Path: "/", MaxAge: -1,
 		Secure: h.cookieSecure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 	})
 	if e := c.Query("error"); e != "" {
@@ -66,7 +80,7 @@ func (h *handler) oidcCallback(c *gin.Context) {
 		return
 	}
 	res, returnTo, err := h.oidc.Callback(c.Request.Context(), c.Param("provider"), models.OIDCCallback{
-		State: c.Query("state"), Code: c.Query("code"), Browser: browser, IP: c.ClientIP(), UserAgent: c.Request.UserAgent(),
+		State: state, Code: c.Query("code"), Browser: browser, IP: c.ClientIP(), UserAgent: c.Request.UserAgent(),
 	})
 	var limit *models.DeviceLimitError
 	switch {

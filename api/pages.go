@@ -325,7 +325,7 @@ func fieldErrors(err error, names map[string]string) map[string]string {
 // or absolute URL that would send the person elsewhere after signing in.
 func safeNext(next string) string {
 	u, err := url.Parse(next)
-	if err != nil || next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+	if err != nil || next == "" || len(next) > 2048 || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
 		strings.Contains(next, `\`) || u.Scheme != "" || u.Host != "" || strings.HasPrefix(next, "/login") {
 		return "/devices"
 	}

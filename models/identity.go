@@ -23,6 +23,7 @@ type Identity struct {
 type OIDCStart struct {
 	Device   Device
 	ReturnTo string
+	IP       string
 }
 
 // OIDCCallback is the provider's answer as the browser brings it back: the state we issued,
@@ -69,4 +70,10 @@ func (e *IDTokenError) Error() string { return "identity token refused: " + e.Re
 type Provider struct {
 	Name  string
 	Label string
+}
+
+// OIDCRedirect is where Start sends the browser, the state it carries, and the value that
+// binds the sign-in to this browser (kept in a cookie, brought back to the callback).
+type OIDCRedirect struct {
+	URL, State, Browser string
 }

@@ -75,12 +75,16 @@ func loginOutcome(err error) LoginOutcome {
 		limit      *models.DeviceLimitError
 		limited    *models.RateLimitedError
 		validation *models.ValidationError
+		idToken    *models.IDTokenError
 	)
 	switch {
 	case err == nil:
 		return LoginSuccess
-	case errors.Is(err, models.ErrInvalidCredentials):
-		return LoginInvalidCredentials
+	case errors.Is(err, models.ErrInvalidCredentials), errors.As(err, &idToken),
+		errors.Is(err, models.ErrSignInStateInvalid), errors.Is(err, models.ErrEmailNotVerified),
+		errors.Is(err, models.ErrIdentityNotLinked), errors.Is(err, models.ErrUnknownProvider),
+		errors.Is(err, models.ErrRegistrationClosed):
+		return LoginInvalidCredentials // what was presented was refused
 	case errors.As(err, &limit):
 		return LoginLimitRejected
 	case errors.As(err, &limited):

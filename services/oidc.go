@@ -4,9 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -32,7 +37,9 @@ type OIDCConfig struct {
 	RegistrationOpen bool             // a first sign-in may create an account
 	DefaultPlan      string           // of the accounts it creates
 	HTTPClient       *http.Client     // talks to the providers; nil: a client with a 10 s timeout
+	Throttle         *Throttle        // the per-address login limit applies here too; nil: none
 	Now              func() time.Time // checks ID tokens' expiry and sign-in states'; sessions use their own clock
+	Log              *slog.Logger
 }
 
 // oidcStateTTL bounds the time between leaving for the provider and coming back.
@@ -59,6 +66,9 @@ type oidcProvider struct {
 func NewOIDC(ctx context.Context, db *gorm.DB, sessions *Sessions, cfg OIDCConfig, providers []OIDCProviderConfig) (*OIDC, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	o := &OIDC{db: db, sessions: sessions, cfg: cfg, providers: map[string]*oidcProvider{}}
 	for _, pc := range providers {
@@ -120,21 +130,25 @@ type oidcState struct {
 func (oidcState) TableName() string { return "oidc_states" }
 
 // Start begins a browser sign-in: it keeps the state, nonce and PKCE verifier in the store
-// and returns the provider's URL to send the browser to, and a value the browser must keep
-// (a cookie) and bring back: a callback from another browser is refused.
-func (o *OIDC) Start(ctx context.Context, name string, p models.OIDCStart) (authURL, browser string, err error) {
+// and returns the provider's URL to send the browser to, the state, and a value the browser
+// must keep (a cookie) and bring back: a callback from another browser is refused. Starts count
+// against the per-address login limit (each costs a row and a trip to the provider).
+func (o *OIDC) Start(ctx context.Context, name string, p models.OIDCStart) (models.OIDCRedirect, error) {
 	prov, err := o.provider(name)
 	if err != nil {
-		return "", "", err
+		return models.OIDCRedirect{}, err
 	}
 	device, err := validateDevice(p.Device)
 	if err != nil {
-		return "", "", err
+		return models.OIDCRedirect{}, err
+	}
+	if err := o.cfg.Throttle.admitAddress(ctx, p.IP); err != nil {
+		return models.OIDCRedirect{}, err
 	}
 	var secrets [3]string // the state, the browser's binding, the nonce
 	for i := range secrets {
 		if secrets[i], _, err = newSecret(32); err != nil {
-			return "", "", err
+			return models.OIDCRedirect{}, err
 		}
 	}
 	state, browser, nonce := secrets[0], secrets[1], secrets[2]
@@ -146,9 +160,12 @@ func (o *OIDC) Start(ctx context.Context, name string, p models.OIDCStart) (auth
 		CreatedAt: now, ExpiresAt: now.Add(oidcStateTTL),
 	}
 	if err := storeError(o.db.WithContext(ctx).Create(&st).Error); err != nil {
-		return "", "", fmt.Errorf("oidc start: %w", err)
+		return models.OIDCRedirect{}, fmt.Errorf("oidc start: %w", err)
 	}
-	return prov.oauth.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)), browser, nil
+	return models.OIDCRedirect{
+		URL:   prov.oauth.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)),
+		State: state, Browser: browser,
+	}, nil
 }
 
 // Callback completes a browser sign-in: it spends the state (once, and only for the browser
@@ -159,6 +176,15 @@ func (o *OIDC) Start(ctx context.Context, name string, p models.OIDCStart) (auth
 // Errors: models.ErrUnknownProvider, models.ErrSignInStateInvalid, *models.IDTokenError,
 // models.ErrProviderUnavailable, and those of the sign-in (see login).
 func (o *OIDC) Callback(ctx context.Context, name string, cb models.OIDCCallback) (models.LoginResult, string, error) {
+	res, returnTo, err := o.callback(ctx, name, cb)
+	o.sessions.cfg.Observer.LoginFinished(loginOutcome(err))
+	if err != nil {
+		return models.LoginResult{}, returnTo, fmt.Errorf("oidc sign-in through %s: %w", name, err)
+	}
+	return res, returnTo, nil
+}
+
+func (o *OIDC) callback(ctx context.Context, name string, cb models.OIDCCallback) (models.LoginResult, string, error) {
 	prov, err := o.provider(name)
 	if err != nil {
 		return models.LoginResult{}, "", err
@@ -171,20 +197,20 @@ func (o *OIDC) Callback(ctx context.Context, name string, cb models.OIDCCallback
 	var refused *oauth2.RetrieveError
 	switch {
 	case errors.As(err, &refused):
+		o.cfg.Log.InfoContext(ctx, "oidc code refused", "provider", name, "err", err)
 		return models.LoginResult{}, st.ReturnTo, &models.IDTokenError{Reason: "the provider refused the code (expired or used)"}
 	case err != nil:
-		return models.LoginResult{}, st.ReturnTo, fmt.Errorf("exchange code: %w: %w", models.ErrProviderUnavailable, err)
+		o.cfg.Log.WarnContext(ctx, "oidc code exchange failed", "provider", name, "err", err)
+		return models.LoginResult{}, st.ReturnTo, models.ErrProviderUnavailable
 	}
 	raw, _ := tok.Extra("id_token").(string)
-	if raw == "" {
-		return models.LoginResult{}, st.ReturnTo, &models.IDTokenError{Reason: "the provider sent no ID token"}
-	}
-	id, err := o.verify(ctx, prov, raw, st.Nonce, true)
+	id, err := o.verify(ctx, prov, raw, st.Nonce)
 	if err != nil {
 		return models.LoginResult{}, st.ReturnTo, err
 	}
 	device := models.Device{ID: st.DeviceID, Name: st.DeviceName, Type: st.DeviceType}
-	res, err := o.login(ctx, prov, id, signIn{device: device, ip: cb.IP, userAgent: cb.UserAgent, keepPending: true})
+	// The token is spent like a native client's: it cannot be replayed at the token endpoint.
+	res, err := o.login(ctx, prov, id, signIn{device: device, ip: cb.IP, userAgent: cb.UserAgent, keepPending: true, spendToken: id.key})
 	return res, st.ReturnTo, err
 }
 
@@ -197,6 +223,10 @@ func (o *OIDC) spendState(ctx context.Context, provider, state, browser string) 
 		if err := storeError(tx.Where("state_hash = ?", stateHash).Take(&st).Error); err != nil {
 			return err
 		}
+		// Checked before it is spent: another browser cannot burn this one's sign-in.
+		if st.Provider != provider || !o.now().Before(st.ExpiresAt) || subtle.ConstantTimeCompare(st.BrowserHash, browserHash) != 1 {
+			return models.ErrSignInStateInvalid
+		}
 		del := tx.Where("state_hash = ?", stateHash).Delete(&oidcState{})
 		if err := storeError(del.Error); err != nil {
 			return err
@@ -207,13 +237,10 @@ func (o *OIDC) spendState(ctx context.Context, provider, state, browser string) 
 		return nil
 	})
 	switch {
-	case errors.Is(err, models.ErrNotFound):
+	case errors.Is(err, models.ErrNotFound), errors.Is(err, models.ErrSignInStateInvalid):
 		return st, models.ErrSignInStateInvalid
 	case err != nil:
 		return st, fmt.Errorf("oidc state: %w", err)
-	}
-	if st.Provider != provider || !o.now().Before(st.ExpiresAt) || subtle.ConstantTimeCompare(st.BrowserHash, browserHash) != 1 {
-		return st, models.ErrSignInStateInvalid
 	}
 	return st, nil
 }
@@ -226,8 +253,18 @@ func hashOf(s string) []byte {
 // LoginWithIDToken signs a native client's device in with an ID token it obtained from the
 // provider itself, with the same answers as Login (*models.DeviceLimitError under a reject
 // plan, to be retried with ReplaceSessionID and the same token). A token that signed a device
-// in is refused afterwards (replay).
+// in, here or through the browser flow, is refused afterwards (replay). Attempts count against
+// the per-address login limit.
 func (o *OIDC) LoginWithIDToken(ctx context.Context, name string, p models.IDTokenLogin) (models.LoginResult, error) {
+	res, err := o.loginWithIDToken(ctx, name, p)
+	o.sessions.cfg.Observer.LoginFinished(loginOutcome(err))
+	if err != nil {
+		return models.LoginResult{}, fmt.Errorf("oidc sign-in through %s: %w", name, err)
+	}
+	return res, nil
+}
+
+func (o *OIDC) loginWithIDToken(ctx context.Context, name string, p models.IDTokenLogin) (models.LoginResult, error) {
 	prov, err := o.provider(name)
 	if err != nil {
 		return models.LoginResult{}, err
@@ -242,50 +279,88 @@ func (o *OIDC) LoginWithIDToken(ctx context.Context, name string, p models.IDTok
 	if p.IDToken == "" || len(p.IDToken) > 16<<10 {
 		return models.LoginResult{}, models.Invalid("id_token", "is required (at most 16 KiB)")
 	}
-	id, err := o.verify(ctx, prov, p.IDToken, p.Nonce, p.Nonce != "")
+	if err := o.cfg.Throttle.admitAddress(ctx, p.IP); err != nil {
+		return models.LoginResult{}, err
+	}
+	id, err := o.verify(ctx, prov, p.IDToken, p.Nonce)
 	if err != nil {
 		return models.LoginResult{}, err
 	}
 	return o.login(ctx, prov, id, signIn{
-		device: device, replaceID: p.ReplaceSessionID, ip: p.IP, userAgent: p.UserAgent,
-		spendToken: hashOf(p.IDToken),
+		device: device, replaceID: p.ReplaceSessionID, ip: p.IP, userAgent: p.UserAgent, spendToken: id.key,
 	})
 }
+
+// compactJWS is the only spelling of an ID token accepted: three base64url parts, nothing
+// else. The JOSE library forgives whitespace, which would let one token pass as many.
+var compactJWS = regexp.MustCompile(`^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$`)
 
 // verified is what a checked ID token says of the person.
 type verified struct {
 	issuer, subject, email, name string
 	emailVerified                bool
 	expiry                       time.Time
+	key                          []byte // SHA-256 of the decoded signature: one per token, however spelled
 }
 
-// verify checks the ID token's signature, issuer, audience and expiry, and its nonce: equal to
-// nonce when wantNonce, absent otherwise (a token minted for a browser flow is not a native
-// client's to use).
-func (o *OIDC) verify(ctx context.Context, prov *oidcProvider, raw, nonce string, wantNonce bool) (verified, error) {
+// verify checks the ID token: its spelling, signature, issuer, audience (and, among several,
+// that it was issued to us), expiry, and that its nonce is exactly nonce ("" wants none). A
+// provider that cannot be asked for its keys is models.ErrProviderUnavailable; every other
+// failure is a *models.IDTokenError whose reason is ours (the library's text is only logged).
+func (o *OIDC) verify(ctx context.Context, prov *oidcProvider, raw, nonce string) (verified, error) {
+	if !compactJWS.MatchString(raw) {
+		return verified{}, &models.IDTokenError{Reason: "the ID token is malformed"}
+	}
+	sig, err := base64.RawURLEncoding.Strict().DecodeString(raw[strings.LastIndexByte(raw, '.')+1:])
+	if err != nil {
+		return verified{}, &models.IDTokenError{Reason: "the ID token is malformed"}
+	}
 	idt, err := prov.verifier.Verify(o.clientContext(ctx), raw)
 	if err != nil {
-		var expired *oidc.TokenExpiredError
-		if errors.As(err, &expired) {
-			return verified{}, &models.IDTokenError{Reason: "the ID token has expired"}
-		}
-		return verified{}, &models.IDTokenError{Reason: "the ID token is not valid for this service: " + err.Error()}
+		o.cfg.Log.InfoContext(ctx, "oidc id token refused", "provider", prov.conf.Name, "err", err)
+		return verified{}, idTokenFailure(err)
 	}
-	if wantNonce != (idt.Nonce != "") || subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
 		return verified{}, &models.IDTokenError{Reason: "the ID token's nonce does not match"}
 	}
 	var claims struct {
-		Email         string `json:"email"`
-		EmailVerified any    `json:"email_verified"` // a bool, or "true" from some providers
-		Name          string `json:"name"`
+		Email           string `json:"email"`
+		EmailVerified   any    `json:"email_verified"` // a bool, or "true" from some providers
+		Name            string `json:"name"`
+		AuthorizedParty string `json:"azp"`
 	}
 	if err := idt.Claims(&claims); err != nil {
-		return verified{}, &models.IDTokenError{Reason: "unreadable claims"}
+		return verified{}, &models.IDTokenError{Reason: "the ID token's claims are unreadable"}
 	}
+	// Issued to several parties, it must have been issued for us (OIDC Core 3.1.3.7).
+	if len(idt.Audience) > 1 && claims.AuthorizedParty != prov.conf.ClientID {
+		return verified{}, &models.IDTokenError{Reason: "the ID token was issued to another client"}
+	}
+	key := sha256.Sum256(sig)
 	return verified{
 		issuer: idt.Issuer, subject: idt.Subject, email: claims.Email, name: claims.Name,
-		emailVerified: claims.EmailVerified == true || claims.EmailVerified == "true", expiry: idt.Expiry,
+		emailVerified: claims.EmailVerified == true || claims.EmailVerified == "true", expiry: idt.Expiry, key: key[:],
 	}, nil
+}
+
+// idTokenFailure says, in our words, why go-oidc refused a token.
+func idTokenFailure(err error) error {
+	var (
+		expired *oidc.TokenExpiredError
+		netErr  *url.Error
+	)
+	msg := err.Error()
+	switch {
+	case errors.As(err, &expired):
+		return &models.IDTokenError{Reason: "the ID token has expired"}
+	case errors.As(err, &netErr) || strings.Contains(msg, "get keys failed"):
+		return models.ErrProviderUnavailable
+	case strings.Contains(msg, "expected audience"):
+		return &models.IDTokenError{Reason: "the ID token was issued for another audience"}
+	case strings.Contains(msg, "issued by a different provider"):
+		return &models.IDTokenError{Reason: "the ID token was issued by another provider"}
+	}
+	return &models.IDTokenError{Reason: "the ID token's signature or contents are not valid"}
 }
 
 // signIn is how a verified person signs a device in.
@@ -300,22 +375,14 @@ type signIn struct {
 // login finds or creates the user of the identity and signs the device in through Sessions'
 // transaction and device limit, all in one transaction. A first sign-in racing another for the
 // same new identity finds, on its second try, the user the other created.
-func (o *OIDC) login(ctx context.Context, prov *oidcProvider, id verified, in signIn) (models.LoginResult, error) {
-	var (
-		res models.LoginResult
-		err error
-	)
+func (o *OIDC) login(ctx context.Context, prov *oidcProvider, id verified, in signIn) (res models.LoginResult, err error) {
 	for attempt := 0; attempt < 2; attempt++ {
 		res, err = o.loginOnce(ctx, prov, id, in)
 		if !errors.Is(err, models.ErrConflict) || errors.Is(err, errTokenSpent) {
 			break // only a first sign-in that lost a race to create the same user tries again
 		}
 	}
-	o.sessions.cfg.Observer.LoginFinished(loginOutcome(err))
-	if err != nil {
-		return models.LoginResult{}, fmt.Errorf("oidc login through %s: %w", prov.conf.Name, err)
-	}
-	return res, nil
+	return res, err
 }
 
 var errTokenSpent = fmt.Errorf("%w: %w", models.ErrConflict, &models.IDTokenError{Reason: "the ID token was already used"})
@@ -327,28 +394,32 @@ func (o *OIDC) loginOnce(ctx context.Context, prov *oidcProvider, id verified, i
 		limitErr *models.DeviceLimitError
 	)
 	err := transact(ctx, o.db, o.sessions.cfg.Observer, func(tx *gorm.DB, out *ended) error {
-		userID, err := o.identify(tx, out, prov, id, now)
+		who, err := o.identify(tx, prov, id, now)
 		if err != nil {
 			return err
 		}
-		// The same lock, and then the same decision, as a password login.
-		locked, err := lockUser(tx, userID)
+		// The same lock, and then the same decision, as a password login. Lock order as
+		// everywhere: the user first, then what hangs off it (identities, sessions).
+		locked, err := lockUser(tx, who.userID)
 		if err != nil {
 			return err
 		}
 		if locked.Disabled() {
 			return models.ErrInvalidCredentials
 		}
-		sess, token, err := o.sessions.newSession(userID, in.device, models.LoginParams{IP: in.ip, UserAgent: in.userAgent}, now)
+		if err := o.record(tx, out, prov, id, who, now); err != nil {
+			return err
+		}
+		sess, token, err := o.sessions.newSession(locked.ID, in.device, models.LoginParams{IP: in.ip, UserAgent: in.userAgent}, now)
 		if err != nil {
 			return err
 		}
 		res, limitErr, err = o.sessions.admit(tx, out, locked, admission{sess: sess, token: token, replaceID: in.replaceID, keepPending: in.keepPending}, now)
-		if err != nil || limitErr != nil || in.spendToken == nil {
+		if err != nil || limitErr != nil {
 			return err
 		}
-		// Only a token that signed a device in is spent: refused at the limit, the client may
-		// retry with the same token and a device to replace.
+		// Only a token that signed a device in is spent: refused at the limit, a native client
+		// may retry with the same token and a device to replace.
 		used := oidcUsedToken{TokenHash: in.spendToken, ExpiresAt: id.expiry}
 		if err := storeError(tx.Create(&used).Error); errors.Is(err, models.ErrConflict) {
 			return errTokenSpent
@@ -370,46 +441,63 @@ type oidcUsedToken struct {
 
 func (oidcUsedToken) TableName() string { return "oidc_used_tokens" }
 
-// identify returns the user of the identity: the linked one; else, when the provider vouches
-// for the email, the account with that email if linking by email is on for the provider, or a
-// new account when there is none and registration is open.
-func (o *OIDC) identify(tx *gorm.DB, out *ended, prov *oidcProvider, id verified, now time.Time) (string, error) {
+// whom identify found: the user, and the linked identity (nil when there is none yet).
+type whom struct {
+	userID   string
+	identity *models.Identity
+}
+
+// identify finds the user of the identity, reading only: the linked one; else, when the
+// provider vouches for the email, the account with that email if linking by email is on for
+// the provider (never an admin's), or a new account when there is none and registration is
+// open (created here: nobody else can hold its lock).
+func (o *OIDC) identify(tx *gorm.DB, prov *oidcProvider, id verified, now time.Time) (whom, error) {
 	var ident models.Identity
 	err := storeError(tx.Where("issuer = ? AND subject = ?", id.issuer, id.subject).Take(&ident).Error)
 	if err == nil {
-		return ident.UserID, storeError(tx.Model(&ident).Updates(map[string]any{"last_used_at": now, "email": id.email}).Error)
+		return whom{userID: ident.UserID, identity: &ident}, nil
 	}
 	if !errors.Is(err, models.ErrNotFound) {
-		return "", err
+		return whom{}, err
 	}
 	email, verr := validateEmail(id.email)
 	if verr != nil || !id.emailVerified {
-		return "", models.ErrEmailNotVerified
+		return whom{}, models.ErrEmailNotVerified
 	}
 	var user models.User
 	err = storeError(tx.Where("email = ?", email).Take(&user).Error)
 	switch {
-	case err == nil && !prov.conf.LinkByEmail:
-		return "", models.ErrIdentityNotLinked
+	case err == nil && (!prov.conf.LinkByEmail || user.Role == models.RoleAdmin):
+		return whom{}, models.ErrIdentityNotLinked
 	case err == nil:
-		// Linking by email, which the provider vouches for: the user's sessions now have an
-		// identity more to show.
-		out.userChanged(user.ID)
-	case errors.Is(err, models.ErrNotFound):
-		if !o.cfg.RegistrationOpen {
-			return "", models.ErrRegistrationClosed
-		}
-		if user, err = o.newUser(tx, email, id.name, now); err != nil {
-			return "", err
-		}
-	default:
-		return "", err
+		return whom{userID: user.ID}, nil
+	case !errors.Is(err, models.ErrNotFound):
+		return whom{}, err
+	case !o.cfg.RegistrationOpen:
+		return whom{}, models.ErrRegistrationClosed
 	}
-	ident = models.Identity{
-		ID: newID(), UserID: user.ID, Provider: prov.conf.Name, Issuer: id.issuer, Subject: id.subject,
-		Email: id.email, CreatedAt: now, LastUsedAt: now,
+	user, err = o.newUser(tx, email, id.name, now)
+	return whom{userID: user.ID}, err
+}
+
+// record writes the identity, under the user's lock: refreshed when known, else linked.
+func (o *OIDC) record(tx *gorm.DB, out *ended, prov *oidcProvider, id verified, who whom, now time.Time) error {
+	email, err := validateEmail(id.email)
+	if err != nil {
+		email = ""
 	}
-	return user.ID, storeError(tx.Create(&ident).Error)
+	if who.identity != nil {
+		if who.identity.Email != email {
+			out.userChanged(who.userID) // cached principals show the identities
+		}
+		return storeError(tx.Model(who.identity).Updates(map[string]any{"last_used_at": now, "email": email}).Error)
+	}
+	out.userChanged(who.userID)
+	ident := models.Identity{
+		ID: newID(), UserID: who.userID, Provider: prov.conf.Name, Issuer: id.issuer, Subject: id.subject,
+		Email: email, CreatedAt: now, LastUsedAt: now,
+	}
+	return storeError(tx.Create(&ident).Error)
 }
 
 // newUser creates an account for a person the provider vouches for. It has no password: it

@@ -9,9 +9,11 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/oauth2-proxy/mockoidc"
 	"gorm.io/gorm"
 
@@ -101,12 +103,13 @@ func authorize(t *testing.T, m *mockoidc.MockOIDC, authURL string, user *mockoid
 // browserSignIn runs the browser flow for user and returns the callback as the browser brings it.
 func (e *oidcEnv) browserSignIn(t *testing.T, provider string, user *mockoidc.MockUser, device string) models.OIDCCallback {
 	t.Helper()
-	authURL, browser, err := e.oidc.Start(context.Background(), provider, models.OIDCStart{
+	to, err := e.oidc.Start(context.Background(), provider, models.OIDCStart{
 		Device: models.Device{Name: device, Type: "web"}, ReturnTo: "/devices",
 	})
 	if err != nil {
 		t.Fatalf("Start(%s) = %v", provider, err)
 	}
+	authURL, browser := to.URL, to.Browser
 	q, _ := url.Parse(authURL)
 	if q.Query().Get("code_challenge_method") != "S256" || q.Query().Get("nonce") == "" || q.Query().Get("state") == "" {
 		t.Fatalf("authorization URL %s lacks PKCE, nonce or state", authURL)
@@ -268,6 +271,77 @@ func TestOIDCRefusesForgeriesAndReplays(t *testing.T) {
 			t.Errorf("LoginWithIDToken(unknown provider) = %v, want ErrUnknownProvider", err)
 		}
 	})
+	t.Run("one token, other spellings", func(t *testing.T) {
+		tok := nativeIDToken(t, e.mock, bob(), "")
+		if _, err := e.oidc.LoginWithIDToken(ctx, "mock", native(tok, "", "TV")); err != nil {
+			t.Fatalf("LoginWithIDToken() = %v", err)
+		}
+		// The JOSE library forgives whitespace and the unused bits of the last character;
+		// none of these may pass as a fresh token.
+		last := tok[len(tok)-1]
+		other := string(rune(last ^ 1))
+		for _, variant := range []string{tok + "\n", " " + tok, strings.Replace(tok, ".", ".\t", 1), tok[:len(tok)-1] + other} {
+			var idErr *models.IDTokenError
+			if _, err := e.oidc.LoginWithIDToken(ctx, "mock", native(variant, "", "Thief's TV")); !errors.As(err, &idErr) {
+				t.Errorf("LoginWithIDToken(%q…) = %v, want IDTokenError", variant[len(variant)-8:], err)
+			}
+		}
+	})
+	t.Run("several audiences", func(t *testing.T) {
+		sign := func(claims jwt.MapClaims) string {
+			now := time.Now()
+			base := jwt.MapClaims{"iss": e.mock.Issuer(), "sub": "multi-" + randomSuffix(), "iat": now.Unix(), "exp": now.Add(time.Minute).Unix(),
+				"email": "multi-" + randomSuffix() + "@example.com", "email_verified": true}
+			for k, v := range claims {
+				base[k] = v
+			}
+			tok, err := e.mock.Keypair.SignJWT(base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tok
+		}
+		both := []string{"another-client", e.mock.ClientID}
+		var idErr *models.IDTokenError
+		if _, err := e.oidc.LoginWithIDToken(ctx, "mock", native(sign(jwt.MapClaims{"aud": both}), "", "TV")); !errors.As(err, &idErr) {
+			t.Errorf("LoginWithIDToken(aud [them, us], no azp) = %v, want IDTokenError", err)
+		}
+		if _, err := e.oidc.LoginWithIDToken(ctx, "mock", native(sign(jwt.MapClaims{"aud": both, "azp": "another-client"}), "", "TV")); !errors.As(err, &idErr) {
+			t.Errorf("LoginWithIDToken(azp another client) = %v, want IDTokenError", err)
+		}
+		if _, err := e.oidc.LoginWithIDToken(ctx, "mock", native(sign(jwt.MapClaims{"aud": both, "azp": e.mock.ClientID}), "", "TV")); err != nil {
+			t.Errorf("LoginWithIDToken(azp us) = %v", err)
+		}
+	})
+	t.Run("expired sign-in state", func(t *testing.T) {
+		var ahead atomic.Int64
+		later := newOIDCEnv(t, store, true, func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) })
+		cb := later.browserSignIn(t, "mock", bob(), "Laptop")
+		ahead.Store(int64(11 * time.Minute))
+		if _, _, err := later.oidc.Callback(ctx, "mock", cb); !errors.Is(err, models.ErrSignInStateInvalid) {
+			t.Errorf("Callback(11 minutes later) = %v, want ErrSignInStateInvalid", err)
+		}
+	})
+	t.Run("another browser cannot burn the state", func(t *testing.T) {
+		cb := e.browserSignIn(t, "mock", bob(), "Laptop")
+		stolen := cb
+		stolen.Browser = "someone else"
+		if _, _, err := e.oidc.Callback(ctx, "mock", stolen); !errors.Is(err, models.ErrSignInStateInvalid) {
+			t.Fatalf("Callback(other browser) = %v", err)
+		}
+		if _, _, err := e.oidc.Callback(ctx, "mock", cb); err != nil {
+			t.Errorf("Callback(the right browser, after the attempt) = %v", err)
+		}
+	})
+	t.Run("provider down", func(t *testing.T) {
+		down := newOIDCEnv(t, store, true, nil)
+		tok := nativeIDToken(t, down.mock, bob(), "")
+		_ = down.mock.Server.Close()
+		_, err := down.oidc.LoginWithIDToken(ctx, "mock", native(tok, "", "TV"))
+		if !errors.Is(err, models.ErrProviderUnavailable) || strings.Contains(err.Error(), "127.0.0.1") {
+			t.Errorf("LoginWithIDToken(provider down) = %v, want ErrProviderUnavailable without the provider's address", err)
+		}
+	})
 	t.Run("expired ID token", func(t *testing.T) {
 		later := newOIDCEnv(t, store, true, func() time.Time { return time.Now().Add(time.Hour) })
 		tok := nativeIDToken(t, later.mock, bob(), "")
@@ -284,6 +358,7 @@ func TestOIDCLinkingRules(t *testing.T) {
 			ctx := context.Background()
 			e := newOIDCEnv(t, store, true, nil)
 			existing := e.register(t, nil) // a password account
+			squatter := e.login(t, existing, "Password TV")
 			cases := []struct {
 				name, provider string
 				verified       bool
@@ -300,9 +375,21 @@ func TestOIDCLinkingRules(t *testing.T) {
 					t.Errorf("%s: LoginWithIDToken() = user %q, %v; want %v (user %s)", c.name, res.User.ID, err, c.want, existing.ID)
 				}
 			}
+			// Linked, the account keeps its password and its sessions.
+			if _, err := e.sessions.Authenticate(ctx, squatter.Token); err != nil {
+				t.Errorf("Authenticate(the session from before linking) = %v", err)
+			}
+			admin := e.register(t, nil)
+			if err := store.DB.Model(&models.User{}).Where("id = ?", admin.ID).Update("role", models.RoleAdmin).Error; err != nil {
+				t.Fatal(err)
+			}
+			tok := nativeIDToken(t, e.mock, person("sub-"+randomSuffix(), admin.Email, true), "")
+			if _, err := e.oidc.LoginWithIDToken(ctx, "linking", native(tok, "", "TV")); !errors.Is(err, models.ErrIdentityNotLinked) {
+				t.Errorf("LoginWithIDToken(an admin's email) = %v, want ErrIdentityNotLinked: admins are never linked by email", err)
+			}
 			// An unverified email cannot create an account either, nor can anyone when
 			// registration is closed.
-			tok := nativeIDToken(t, e.mock, person("sub-"+randomSuffix(), "new-"+existing.Email, false), "")
+			tok = nativeIDToken(t, e.mock, person("sub-"+randomSuffix(), "new-"+existing.Email, false), "")
 			if _, err := e.oidc.LoginWithIDToken(ctx, "mock", native(tok, "", "TV")); !errors.Is(err, models.ErrEmailNotVerified) {
 				t.Errorf("LoginWithIDToken(unverified, new) = %v, want ErrEmailNotVerified", err)
 			}

@@ -110,7 +110,7 @@ func (a *app) newOIDC(ctx context.Context) (*services.OIDC, error) {
 		}
 	}
 	return services.NewOIDC(ctx, a.db, a.sessions, services.OIDCConfig{
-		RegistrationOpen: a.cfg.RegistrationOpen(), DefaultPlan: a.cfg.DefaultPlan,
+		RegistrationOpen: a.cfg.RegistrationOpen(), DefaultPlan: a.cfg.DefaultPlan, Throttle: a.throttle, Log: a.log,
 	}, providers)
 }
 
