@@ -32,14 +32,21 @@ func (h *handler) register(c *gin.Context) {
 }
 
 type loginRequest struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
-	Device   struct {
-		ID   string `json:"id"`
-		Name string `json:"name"`
-		Type string `json:"type"`
-	} `json:"device"`
-	ReplaceSessionID string `json:"replace_session_id"`
+	Email            string        `json:"email"`
+	Password         string        `json:"password"`
+	Device           deviceRequest `json:"device"`
+	ReplaceSessionID string        `json:"replace_session_id"`
+}
+
+// deviceRequest is the device a login names.
+type deviceRequest struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+func (d deviceRequest) model() models.Device {
+	return models.Device{ID: d.ID, Name: d.Name, Type: models.DeviceType(d.Type)}
 }
 
 func (h *handler) login(c *gin.Context) {
@@ -51,7 +58,7 @@ func (h *handler) login(c *gin.Context) {
 	res, err := h.sessions.Login(c.Request.Context(), models.LoginParams{
 		Email:            req.Email,
 		Password:         req.Password,
-		Device:           models.Device{ID: req.Device.ID, Name: req.Device.Name, Type: models.DeviceType(req.Device.Type)},
+		Device:           req.Device.model(),
 		ReplaceSessionID: req.ReplaceSessionID,
 		IP:               c.ClientIP(),
 		UserAgent:        c.Request.UserAgent(),

@@ -126,14 +126,10 @@ var oidcTexts = map[string]string{
 }
 
 type idTokenRequest struct {
-	IDToken string `json:"id_token"`
-	Nonce   string `json:"nonce"`
-	Device  struct {
-		ID   string `json:"id"`
-		Name string `json:"name"`
-		Type string `json:"type"`
-	} `json:"device"`
-	ReplaceSessionID string `json:"replace_session_id"`
+	IDToken          string        `json:"id_token"`
+	Nonce            string        `json:"nonce"`
+	Device           deviceRequest `json:"device"`
+	ReplaceSessionID string        `json:"replace_session_id"`
 }
 
 // oidcToken signs a native client's device in with an ID token it holds: the answers of
@@ -150,7 +146,7 @@ func (h *handler) oidcToken(c *gin.Context) {
 	}
 	res, err := h.oidc.LoginWithIDToken(c.Request.Context(), c.Param("provider"), models.IDTokenLogin{
 		IDToken: req.IDToken, Nonce: req.Nonce,
-		Device:           models.Device{ID: req.Device.ID, Name: req.Device.Name, Type: models.DeviceType(req.Device.Type)},
+		Device:           req.Device.model(),
 		ReplaceSessionID: req.ReplaceSessionID, IP: c.ClientIP(), UserAgent: c.Request.UserAgent(),
 	})
 	if err != nil {
