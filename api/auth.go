@@ -91,18 +91,25 @@ func (h *handler) logout(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
+// whoamiJSON is GET /v1/auth/session's answer: a struct, not a map, because this is the
+// per-request check other clients poll (encoding a map sorts its keys and boxes its values).
+type whoamiJSON struct {
+	Session    sessionJSON             `json:"session"`
+	User       userJSON                `json:"user"`
+	Plan       planJSON                `json:"plan"`
+	Identities []models.LinkedIdentity `json:"identities"`
+}
+
 func (h *handler) whoami(c *gin.Context) {
 	p := principal(c)
-	identities := p.Identities
-	if identities == nil {
-		identities = []models.LinkedIdentity{}
+	out := whoamiJSON{
+		Session: toSession(p.Session, p.Session.ID), User: toUser(p.User), Plan: toPlan(p.Plan),
+		Identities: p.Identities,
 	}
-	c.JSON(http.StatusOK, gin.H{
-		"session":    toSession(p.Session, p.Session.ID),
-		"user":       toUser(p.User),
-		"plan":       toPlan(p.Plan),
-		"identities": identities,
-	})
+	if out.Identities == nil {
+		out.Identities = []models.LinkedIdentity{}
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 // cookieName is __Host-sessiond when cookies are secure: the prefix makes browsers insist on
