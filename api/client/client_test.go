@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -197,6 +199,10 @@ func TestRefusals(t *testing.T) {
 // BenchmarkMiddleware compares a route behind RequireSession with a warm cache against the
 // same route bare: the ratio of their ns/op is the middleware's cost (target: the guarded
 // route at ≥ 0.8× the bare one's throughput).
+// BenchmarkMiddleware measures RequireSession with a warm cache against the same Gin handler
+// unguarded, in one run, and reports the ratio of their throughputs (issue 9's target: at least
+// 0.8). The two are measured in alternation, five rounds of 300 ms each on every core, and the
+// medians compared: this machine's noise moves either by more than the middleware costs.
 func BenchmarkMiddleware(b *testing.B) {
 	up := &upstream{answer: active("premium")}
 	srv := httptest.NewServer(up)
@@ -210,22 +216,46 @@ func BenchmarkMiddleware(b *testing.B) {
 	r.GET("/bare", handler)
 	r.GET("/guarded", m.RequireSession(), handler)
 	get(r, "/guarded", "Authorization", "Bearer good") // warm
-	for _, path := range []string{"/bare", "/guarded"} {
-		b.Run(path[1:], func(b *testing.B) {
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
+	// nsPerRequest serves path from every core for d and returns the time per request.
+	nsPerRequest := func(path string, d time.Duration) float64 {
+		var (
+			served atomic.Int64
+			wg     sync.WaitGroup
+		)
+		deadline := time.Now().Add(d)
+		for range runtime.GOMAXPROCS(0) {
+			wg.Go(func() {
 				req := httptest.NewRequest("GET", path, nil)
 				req.Header.Set("Authorization", "Bearer good")
-				for pb.Next() {
+				for n := 0; ; n++ {
+					if n%64 == 0 && time.Now().After(deadline) {
+						return
+					}
 					rec := httptest.NewRecorder()
 					r.ServeHTTP(rec, req)
 					if rec.Code != 200 {
 						b.Errorf("%s = %d", path, rec.Code)
 						return
 					}
+					served.Add(1)
 				}
 			})
-		})
+		}
+		wg.Wait()
+		return float64(d.Nanoseconds()) / float64(served.Load())
+	}
+	b.ResetTimer()
+	for range b.N { // one set of rounds is the unit
+		var bare, guarded []float64
+		for range 5 {
+			bare = append(bare, nsPerRequest("/bare", 300*time.Millisecond))
+			guarded = append(guarded, nsPerRequest("/guarded", 300*time.Millisecond))
+		}
+		slices.Sort(bare)
+		slices.Sort(guarded)
+		b.ReportMetric(bare[2], "bare-ns/req")
+		b.ReportMetric(guarded[2], "guarded-ns/req")
+		b.ReportMetric(bare[2]/guarded[2], "guarded/bare-throughput")
 	}
 }
 
