@@ -187,8 +187,7 @@ func TestBrowser(t *testing.T) {
 		return status, body
 	}
 	adminToken := func(t *testing.T) string {
-		status, body := 0, map[string]any{}
-		status, _, body = call(t, "POST", base+"/v1/auth/login", loginBody(adminEmail, adminPassword, "test harness"))
+		status, _, body := call(t, "POST", base+"/v1/auth/login", loginBody(adminEmail, adminPassword, "test harness"))
 		if status != 201 {
 			t.Fatalf("admin login = %d %v", status, body)
 		}
