@@ -121,19 +121,23 @@ func (h *handler) cookieName() string {
 	return "sessiond"
 }
 
-// setCookie hands the browser the token for as long as the session can live.
-func (h *handler) setCookie(c *gin.Context, token string, s models.Session) {
+// putCookie sets one of our cookies for maxAge seconds (negative: deletes it). All of them are
+// host-only, site-wide, HttpOnly, SameSite=Lax (sent on a provider's redirect back, not on
+// cross-site posts), and Secure when cookies are.
+func (h *handler) putCookie(c *gin.Context, name, value string, maxAge int) {
 	http.SetCookie(c.Writer, &http.Cookie{
-		Name: h.cookieName(), Value: token, Path: "/",
-		MaxAge: int(s.ExpiresAt.Sub(s.CreatedAt) / time.Second),
+		Name: name, Value: value, Path: "/", MaxAge: maxAge,
 		Secure: h.cookieSecure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 	})
 }
 
+// setCookie hands the browser the token for as long as the session can live.
+func (h *handler) setCookie(c *gin.Context, token string, s models.Session) {
+	h.putCookie(c, h.cookieName(), token, int(s.ExpiresAt.Sub(s.CreatedAt)/time.Second))
+}
+
+// clearCookie ends the session cookie and, through Clear-Site-Data, every other of ours.
 func (h *handler) clearCookie(c *gin.Context) {
-	http.SetCookie(c.Writer, &http.Cookie{
-		Name: h.cookieName(), Value: "", Path: "/", MaxAge: -1,
-		Secure: h.cookieSecure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-	})
+	h.putCookie(c, h.cookieName(), "", -1)
 	c.Header("Clear-Site-Data", `"cookies"`)
 }

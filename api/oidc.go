@@ -53,10 +53,7 @@ func (h *handler) oidcStart(c *gin.Context) {
 		h.oidcFail(c, err)
 		return
 	}
-	http.SetCookie(c.Writer, &http.Cookie{
-		Name: h.oidcCookie(to.State), Value: to.Browser, Path: "/", MaxAge: int((10 * time.Minute) / time.Second),
-		Secure: h.cookieSecure, HttpOnly: true, SameSite: http.SameSiteLaxMode, // sent on the provider's redirect back
-	})
+	h.putCookie(c, h.oidcCookie(to.State), to.Browser, int((10*time.Minute)/time.Second))
 	c.Redirect(http.StatusSeeOther, to.URL)
 }
 
@@ -69,10 +66,7 @@ func (h *handler) oidcCallback(c *gin.Context) {
 	}
 	state := c.Query("state")
 	browser, _ := c.Cookie(h.oidcCookie(state))
-	http.SetCookie(c.Writer, &http.Cookie{
-		Name: h.oidcCookie(state), Value: "", Path: "/", MaxAge: -1,
-		Secure: h.cookieSecure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-	})
+	h.putCookie(c, h.oidcCookie(state), "", -1)
 	if e := c.Query("error"); e != "" {
 		// The provider's own refusal (the person cancelled, or it refused us): nothing to spend.
 		text := "The sign-in was cancelled or refused at the provider. Nothing changed here: sign in again when you are ready."

@@ -124,10 +124,7 @@ func (h *handler) pageSession(c *gin.Context) {
 		if why := signedOutBecause(err); why != nil {
 			// Not clearCookie: Clear-Site-Data would also drop the note set here, and the
 			// browser's device id.
-			http.SetCookie(c.Writer, &http.Cookie{
-				Name: h.cookieName(), Value: "", Path: "/", MaxAge: -1,
-				Secure: h.cookieSecure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-			})
+			h.putCookie(c, h.cookieName(), "", -1)
 			h.setSignedOut(c, *why)
 			h.toLogin(c)
 			return
@@ -202,10 +199,7 @@ func (h *handler) signedOutCookie() string { return h.cookieName() + "-signed-ou
 
 func (h *handler) setSignedOut(c *gin.Context, why signedOut) {
 	b, _ := json.Marshal(why)
-	http.SetCookie(c.Writer, &http.Cookie{
-		Name: h.signedOutCookie(), Value: base64.RawURLEncoding.EncodeToString(b), Path: "/", MaxAge: 60,
-		Secure: h.cookieSecure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-	})
+	h.putCookie(c, h.signedOutCookie(), base64.RawURLEncoding.EncodeToString(b), 60)
 }
 
 // takeSignedOut reads and clears the reason the last session ended, as a notice, if any.
@@ -214,10 +208,7 @@ func (h *handler) takeSignedOut(c *gin.Context) *notice {
 	if err != nil {
 		return nil
 	}
-	http.SetCookie(c.Writer, &http.Cookie{
-		Name: h.signedOutCookie(), Value: "", Path: "/", MaxAge: -1,
-		Secure: h.cookieSecure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-	})
+	h.putCookie(c, h.signedOutCookie(), "", -1)
 	var why signedOut
 	b, err := base64.RawURLEncoding.DecodeString(v)
 	if err != nil || json.Unmarshal(b, &why) != nil {

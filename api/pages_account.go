@@ -110,20 +110,14 @@ func (h *handler) finishLogin(c *gin.Context, res models.LoginResult, err error,
 func (h *handler) pendingCookie() string { return h.cookieName() + "-pending" }
 
 func (h *handler) setPending(c *gin.Context, token string, until time.Time) {
-	http.SetCookie(c.Writer, &http.Cookie{
-		Name: h.pendingCookie(), Value: token, Path: "/", MaxAge: max(1, int(time.Until(until)/time.Second)),
-		Secure: h.cookieSecure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-	})
+	h.putCookie(c, h.pendingCookie(), token, max(1, int(time.Until(until)/time.Second)))
 }
 
 func (h *handler) clearPending(c *gin.Context) {
 	if _, err := c.Cookie(h.pendingCookie()); err != nil {
 		return
 	}
-	http.SetCookie(c.Writer, &http.Cookie{
-		Name: h.pendingCookie(), Value: "", Path: "/", MaxAge: -1,
-		Secure: h.cookieSecure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-	})
+	h.putCookie(c, h.pendingCookie(), "", -1)
 }
 
 // browserID is this browser's stable device id, kept in a cookie of its own for 400 days: a
@@ -138,10 +132,7 @@ func (h *handler) browserID(c *gin.Context) string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	id := base64.RawURLEncoding.EncodeToString(b)
-	http.SetCookie(c.Writer, &http.Cookie{
-		Name: name, Value: id, Path: "/", MaxAge: 400 * 24 * 3600,
-		Secure: h.cookieSecure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-	})
+	h.putCookie(c, name, id, 400*24*3600)
 	return "browser-" + id
 }
 

@@ -20,13 +20,22 @@ func (s *Sessions) List(ctx context.Context, userID string) (models.DeviceList, 
 	if err := db.Where("id = ?", userID).Take(&u).Error; err != nil {
 		return models.DeviceList{}, fmt.Errorf("list sessions: %w", storeError(err))
 	}
-	plan, err := planOf(db, u.PlanID)
+	list, err := deviceList(db, u, now)
 	if err != nil {
 		return models.DeviceList{}, fmt.Errorf("list sessions: %w", err)
 	}
-	active, err := activeSessions(db, userID, now)
+	return list, nil
+}
+
+// deviceList returns u's active sessions, newest first, with the limit they count against.
+func deviceList(db *gorm.DB, u models.User, now time.Time) (models.DeviceList, error) {
+	plan, err := planOf(db, u.PlanID)
 	if err != nil {
-		return models.DeviceList{}, fmt.Errorf("list sessions: %w", err)
+		return models.DeviceList{}, err
+	}
+	active, err := activeSessions(db, u.ID, now)
+	if err != nil {
+		return models.DeviceList{}, err
 	}
 	models.SortNewestFirst(active)
 	return models.DeviceList{Sessions: active, Limit: u.EffectiveLimit(plan, now)}, nil

@@ -102,10 +102,7 @@ func (s *Sessions) Held(ctx context.Context, pending string) (models.HeldLogin, 
 		}
 		return models.HeldLogin{}, fmt.Errorf("held login: %w", err)
 	}
-	list, err := s.List(ctx, pl.UserID)
-	if errors.Is(err, models.ErrNotFound) {
-		err = models.ErrPendingLoginInvalid
-	}
+	list, err := deviceList(db, u, now)
 	if err != nil {
 		return models.HeldLogin{}, fmt.Errorf("held login: %w", err)
 	}
@@ -117,35 +114,34 @@ func (s *Sessions) Held(ctx context.Context, pending string) (models.HeldLogin, 
 
 // findPending returns the pending login the token names if it can still be completed.
 func findPending(db *gorm.DB, token string, now time.Time) (models.PendingLogin, error) {
+	pl, err := lookupPending(db, token)
+	if err == nil && !now.Before(pl.ExpiresAt) {
+		err = models.ErrPendingLoginInvalid
+	}
+	return pl, err
+}
+
+// lookupPending returns the pending login the token names, expired or not; an unknown token
+// or a wrong secret is models.ErrPendingLoginInvalid.
+func lookupPending(db *gorm.DB, token string) (models.PendingLogin, error) {
 	id, secret, err := parseToken(token)
 	if err != nil {
 		return models.PendingLogin{}, models.ErrPendingLoginInvalid
 	}
 	var pl models.PendingLogin
 	err = storeError(db.Where("id = ?", id.String()).Take(&pl).Error)
-	if errors.Is(err, models.ErrNotFound) {
+	if errors.Is(err, models.ErrNotFound) || (err == nil && !secretMatches(secret, pl.SecretHash)) {
 		return pl, models.ErrPendingLoginInvalid
 	}
-	if err != nil {
-		return pl, err
-	}
-	if !secretMatches(secret, pl.SecretHash) || !now.Before(pl.ExpiresAt) {
-		return pl, models.ErrPendingLoginInvalid
-	}
-	return pl, nil
+	return pl, err
 }
 
 // Cancel abandons a pending login (the person chose not to sign in after all). An unknown,
 // spent or expired token is no error: there is nothing left to cancel.
 func (s *Sessions) Cancel(ctx context.Context, pending string) error {
-	id, secret, err := parseToken(pending)
-	if err != nil {
-		return nil
-	}
 	db := s.db.WithContext(ctx)
-	var pl models.PendingLogin
-	err = storeError(db.Where("id = ?", id.String()).Take(&pl).Error)
-	if errors.Is(err, models.ErrNotFound) || (err == nil && !secretMatches(secret, pl.SecretHash)) {
+	pl, err := lookupPending(db, pending)
+	if errors.Is(err, models.ErrPendingLoginInvalid) {
 		return nil
 	}
 	if err == nil {

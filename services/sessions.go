@@ -258,7 +258,7 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (models.Princ
 		return models.Principal{}, models.ErrSessionInvalid
 	}
 	if sess.Revoked() {
-		return models.Principal{}, revokedError(db, sess, now)
+		return models.Principal{}, revokedError(db, pr, now)
 	}
 	if pr.User.Disabled() {
 		return models.Principal{}, &models.SessionRevokedError{Reason: models.ReasonUserDisabled, RevokedAt: *pr.User.DisabledAt}
@@ -341,25 +341,21 @@ func (s *Sessions) Logout(ctx context.Context, userID, sessionID string) error {
 	return nil
 }
 
-// revokedError explains a revoked session: who evicted it, or why it was revoked.
-func revokedError(db *gorm.DB, sess models.Session, now time.Time) error {
+// revokedError explains the revoked session of p: who evicted it, or why it was revoked. p's
+// user and plan come with it from the lookup: the limit as it stands now, which is what the
+// person can act on.
+func revokedError(db *gorm.DB, p models.Principal, now time.Time) error {
+	sess := p.Session
 	reason := *sess.RevokeReason
 	if reason != models.ReasonEvicted {
 		return &models.SessionRevokedError{Reason: reason, RevokedAt: *sess.RevokedAt}
 	}
-	e := &models.SessionEvictedError{EvictedAt: *sess.RevokedAt}
+	e := &models.SessionEvictedError{EvictedAt: *sess.RevokedAt, Limit: p.User.EffectiveLimit(p.Plan, now).Max}
 	if sess.RevokedBy != nil {
 		// The newcomer may itself be purged by now; then the name is simply unknown.
 		var by models.Session
 		if err := db.Select("device_name").Where("id = ?", *sess.RevokedBy).Take(&by).Error; err == nil {
 			e.ByDeviceName = by.DeviceName
-		}
-	}
-	// The limit as it stands now, which is what the person can act on; unknown if unreadable.
-	var u models.User
-	if err := db.Where("id = ?", sess.UserID).Take(&u).Error; err == nil {
-		if plan, err := planOf(db, u.PlanID); err == nil {
-			e.Limit = u.EffectiveLimit(plan, now).Max
 		}
 	}
 	return e
