@@ -97,80 +97,91 @@ func (m *Middleware) ttlOf(s Session) time.Duration {
 // Close stops the cache's maintenance goroutines.
 func (m *Middleware) Close() { m.cache.StopAllGoroutines() }
 
-const sessionKey = "sessiond.session"
-
 // maxTokenLen bounds what is worth asking sessiond about (its tokens are 66 characters).
 const maxTokenLen = 512
 
-// SessionFrom returns the session RequireSession admitted.
-func SessionFrom(c *gin.Context) (Session, bool) {
-	s, ok := c.Get(sessionKey)
-	if !ok {
+// Session returns the request's active session: for a request RequireSession, RequirePlan or
+// RequireRole admitted, the answer they admitted it on, from the cache. Admitting a request
+// stores nothing in it (Gin's per-request map would cost more than the rest of the middleware);
+// handlers that want the session ask for it. ok is false when the request carries no active
+// session: also when its session ended, or sessiond stopped answering, since it was admitted
+// (possible only once the cached answer is gone).
+func (m *Middleware) Session(c *gin.Context) (s Session, ok bool) {
+	found, err := m.check(c)
+	if err != nil || !found.Active {
 		return Session{}, false
 	}
-	return *s.(*Session), true
+	return *found, true
 }
 
 // RequireSession admits requests carrying an active sessiond session (a bearer token, else a
-// sessiond cookie), and puts it where SessionFrom finds it. Otherwise 401 unauthenticated, or
-// 503 unavailable when sessiond cannot answer.
+// sessiond cookie); Session returns it. Otherwise 401 unauthenticated, or 503 unavailable when
+// sessiond cannot answer.
 func (m *Middleware) RequireSession() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if m.admit(c) {
+		if _, ok := m.admit(c); ok {
 			c.Next()
 		}
 	}
 }
 
-// admit finds the request's session, or aborts it with the refusal.
-func (m *Middleware) admit(c *gin.Context) bool {
-	token := m.token(c)
-	if token == "" || len(token) > maxTokenLen {
-		refuse(c, http.StatusUnauthorized, "unauthenticated", "Sign in first.")
-		return false
-	}
-	s, err := m.lookup(c.Request.Context(), token)
-	if err != nil {
-		if errors.Is(err, ErrInvalidClient) {
-			refuse(c, http.StatusServiceUnavailable, "unavailable", "This service cannot check sessions.")
-		} else {
-			c.Header("Retry-After", "1")
-			refuse(c, http.StatusServiceUnavailable, "unavailable", "Sessions cannot be checked right now; try again shortly.")
-		}
-		return false
-	}
-	if !s.Active {
-		refuse(c, http.StatusUnauthorized, "unauthenticated", "The session is not valid; sign in again.")
-		return false
-	}
-	c.Set(sessionKey, s)
-	return true
-}
-
-// RequirePlan admits sessions on one of plans (after RequireSession; it includes it when used
-// alone). Otherwise 403 plan_required.
+// RequirePlan admits sessions on one of plans (it checks the session itself: RequireSession
+// before it is not needed). Otherwise 403 plan_required.
 func (m *Middleware) RequirePlan(plans ...string) gin.HandlerFunc {
-	return m.require(func(s Session) bool { return slices.Contains(plans, s.Plan) }, "plan_required",
+	return m.require(func(s *Session) bool { return slices.Contains(plans, s.Plan) }, "plan_required",
 		"Your plan does not include this.")
 }
 
 // RequireRole admits sessions of users with one of roles. Otherwise 403 forbidden.
 func (m *Middleware) RequireRole(roles ...string) gin.HandlerFunc {
-	return m.require(func(s Session) bool { return slices.Contains(roles, s.Role) }, "forbidden",
+	return m.require(func(s *Session) bool { return slices.Contains(roles, s.Role) }, "forbidden",
 		"You are not allowed to do that.")
 }
 
-func (m *Middleware) require(ok func(Session) bool, code, message string) gin.HandlerFunc {
+func (m *Middleware) require(allowed func(*Session) bool, code, message string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if _, found := SessionFrom(c); !found && !m.admit(c) {
+		s, ok := m.admit(c)
+		if !ok {
 			return
 		}
-		if s, _ := SessionFrom(c); !ok(s) {
+		if !allowed(s) {
 			refuse(c, http.StatusForbidden, code, message)
 			return
 		}
 		c.Next()
 	}
+}
+
+// admit finds the request's active session, or aborts the request with the refusal.
+func (m *Middleware) admit(c *gin.Context) (*Session, bool) {
+	s, err := m.check(c)
+	switch {
+	case errors.Is(err, errNoToken):
+		refuse(c, http.StatusUnauthorized, "unauthenticated", "Sign in first.")
+	case errors.Is(err, ErrInvalidClient):
+		refuse(c, http.StatusServiceUnavailable, "unavailable", "This service cannot check sessions.")
+	case err != nil:
+		c.Header("Retry-After", "1")
+		refuse(c, http.StatusServiceUnavailable, "unavailable", "Sessions cannot be checked right now; try again shortly.")
+	case !s.Active:
+		refuse(c, http.StatusUnauthorized, "unauthenticated", "The session is not valid; sign in again.")
+	default:
+		return s, true
+	}
+	return nil, false
+}
+
+// errNoToken: the request carries no token worth asking about.
+var errNoToken = errors.New("no session token")
+
+// check answers for the request's token, from the cache when it can. The answer is shared:
+// callers must not modify it.
+func (m *Middleware) check(c *gin.Context) (*Session, error) {
+	token := m.token(c)
+	if token == "" || len(token) > maxTokenLen {
+		return nil, errNoToken
+	}
+	return m.lookup(c.Request.Context(), token)
 }
 
 func (m *Middleware) token(c *gin.Context) string {

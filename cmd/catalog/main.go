@@ -96,13 +96,13 @@ func newRouter(guard *client.Middleware) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.GET("/catalog", guard.RequireSession(), func(c *gin.Context) {
-		s, _ := client.SessionFrom(c)
+		s, _ := guard.Session(c)
 		c.JSON(http.StatusOK, gin.H{"plan": s.Plan, "titles": titles})
 	})
 	r.GET("/catalog/:id/play", guard.RequirePlan("premium"), func(c *gin.Context) {
 		for _, t := range titles {
 			if t.ID == c.Param("id") {
-				s, _ := client.SessionFrom(c)
+				s, _ := guard.Session(c)
 				c.JSON(http.StatusOK, gin.H{"playing": t.Name, "on": s.Device.Name})
 				return
 			}
