@@ -497,7 +497,11 @@ func (o *OIDC) record(tx *gorm.DB, out *ended, prov *oidcProvider, id verified, 
 		ID: newID(), UserID: who.userID, Provider: prov.conf.Name, Issuer: id.issuer, Subject: id.subject,
 		Email: email, CreatedAt: now, LastUsedAt: now,
 	}
-	return storeError(tx.Create(&ident).Error)
+	if err := tx.Create(&ident).Error; err != nil {
+		return storeError(err)
+	}
+	// The principal lookup reads identities only where this says so.
+	return storeError(tx.Model(&models.User{}).Where("id = ?", who.userID).Update("has_identities", true).Error)
 }
 
 // newUser creates an account for a person the provider vouches for. It has no password: it
