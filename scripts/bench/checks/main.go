@@ -3,13 +3,17 @@
 //
 //   - cached check (GET /v1/auth/session, cache on) against a no-op route of the same server
 //     (GET /healthz: the ceiling for any handler behind sessiond's middleware);
-//   - uncached check (cache off) against a bare Gin + pgx server doing the same lookup on the
-//     same table (scripts/bench/rawpgx: the floor for a store-backed check);
+//   - uncached check (cache off) against a bare Gin + pgx server running the same lookup (the
+//     same prepared query, scanned the same way) on the same table (scripts/bench/rawpgx: the
+//     floor for a store-backed check); the same server reading only seven columns is shown
+//     for reference;
 //   - login throughput against argon2id verification alone at the same concurrency;
 //   - the uncached p50 with the table at -sessions against the p50 at 10,000 sessions.
 //
 // Absolute numbers depend on the machine (and here the load generator shares its cores with
-// the servers and Postgres); the ratios, taken in one run, much less. scripts/bench.sh builds
+// the servers and Postgres); the ratios, taken in one run, much less. The two sides of each
+// ratio are measured in alternating rounds (-rounds, 5) and the ratio is the median round's,
+// so that a slow spell of the machine falls on both sides instead of on one. scripts/bench.sh builds
 // the binaries and finds Postgres; run it, not this. The benchmark database is created and
 // dropped (WITH (FORCE)) on the server -database-url names.
 package main
@@ -53,6 +57,7 @@ const loginPassword = "benchmark passphrase"
 type config struct {
 	databaseURL, sessiond, rawpgx, jsonPath string
 	sessions, concurrency, loginConcurrency int
+	rounds                                  int
 	duration, warmup                        time.Duration
 }
 
@@ -64,15 +69,18 @@ type Measure struct {
 	PerSecond float64 `json:"per_second"`
 	P50MS     float64 `json:"p50_ms"`
 	P99MS     float64 `json:"p99_ms"`
+	// Rounds is the throughput of each round (req/s).
+	Rounds []float64 `json:"rounds_per_second"`
 }
 
 // Ratio is one target: a measure against its baseline.
 type Ratio struct {
-	Name     string  `json:"name"`
-	Value    float64 `json:"value"`
-	Target   string  `json:"target"`
-	Holds    bool    `json:"holds"`
-	Limiting string  `json:"what_limits_it"`
+	Name     string    `json:"name"`
+	Value    float64   `json:"value"` // the median of the rounds' ratios
+	Rounds   []float64 `json:"rounds"`
+	Target   string    `json:"target"`
+	Holds    bool      `json:"holds"`
+	Limiting string    `json:"what_limits_it"`
 }
 
 type Result struct {
@@ -80,6 +88,7 @@ type Result struct {
 	Sessions    int       `json:"sessions"`
 	Concurrency int       `json:"concurrency"`
 	Duration    string    `json:"duration_per_measure"`
+	Rounds      int       `json:"rounds"`
 	Measures    []Measure `json:"measures"`
 	Ratios      []Ratio   `json:"ratios"`
 }
@@ -93,11 +102,12 @@ func main() {
 	flag.IntVar(&cfg.sessions, "sessions", 1_000_000, "sessions in the table (at least 10000)")
 	flag.IntVar(&cfg.concurrency, "concurrency", 32, "concurrent connections for the checks")
 	flag.IntVar(&cfg.loginConcurrency, "login-concurrency", 8, "concurrent logins, and argon2id verifications")
-	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "measured time per target")
-	flag.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured time before each")
+	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "measured time per target, over all rounds")
+	flag.IntVar(&cfg.rounds, "rounds", 5, "rounds each pair of a ratio is measured in, alternating")
+	flag.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured time before each target's first round")
 	flag.Parse()
-	if cfg.databaseURL == "" || cfg.sessiond == "" || cfg.rawpgx == "" || cfg.sessions < 10_000 {
-		fail(errors.New("need -database-url, -sessiond, -rawpgx and -sessions ≥ 10000"))
+	if cfg.databaseURL == "" || cfg.sessiond == "" || cfg.rawpgx == "" || cfg.sessions < 10_000 || cfg.rounds < 1 {
+		fail(errors.New("need -database-url, -sessiond, -rawpgx, -sessions ≥ 10000 and -rounds ≥ 1"))
 	}
 	res, err := run(cfg)
 	if err != nil {
@@ -121,7 +131,7 @@ func say(format string, args ...any) { fmt.Fprintf(os.Stderr, "==> "+format+"\n"
 
 func run(cfg config) (res Result, err error) {
 	ctx := context.Background()
-	res = Result{Sessions: cfg.sessions, Concurrency: cfg.concurrency, Duration: cfg.duration.String()}
+	res = Result{Sessions: cfg.sessions, Concurrency: cfg.concurrency, Duration: cfg.duration.String(), Rounds: cfg.rounds}
 	server, err := url.Parse(cfg.databaseURL)
 	if err != nil {
 		return res, err
@@ -198,52 +208,65 @@ SELECT md5('login' || u)::uuid, 'login' || u || '@example.com', $1, 'user', $2, 
 		}
 	}
 	large := tokenPool(cfg.sessions, 100_000)
-	say("measuring against %d sessions", cfg.sessions)
-	noop := load.run("no-op route (GET /healthz)", cfg.concurrency, get(cachedURL+"/healthz"))
+	say("measuring against %d sessions; each ratio's two sides in %d alternating rounds", cfg.sessions, cfg.rounds)
 	if err := prewarm(cachedURL+"/v1/auth/session", small, cfg.concurrency); err != nil {
 		return res, err
 	}
-	cached := load.run("check, cache on", cfg.concurrency, getWithToken(cachedURL+"/v1/auth/session", small))
+	checks := load.alternate(
+		target{"no-op route (GET /healthz)", cfg.concurrency, get(cachedURL + "/healthz")},
+		target{"check, cache on", cfg.concurrency, getWithToken(cachedURL+"/v1/auth/session", small)})
+	noop, cached := checks[0], checks[1]
 	// Both store-backed measures read the same rows; the first to run would otherwise pay for
 	// bringing them into memory (seen: the same uncached check 6,076 req/s before the raw
 	// lookup and 7,533 after it).
 	if err := prewarm(rawURL+"/check", large, cfg.concurrency); err != nil {
 		return res, err
 	}
-	uncached := load.run("check, cache off", cfg.concurrency, getWithToken(uncachedURL+"/v1/auth/session", large))
-	raw := load.run("raw pgx lookup (Gin + pgx)", cfg.concurrency, getWithToken(rawURL+"/check", large))
+	lookups := load.alternate(
+		target{"check, cache off", cfg.concurrency, getWithToken(uncachedURL+"/v1/auth/session", large)},
+		target{"raw pgx lookup, same query (Gin + pgx)", cfg.concurrency, getWithToken(rawURL+"/check", large)},
+		target{"raw pgx lookup, 7 columns (reference)", cfg.concurrency, getWithToken(rawURL+"/check-narrow", large)})
+	uncached, raw, narrow := lookups[0], lookups[1], lookups[2]
 	atN := load.run(fmt.Sprintf("uncached check, %d sessions", cfg.sessions), cfg.concurrency, getWithToken(uncachedURL+"/v1/auth/session", large))
-	login := load.run("login (argon2id + transaction)", cfg.loginConcurrency, postLogin(cachedURL+"/v1/auth/login"))
-	argon := load.run("argon2id verify alone", cfg.loginConcurrency, func(*http.Client, *mrand.Rand) error {
-		ok, err := hasher.Verify(loginPassword, hash)
-		if err == nil && !ok {
-			err = errors.New("verify failed")
-		}
-		return err
-	})
-	res.Measures = []Measure{noop, cached, uncached, raw, login, argon, at10k, atN}
+	logins := load.alternate(
+		target{"login (argon2id + transaction)", cfg.loginConcurrency, postLogin(cachedURL + "/v1/auth/login")},
+		target{"argon2id verify alone", cfg.loginConcurrency, func(*http.Client, *mrand.Rand) error {
+			ok, err := hasher.Verify(loginPassword, hash)
+			if err == nil && !ok {
+				err = errors.New("verify failed")
+			}
+			return err
+		}})
+	login, argon := logins[0], logins[1]
+	res.Measures = []Measure{noop, cached, uncached, raw, narrow, login, argon, at10k, atN}
 	for _, m := range res.Measures {
 		if m.Errors > 0 {
 			return res, fmt.Errorf("%s: %d of %d requests failed", m.Name, m.Errors, m.Requests+m.Errors)
 		}
 	}
-	ratio := func(name string, v float64, target float64, atLeast bool, limiting string) Ratio {
-		r := Ratio{Name: name, Value: v, Limiting: limiting}
+	// ratio is a over b, round by round; its value the median round's.
+	ratio := func(name string, a, b Measure, target float64, atLeast bool, limiting string) Ratio {
+		r := Ratio{Name: name, Limiting: limiting}
+		for i := range a.Rounds {
+			r.Rounds = append(r.Rounds, a.Rounds[i]/b.Rounds[i])
+		}
+		r.Value = median(r.Rounds)
 		if atLeast {
-			r.Target, r.Holds = fmt.Sprintf("≥ %.2f", target), v >= target
+			r.Target, r.Holds = fmt.Sprintf("≥ %.2f", target), r.Value >= target
 		} else {
-			r.Target, r.Holds = fmt.Sprintf("≤ %.2f", target), v <= target
+			r.Target, r.Holds = fmt.Sprintf("≤ %.2f", target), r.Value <= target
 		}
 		return r
 	}
+	p50 := func(m Measure) Measure { m.Rounds = []float64{m.P50MS}; return m }
 	res.Ratios = []Ratio{
-		ratio("cached check / no-op route", cached.PerSecond/noop.PerSecond, 0.75, true,
-			"the authentication middleware and the JSON of session, user and plan"),
-		ratio("uncached check / raw pgx lookup", uncached.PerSecond/raw.PerSecond, 0.9, true,
-			"database/sql and GORM over pgx, and sessiond's middleware"),
-		ratio("login / argon2id alone", login.PerSecond/argon.PerSecond, 0.9, true,
-			"the login transaction (a few ms) next to argon2id (tens of ms)"),
-		ratio(fmt.Sprintf("p50 at %d / at 10k sessions", cfg.sessions), atN.P50MS/at10k.P50MS, 1.15, false,
+		ratio("cached check / no-op route", cached, noop, 0.75, true,
+			"finding the token in the cache, and the JSON of session, user and plan"),
+		ratio("uncached check / raw pgx lookup", uncached, raw, 0.9, true,
+			"sessiond's middleware, database/sql around pgx, and the JSON of session, user and plan"),
+		ratio("login / argon2id alone", login, argon, 0.9, true,
+			"the login's transactions and commits next to argon2id"),
+		ratio(fmt.Sprintf("p50 at %d / at 10k sessions", cfg.sessions), p50(atN), p50(at10k), 1.15, false,
 			"one more B-tree level, and how much of the table stays in shared buffers"),
 	}
 	return res, nil
@@ -269,8 +292,13 @@ FROM generate_series($1::bigint, $2::bigint - 1) i`, lo, hi); err != nil {
 			return fmt.Errorf("seed sessions: %w", err)
 		}
 	}
-	if _, err := conn.Exec(ctx, "VACUUM ANALYZE sessions"); err != nil {
+	// Statistics for the planner, visibility for index-only checks, and the seed's dirty pages
+	// written out now rather than by the checkpointer in the middle of a measure.
+	if _, err := conn.Exec(ctx, "VACUUM ANALYZE users, sessions"); err != nil {
 		return err
+	}
+	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
+		say("  no CHECKPOINT (%v): the seed's pages are written out during the measures", err)
 	}
 	say("  seeded in %s", time.Since(began).Round(time.Millisecond))
 	return nil
@@ -365,20 +393,64 @@ func postLogin(u string) request {
 
 type loader struct{ cfg config }
 
-// run drives req from concurrency workers: a warm-up, then the measured duration.
+// target is one thing to measure: req from concurrency workers.
+type target struct {
+	name        string
+	concurrency int
+	req         request
+}
+
+// alternate measures targets in turn, round after round, so that the machine's slow spells
+// fall on all of them alike; each gets the measured duration in all, warm-up first.
+func (l *loader) alternate(targets ...target) []Measure {
+	per := l.cfg.duration / time.Duration(l.cfg.rounds)
+	out := make([]Measure, len(targets))
+	lat := make([][]time.Duration, len(targets))
+	for i, t := range targets {
+		out[i].Name = t.name
+		say("  %s", t.name)
+		l.load(t, l.cfg.warmup) // unmeasured
+	}
+	for range l.cfg.rounds {
+		for i, t := range targets {
+			latencies, errs := l.load(t, per)
+			out[i].Requests += len(latencies)
+			out[i].Errors += errs
+			out[i].Rounds = append(out[i].Rounds, float64(len(latencies))/per.Seconds())
+			lat[i] = append(lat[i], latencies...)
+		}
+	}
+	for i := range out {
+		out[i].PerSecond = float64(out[i].Requests) / l.cfg.duration.Seconds()
+		out[i].P50MS, out[i].P99MS = percentiles(lat[i])
+	}
+	return out
+}
+
+// run measures one target alone: a warm-up, then the measured duration.
 func (l *loader) run(name string, concurrency int, req request) Measure {
 	say("  %s", name)
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency, MaxConnsPerHost: concurrency}}
+	t := target{name, concurrency, req}
+	l.load(t, l.cfg.warmup)
+	latencies, errs := l.load(t, l.cfg.duration)
+	m := Measure{Name: name, Requests: len(latencies), Errors: errs, PerSecond: float64(len(latencies)) / l.cfg.duration.Seconds()}
+	m.Rounds = []float64{m.PerSecond}
+	m.P50MS, m.P99MS = percentiles(latencies)
+	return m
+}
+
+// load drives t for d and returns the latencies of the requests that succeeded, and how many
+// failed.
+func (l *loader) load(t target, d time.Duration) (latencies []time.Duration, errs int) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: t.concurrency, MaxConnsPerHost: t.concurrency}}
 	defer client.CloseIdleConnections()
 	var (
-		mu        sync.Mutex
-		latencies []time.Duration
-		errs      int
-		wg        sync.WaitGroup
+		mu sync.Mutex
+		wg sync.WaitGroup
 	)
 	start := time.Now()
-	measureFrom, end := start.Add(l.cfg.warmup), start.Add(l.cfg.warmup+l.cfg.duration)
-	for w := range concurrency {
+	end := start.Add(d)
+	for w := range t.concurrency {
 		wg.Go(func() {
 			rng := mrand.New(mrand.NewPCG(uint64(w), uint64(start.UnixNano())))
 			var mine []time.Duration
@@ -388,13 +460,10 @@ func (l *loader) run(name string, concurrency int, req request) Measure {
 				if began.After(end) {
 					break
 				}
-				err := req(client, rng)
-				if began.After(measureFrom) {
-					if err != nil {
-						bad++
-					} else {
-						mine = append(mine, time.Since(began))
-					}
+				if err := t.req(client, rng); err != nil {
+					bad++
+				} else {
+					mine = append(mine, time.Since(began))
 				}
 			}
 			mu.Lock()
@@ -404,13 +473,24 @@ func (l *loader) run(name string, concurrency int, req request) Measure {
 		})
 	}
 	wg.Wait()
-	slices.Sort(latencies)
-	m := Measure{Name: name, Requests: len(latencies), Errors: errs, PerSecond: float64(len(latencies)) / l.cfg.duration.Seconds()}
-	if len(latencies) > 0 {
-		m.P50MS = ms(latencies[len(latencies)/2])
-		m.P99MS = ms(latencies[len(latencies)*99/100])
+	return latencies, errs
+}
+
+func percentiles(latencies []time.Duration) (p50, p99 float64) {
+	if len(latencies) == 0 {
+		return 0, 0
 	}
-	return m
+	slices.Sort(latencies)
+	return ms(latencies[len(latencies)/2]), ms(latencies[len(latencies)*99/100])
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -487,7 +567,7 @@ func execAdmin(ctx context.Context, serverURL, sql string) error {
 }
 
 func printTable(w io.Writer, r Result) {
-	fmt.Fprintf(w, "%s, %d sessions, %d connections, %s per measure\n\n", r.Server, r.Sessions, r.Concurrency, r.Duration)
+	fmt.Fprintf(w, "%s, %d sessions, %d connections, %s per measure (%d rounds)\n\n", r.Server, r.Sessions, r.Concurrency, r.Duration, r.Rounds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "measure\treq/s\tp50 ms\tp99 ms\t")
 	for _, m := range r.Measures {

@@ -1,7 +1,15 @@
 // Command rawpgx is the floor for a store-backed session check: a bare Gin server that looks
-// a session up with pgx directly (one prepared query joining session, user and plan, as
-// sessiond's does), compares the secret's hash and answers a small JSON. scripts/bench.sh
-// runs it against the same table as sessiond. It prints "listening ADDR" on stdout.
+// a session up with pgx directly and answers a small JSON. scripts/bench.sh runs it against
+// the same table as sessiond.
+//
+//   - GET /check runs the very lookup of sessiond's uncached check (services.PrincipalQueryPostgres:
+//     session, user, plan and linked identities, one prepared query, scanned by the same
+//     function), then compares the secret's hash and the deadlines. The uncached check is held
+//     against this: what is left between them is sessiond's own work.
+//   - GET /check-narrow reads only the seven columns a bare yes/no needs (hash, revoked,
+//     deadlines, user, role, plan), for reference: what the width of sessiond's row costs.
+//
+// It prints "listening ADDR" on stdout.
 package main
 
 import (
@@ -21,10 +29,21 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sessiond/sessiond/models"
+	"github.com/sessiond/sessiond/services"
 )
 
-const lookup = `SELECT s.secret_hash, s.revoked_at IS NOT NULL, s.expires_at, s.idle_expires_at, u.id, u.role, p.name
+const narrow = `SELECT s.secret_hash, s.revoked_at IS NOT NULL, s.expires_at, s.idle_expires_at, u.id, u.role, p.name
 FROM sessions s JOIN users u ON u.id = s.user_id JOIN plans p ON p.id = u.plan_id WHERE s.id = $1`
+
+// answer is what both routes find out about a token.
+type answer struct {
+	hash               []byte
+	revoked            bool
+	expires, idle      time.Time
+	userID, role, plan string
+}
 
 func main() {
 	dsn := flag.String("database-url", "", "Postgres URL")
@@ -42,8 +61,28 @@ func main() {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
+	r.GET("/check", check(func(ctx context.Context, id []byte) (a answer, err error) {
+		var p models.Principal
+		err = services.ScanPrincipal(pool.QueryRow(ctx, services.PrincipalQueryPostgres, id), &p)
+		s := p.Session
+		return answer{s.SecretHash, s.RevokedAt != nil, s.ExpiresAt, s.IdleExpiresAt, p.User.ID, string(p.User.Role), p.Plan.Name}, err
+	}))
+	r.GET("/check-narrow", check(func(ctx context.Context, id []byte) (a answer, err error) {
+		err = pool.QueryRow(ctx, narrow, id).Scan(&a.hash, &a.revoked, &a.expires, &a.idle, &a.userID, &a.role, &a.plan)
+		return a, err
+	}))
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fail(err)
+	}
+	fmt.Println("listening", ln.Addr())
+	fail(http.Serve(ln, r))
+}
+
+// check answers a bearer token's check with lookup.
+func check(lookup func(ctx context.Context, id []byte) (answer, error)) gin.HandlerFunc {
 	b64 := base64.RawURLEncoding
-	r.GET("/check", func(c *gin.Context) {
+	return func(c *gin.Context) {
 		idPart, secretPart, ok := strings.Cut(strings.TrimPrefix(c.GetHeader("Authorization"), "Bearer "), ".")
 		id, err1 := b64.DecodeString(idPart)
 		secret, err2 := b64.DecodeString(secretPart)
@@ -51,13 +90,7 @@ func main() {
 			c.AbortWithStatus(http.StatusUnauthorized)
 			return
 		}
-		var (
-			hash               []byte
-			revoked            bool
-			expires, idle      time.Time
-			userID, role, plan string
-		)
-		err := pool.QueryRow(c.Request.Context(), lookup, id).Scan(&hash, &revoked, &expires, &idle, &userID, &role, &plan)
+		a, err := lookup(c.Request.Context(), id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			c.AbortWithStatus(http.StatusUnauthorized)
 			return
@@ -68,18 +101,12 @@ func main() {
 		}
 		sum := sha256.Sum256(secret)
 		now := time.Now()
-		if subtle.ConstantTimeCompare(sum[:], hash) != 1 || revoked || !now.Before(expires) || !now.Before(idle) {
+		if subtle.ConstantTimeCompare(sum[:], a.hash) != 1 || a.revoked || !now.Before(a.expires) || !now.Before(a.idle) {
 			c.AbortWithStatus(http.StatusUnauthorized)
 			return
 		}
-		c.JSON(http.StatusOK, gin.H{"user_id": userID, "role": role, "plan": plan})
-	})
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		fail(err)
+		c.JSON(http.StatusOK, gin.H{"user_id": a.userID, "role": a.role, "plan": a.plan})
 	}
-	fmt.Println("listening", ln.Addr())
-	fail(http.Serve(ln, r))
 }
 
 func fail(err error) {
