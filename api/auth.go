@@ -109,7 +109,7 @@ func (h *handler) whoami(c *gin.Context) {
 	if out.Identities == nil {
 		out.Identities = []models.LinkedIdentity{}
 	}
-	c.JSON(http.StatusOK, out)
+	hotJSON(c, http.StatusOK, out)
 }
 
 // cookieName is __Host-sessiond when cookies are secure: the prefix makes browsers insist on

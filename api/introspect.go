@@ -61,12 +61,12 @@ func (h *handler) introspect(c *gin.Context) {
 		return
 	}
 	if !res.Active {
-		c.JSON(http.StatusOK, introspectResponse{})
+		hotJSON(c, http.StatusOK, introspectResponse{})
 		return
 	}
 	s, u, p := res.Principal.Session, res.Principal.User, res.Principal.Plan
 	d := toSession(s, "").Device
-	c.JSON(http.StatusOK, introspectResponse{
+	hotJSON(c, http.StatusOK, introspectResponse{
 		Active: true, Sub: u.ID, Sid: s.ID, Exp: s.ExpiresAt.Unix(), Iat: s.CreatedAt.Unix(),
 		Plan: p.Name, Role: string(u.Role), Device: &d, IdleExp: s.IdleExpiresAt.Unix(),
 	})

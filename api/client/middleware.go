@@ -105,7 +105,7 @@ const maxTokenLen = 512
 // stores nothing in it (Gin's per-request map would cost more than the rest of the middleware);
 // handlers that want the session ask for it. ok is false when the request carries no active
 // session: also when its session ended, or sessiond stopped answering, since it was admitted
-// (possible only once the cached answer is gone).
+// (possible only once the cached answer is gone). With WithTTL(0) every call asks sessiond.
 func (m *Middleware) Session(c *gin.Context) (s Session, ok bool) {
 	found, err := m.check(c)
 	if err != nil || !found.Active {
