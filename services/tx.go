@@ -132,12 +132,12 @@ const principalColumns = `SELECT s.id, s.user_id, s.secret_hash, s.device_id, s.
   p.created_at, p.updated_at,
 `
 
-// The principal in one round trip (PrincipalQueryPostgres is exported for
-// scripts/bench/rawpgx, the floor the benchmark holds the uncached check against): session, user, plan, and the user's linked identities as
-// a JSON array, read only for users that have some (users.has_identities: probing the empty
+// The principal in one round trip: session, user, plan, and the user's linked identities as a
+// JSON array, read only for users that have some (users.has_identities: probing the empty
 // identities of everyone else cost about 15 % of the query). Go puts them in the order they
 // were linked: an ORDER BY inside the aggregate starts a sort on every check, which made the
-// whole query 2.5 times as costly for Postgres (pgbench, 1M sessions).
+// whole query 2.5 times as costly for Postgres (pgbench, 1M sessions). PrincipalQueryPostgres
+// is exported for scripts/bench/rawpgx, the floor the benchmark holds the uncached check against.
 const (
 	PrincipalQueryPostgres = principalColumns + `  CASE WHEN u.has_identities THEN (SELECT json_agg(json_build_object('provider', i.provider, 'issuer', i.issuer,
     'subject', i.subject, 'email', i.email, 'created_at', i.created_at)) FROM identities i WHERE i.user_id = u.id)::text END
@@ -150,12 +150,11 @@ WHERE s.id = ?`
 )
 
 // loadPrincipal returns the session id with its user and plan, or models.ErrNotFound.
-func loadPrincipal(db *gorm.DB, id string) (models.Principal, error) {
+func loadPrincipal(ctx context.Context, db *gorm.DB, id string) (models.Principal, error) {
 	sqlDB, err := db.DB()
 	if err != nil {
 		return models.Principal{}, err
 	}
-	ctx := db.Statement.Context
 	var p models.Principal
 	if Dialect(db) == "postgres" {
 		err = loadPrincipalPgx(ctx, sqlDB, id, &p)

@@ -201,6 +201,9 @@ SELECT md5('login' || u)::uuid, 'login' || u || '@example.com', $1, 'user', $2, 
 	load := &loader{cfg: cfg}
 	small := tokenPool(10_000, 10_000)
 	say("uncached check at 10,000 sessions")
+	if err := prewarm(uncachedURL+"/v1/auth/session", small, cfg.concurrency); err != nil {
+		return res, err
+	}
 	at10k := load.run("uncached check, 10k sessions", cfg.concurrency, getWithToken(uncachedURL+"/v1/auth/session", small))
 
 	if cfg.sessions > 10_000 {
