@@ -8,15 +8,16 @@
 //     floor for a store-backed check); the same server reading only seven columns is shown
 //     for reference;
 //   - login throughput against argon2id verification alone at the same concurrency;
-//   - the uncached p50 with the table at -sessions against the p50 at 10,000 sessions, 10,000
-//     of them in use either way.
+//   - the uncached p50 with the table at -sessions against the p50 with a table of 10,000
+//     sessions (a second database, its own server, measured alongside), 10,000 of them in use
+//     either way.
 //
 // Absolute numbers depend on the machine (and here the load generator shares its cores with
-// the servers and Postgres); the ratios, taken in one run, much less. The two sides of each
-// ratio are measured in alternating rounds (-rounds, 5) and the ratio is the median round's,
+// the servers and Postgres); the ratios, taken in one run, much less. The sides of each ratio
+// are measured in alternating rounds (-rounds, 5) and the ratio is the median round's,
 // so that a slow spell of the machine falls on both sides instead of on one. scripts/bench.sh builds
 // the binaries and finds Postgres; run it, not this. The benchmark database is created and
-// dropped (WITH (FORCE)) on the server -database-url names.
+// dropped (WITH (FORCE)), with the 10k one, on the server -database-url names.
 package main
 
 import (
@@ -140,28 +141,28 @@ func run(cfg config) (res Result, err error) {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := "sessiond_bench_" + hex.EncodeToString(b)
-	if err := execAdmin(ctx, cfg.databaseURL, "CREATE DATABASE "+name); err != nil {
-		return res, err
-	}
-	defer func() {
-		if dropErr := execAdmin(context.Background(), cfg.databaseURL, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); dropErr != nil {
-			err = errors.Join(err, dropErr)
+	// Two databases: the table at -sessions, where everything is measured, and one of 10,000
+	// sessions, whose p50 the big table's is held against, measured alongside it.
+	var dsn, smallDSN string
+	for _, db := range []struct {
+		name string
+		dsn  *string
+	}{{name, &dsn}, {name + "_10k", &smallDSN}} {
+		if err := execAdmin(ctx, cfg.databaseURL, "CREATE DATABASE "+db.name); err != nil {
+			return res, err
 		}
-	}()
-	dbURL := *server
-	dbURL.Path = "/" + name
-	dsn := dbURL.String()
-
-	db, err := services.Open("postgres", dsn, services.StoreOptions{MaxOpenConns: 4})
-	if err != nil {
-		return res, err
+		defer func() {
+			if dropErr := execAdmin(context.Background(), cfg.databaseURL, "DROP DATABASE IF EXISTS "+db.name+" WITH (FORCE)"); dropErr != nil {
+				err = errors.Join(err, dropErr)
+			}
+		}()
+		u := *server
+		u.Path = "/" + db.name
+		*db.dsn = u.String()
+		if err := migrate(ctx, *db.dsn, &res.Server); err != nil {
+			return res, err
+		}
 	}
-	if err := services.Migrate(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
-		return res, err
-	}
-	sqlDB, _ := db.DB()
-	defer sqlDB.Close()
-	_ = db.Raw("SELECT 'PostgreSQL ' || current_setting('server_version')").Scan(&res.Server).Error
 
 	hasher := services.NewHasher(services.DefaultArgon2)
 	hash, err := hasher.Hash(loginPassword)
@@ -177,19 +178,31 @@ func run(cfg config) (res Result, err error) {
 SELECT md5('login' || u)::uuid, 'login' || u || '@example.com', $1, 'user', $2, now(), now() FROM generate_series(0, 255) u`, hash, planStandard); err != nil {
 		return res, fmt.Errorf("seed login users: %w", err)
 	}
-	if err := seed(ctx, conn, 0, 10_000, hash); err != nil {
+	if err := seed(ctx, conn, 0, cfg.sessions, hash); err != nil {
+		return res, err
+	}
+	smallConn, err := pgx.Connect(ctx, smallDSN)
+	if err != nil {
+		return res, err
+	}
+	defer smallConn.Close(ctx)
+	if err := seed(ctx, smallConn, 0, 10_000, hash); err != nil {
 		return res, err
 	}
 
 	procs := &processes{}
 	defer procs.stop()
-	env := []string{"SESSIOND_DATABASE_URL=" + dsn, "SESSIOND_LOG_LEVEL=warn", "SESSIOND_SESSION_TOUCH_INTERVAL=1h",
+	env := []string{"SESSIOND_LOG_LEVEL=warn", "SESSIOND_SESSION_TOUCH_INTERVAL=1h",
 		"SESSIOND_LOGIN_RATE_PER_IP=0", "SESSIOND_COOKIE_SECURE=false", "SESSIOND_PURGE_SCHEDULE=@every 24h"}
-	cachedURL, err := procs.startSessiond(cfg.sessiond, append(env, "SESSIOND_CACHE_SIZE=200000")...)
+	cachedURL, err := procs.startSessiond(cfg.sessiond, append(env, "SESSIOND_DATABASE_URL="+dsn, "SESSIOND_CACHE_SIZE=200000")...)
 	if err != nil {
 		return res, err
 	}
-	uncachedURL, err := procs.startSessiond(cfg.sessiond, append(env, "SESSIOND_CACHE_SIZE=0")...)
+	uncachedURL, err := procs.startSessiond(cfg.sessiond, append(env, "SESSIOND_DATABASE_URL="+dsn, "SESSIOND_CACHE_SIZE=0")...)
+	if err != nil {
+		return res, err
+	}
+	smallURL, err := procs.startSessiond(cfg.sessiond, append(env, "SESSIOND_DATABASE_URL="+smallDSN, "SESSIOND_CACHE_SIZE=0")...)
 	if err != nil {
 		return res, err
 	}
@@ -200,17 +213,6 @@ SELECT md5('login' || u)::uuid, 'login' || u || '@example.com', $1, 'user', $2, 
 
 	load := &loader{cfg: cfg}
 	small := tokenPool(10_000, 10_000)
-	say("uncached check at 10,000 sessions")
-	if err := prewarm(uncachedURL+"/v1/auth/session", small, cfg.concurrency); err != nil {
-		return res, err
-	}
-	at10k := load.run("uncached check, 10k sessions", cfg.concurrency, getWithToken(uncachedURL+"/v1/auth/session", small))
-
-	if cfg.sessions > 10_000 {
-		if err := seed(ctx, conn, 10_000, cfg.sessions, hash); err != nil {
-			return res, err
-		}
-	}
 	large := tokenPool(cfg.sessions, 100_000)
 	say("measuring against %d sessions; each ratio's two sides in %d alternating rounds", cfg.sessions, cfg.rounds)
 	if err := prewarm(cachedURL+"/v1/auth/session", small, cfg.concurrency); err != nil {
@@ -235,14 +237,23 @@ SELECT md5('login' || u)::uuid, 'login' || u || '@example.com', $1, 'user', $2, 
 		target{"raw pgx lookup, same query (Gin + pgx)", cfg.concurrency, getWithToken(rawURL+"/check", large)},
 		target{"raw pgx lookup, 7 columns (reference)", cfg.concurrency, getWithToken(rawURL+"/check-narrow", large)})
 	uncached, raw, narrow := lookups[0], lookups[1], lookups[2]
-	// Table size alone: the same number of sessions in use as at 10k (10,000, now drawn from
-	// the whole table). With the 100,000 of the measures above, the rows in use outgrow
-	// Postgres's shared buffers (Debian's 128 MB) and misses are what the p50 measures.
+	// Table size alone: the same number of sessions in use at both sizes (10,000, at -sessions
+	// drawn from the whole table). With the 100,000 of the measures above, the rows in use
+	// outgrow Postgres's shared buffers (Debian's 128 MB) where the 10k table fits, and misses
+	// are what the p50 measures.
 	hot := tokenPool(cfg.sessions, 10_000)
-	if err := prewarm(uncachedURL+"/v1/auth/session", hot, cfg.concurrency); err != nil {
-		return res, err
+	for _, w := range []struct {
+		url    string
+		tokens []string
+	}{{smallURL, small}, {uncachedURL, hot}} {
+		if err := prewarm(w.url+"/v1/auth/session", w.tokens, cfg.concurrency); err != nil {
+			return res, err
+		}
 	}
-	atN := load.run(fmt.Sprintf("uncached check, %d sessions", cfg.sessions), cfg.concurrency, getWithToken(uncachedURL+"/v1/auth/session", hot))
+	sizes := load.alternate(
+		target{"uncached check, 10k sessions", cfg.concurrency, getWithToken(smallURL+"/v1/auth/session", small)},
+		target{fmt.Sprintf("uncached check, %d sessions", cfg.sessions), cfg.concurrency, getWithToken(uncachedURL+"/v1/auth/session", hot)})
+	at10k, atN := sizes[0], sizes[1]
 	logins := load.alternate(
 		target{"login (argon2id + transaction)", cfg.loginConcurrency, postLogin(cachedURL + "/v1/auth/login")},
 		target{"argon2id verify alone", cfg.loginConcurrency, func(*http.Client, *mrand.Rand) error {
@@ -285,6 +296,20 @@ SELECT md5('login' || u)::uuid, 'login' || u || '@example.com', $1, 'user', $2, 
 			"one more B-tree level or two, for 10,000 sessions in use either way"),
 	}
 	return res, nil
+}
+
+// migrate brings the database at dsn to the current schema, and notes the server's version.
+func migrate(ctx context.Context, dsn string, server *string) error {
+	db, err := services.Open("postgres", dsn, services.StoreOptions{MaxOpenConns: 2})
+	if err != nil {
+		return err
+	}
+	sqlDB, _ := db.DB()
+	defer sqlDB.Close()
+	if err := services.Migrate(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
+		return err
+	}
+	return db.Raw("SELECT 'PostgreSQL ' || current_setting('server_version')").Scan(server).Error
 }
 
 // seed inserts sessions [from, to): 10 per user, ids and secrets derived from the index so
