@@ -467,18 +467,6 @@ func (l *loader) alternate(targets ...target) []Measure {
 	return out
 }
 
-// run measures one target alone: a warm-up, then the measured duration.
-func (l *loader) run(name string, concurrency int, req request) Measure {
-	say("  %s", name)
-	t := target{name, concurrency, req}
-	l.load(t, l.cfg.warmup)
-	latencies, errs := l.load(t, l.cfg.duration)
-	m := Measure{Name: name, Requests: len(latencies), Errors: errs, PerSecond: float64(len(latencies)) / l.cfg.duration.Seconds()}
-	m.Rounds = []float64{m.PerSecond}
-	m.P50MS, m.P99MS = percentiles(latencies)
-	return m
-}
-
 // load drives t for d and returns the latencies of the requests that succeeded, and how many
 // failed.
 func (l *loader) load(t target, d time.Duration) (latencies []time.Duration, errs int) {
