@@ -497,11 +497,7 @@ func (o *OIDC) record(tx *gorm.DB, out *ended, prov *oidcProvider, id verified, 
 		ID: newID(), UserID: who.userID, Provider: prov.conf.Name, Issuer: id.issuer, Subject: id.subject,
 		Email: email, CreatedAt: now, LastUsedAt: now,
 	}
-	if err := tx.Create(&ident).Error; err != nil {
-		return storeError(err)
-	}
-	// The principal lookup reads identities only where this says so.
-	return storeError(tx.Model(&models.User{}).Where("id = ?", who.userID).Update("has_identities", true).Error)
+	return storeError(tx.Create(&ident).Error) // a trigger marks the user (users.has_identities)
 }
 
 // newUser creates an account for a person the provider vouches for. It has no password: it

@@ -1,13 +1,13 @@
 package services
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -140,11 +140,11 @@ const principalColumns = `SELECT s.id, s.user_id, s.secret_hash, s.device_id, s.
 // is exported for scripts/bench/rawpgx, the floor the benchmark holds the uncached check against.
 const (
 	PrincipalQueryPostgres = principalColumns + `  CASE WHEN u.has_identities THEN (SELECT json_agg(json_build_object('provider', i.provider, 'issuer', i.issuer,
-    'subject', i.subject, 'email', i.email, 'created_at', i.created_at)) FROM identities i WHERE i.user_id = u.id)::text END
+    'subject', i.subject, 'email', i.email, 'linked', extract(epoch FROM i.created_at))) FROM identities i WHERE i.user_id = u.id)::text END
 FROM sessions s JOIN users u ON u.id = s.user_id JOIN plans p ON p.id = u.plan_id
 WHERE s.id = $1`
 	principalQuerySQLite = principalColumns + `  CASE WHEN u.has_identities THEN (SELECT json_group_array(json_object('provider', provider, 'issuer', issuer,
-    'subject', subject, 'email', email, 'created_at', created_at)) FROM identities i WHERE i.user_id = u.id) END
+    'subject', subject, 'email', email, 'linked', julianday(created_at))) FROM identities i WHERE i.user_id = u.id) END
 FROM sessions s JOIN users u ON u.id = s.user_id JOIN plans p ON p.id = u.plan_id
 WHERE s.id = ?`
 )
@@ -207,12 +207,12 @@ func ScanPrincipal(row pgx.Row, p *models.Principal) error {
 	return scanIdentities(identities, p)
 }
 
-// linkedRow is an identity in the principal query's array. CreatedAt is the store's rendering
-// of the time, one format throughout a result (fractions without trailing zeros, then the
-// offset): as strings they sort in time order.
+// linkedRow is an identity in the principal query's array. Linked is when it was linked, as a
+// number that orders in time whatever the session's time zone (Postgres: seconds since the
+// epoch; SQLite: the Julian day).
 type linkedRow struct {
 	models.LinkedIdentity
-	CreatedAt string `json:"created_at"`
+	Linked float64 `json:"linked"`
 }
 
 // scanIdentities reads the principal's identities from their JSON array.
@@ -224,7 +224,7 @@ func scanIdentities(b []byte, p *models.Principal) error {
 	if err := json.Unmarshal(b, &linked); err != nil {
 		return fmt.Errorf("read linked identities: %w", err)
 	}
-	slices.SortStableFunc(linked, func(a, b linkedRow) int { return strings.Compare(a.CreatedAt, b.CreatedAt) })
+	slices.SortStableFunc(linked, func(a, b linkedRow) int { return cmp.Compare(a.Linked, b.Linked) })
 	p.Identities = make([]models.LinkedIdentity, len(linked))
 	for i, l := range linked {
 		p.Identities[i] = l.LinkedIdentity
