@@ -100,12 +100,14 @@ func (m *Middleware) Close() { m.cache.StopAllGoroutines() }
 // maxTokenLen bounds what is worth asking sessiond about (its tokens are 66 characters).
 const maxTokenLen = 512
 
-// Session returns the request's active session: for a request RequireSession, RequirePlan or
-// RequireRole admitted, the answer they admitted it on, from the cache. Admitting a request
-// stores nothing in it (Gin's per-request map would cost more than the rest of the middleware);
-// handlers that want the session ask for it. ok is false when the request carries no active
-// session: also when its session ended, or sessiond stopped answering, since it was admitted
-// (possible only once the cached answer is gone). With WithTTL(0) every call asks sessiond.
+// Session returns the request's active session, as the cache has it: for a request
+// RequireSession, RequirePlan or RequireRole admitted, the very answer they admitted it on
+// while that is cached (up to the TTL). Admitting a request stores nothing in it (Gin's
+// per-request map would cost more than the rest of the middleware); handlers that want the
+// session ask for it. Once the cached answer is gone (its TTL or the session's deadline
+// passed, the cache evicted it, or WithTTL(0)), Session asks sessiond again and returns what
+// it says now, which may differ from what was admitted: ok is false when the request carries no
+// active session any more, or sessiond cannot answer. Handlers must check ok.
 func (m *Middleware) Session(c *gin.Context) (s Session, ok bool) {
 	found, err := m.check(c)
 	if err != nil || !found.Active {

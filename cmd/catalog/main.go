@@ -96,13 +96,19 @@ func newRouter(guard *client.Middleware) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.GET("/catalog", guard.RequireSession(), func(c *gin.Context) {
-		s, _ := guard.Session(c)
+		s, ok := session(guard, c)
+		if !ok {
+			return
+		}
 		c.JSON(http.StatusOK, gin.H{"plan": s.Plan, "titles": titles})
 	})
 	r.GET("/catalog/:id/play", guard.RequirePlan("premium"), func(c *gin.Context) {
 		for _, t := range titles {
 			if t.ID == c.Param("id") {
-				s, _ := guard.Session(c)
+				s, ok := session(guard, c)
+				if !ok {
+					return
+				}
 				c.JSON(http.StatusOK, gin.H{"playing": t.Name, "on": s.Device.Name})
 				return
 			}
@@ -110,4 +116,14 @@ func newRouter(guard *client.Middleware) http.Handler {
 		c.JSON(http.StatusNotFound, gin.H{"error": gin.H{"code": "not_found", "message": fmt.Sprintf("no title %q", c.Param("id"))}})
 	})
 	return r
+}
+
+// session is the request's session, or false once the request is refused: the session ended
+// since the guard admitted it (possible once the guard's cached answer is gone).
+func session(guard *client.Middleware, c *gin.Context) (client.Session, bool) {
+	s, ok := guard.Session(c)
+	if !ok {
+		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": gin.H{"code": "unauthenticated", "message": "Sign in again."}})
+	}
+	return s, ok
 }
