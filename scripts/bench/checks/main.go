@@ -14,8 +14,9 @@
 //
 // Absolute numbers depend on the machine (and here the load generator shares its cores with
 // the servers and Postgres); the ratios, taken in one run, much less. The sides of each ratio
-// are measured in alternating rounds (-rounds, 5) and the ratio is the median round's,
-// so that a slow spell of the machine falls on both sides instead of on one. scripts/bench.sh builds
+// are measured in alternating rounds (-rounds, 5) and the ratio is the median round's
+// (for the p50s: the p50s of all their rounds' latencies), so that a slow spell of the machine
+// falls on both sides instead of on one. scripts/bench.sh builds
 // the binaries and finds Postgres; run it, not this. The benchmark database is created and
 // dropped (WITH (FORCE)), with the 10k one, on the server -database-url names.
 package main
@@ -354,11 +355,11 @@ func token(i int) string {
 	return b64.EncodeToString(id[:]) + "." + b64.EncodeToString(secret[:])
 }
 
-// tokenPool returns size tokens of sessions drawn at random from [0, of).
+// tokenPool returns the tokens of size sessions drawn at random from [0, of), no two alike.
 func tokenPool(of, size int) []string {
-	out := make([]string, size)
-	for i := range out {
-		out[i] = "Bearer " + token(mrand.IntN(of))
+	out := make([]string, 0, size)
+	for _, i := range mrand.Perm(of)[:size] { // distinct sessions: size of them in use
+		out = append(out, "Bearer "+token(i))
 	}
 	return out
 }
