@@ -15,7 +15,7 @@ import (
 // lookup reads them; and they come back in the order they were linked, whatever order the
 // store returns them in and whatever the connection's time zone.
 func TestLinkedIdentitiesInPrincipal(t *testing.T) {
-	for _, store := range servicetest.Stores(t) {
+	for _, store := range servicetest.FreshStores(t) { // its own database: the test sets its time zone
 		t.Run(store.Name, func(t *testing.T) {
 			e := newEnv(t, store)
 			u := e.register(t, nil)

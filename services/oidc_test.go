@@ -403,11 +403,8 @@ func TestOIDCLinkingRules(t *testing.T) {
 }
 
 // TestOIDCKeepsTheDeviceLimit: sign-ins through the provider count against the same limit as
-// password logins, under both policies, and racing password and provider logins of one user
-// (over two connection pools) leave exactly the limit.
-//
-// Checked by hand once (2026-11-30): with lockUser removed from OIDC.loginOnce, the Postgres
-// race ended with more than 2 active sessions and this test failed.
+// password logins, under both policies (the race between the two kinds is
+// TestOIDCAndPasswordLoginsRace).
 func TestOIDCKeepsTheDeviceLimit(t *testing.T) {
 	for _, store := range servicetest.Stores(t) {
 		t.Run(store.Name, func(t *testing.T) {
@@ -439,7 +436,6 @@ func TestOIDCKeepsTheDeviceLimit(t *testing.T) {
 			if _, err := e.oidc.LoginWithIDToken(ctx, "linking", p); err != nil {
 				t.Fatalf("retry with replace_session_id = %v", err)
 			}
-
 		})
 	}
 }
