@@ -227,8 +227,8 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (models.Princ
 	if err != nil {
 		return models.Principal{}, err
 	}
-	now := s.now()
-	cached, gen, hit := s.cfg.Cache.lookup(id.String())
+	now, sid := s.now(), id.String()
+	cached, gen, hit := s.cfg.Cache.lookup(sid)
 	if hit && !cached.Session.Expired(now) { // an expired one goes to the store, which records it
 		if !secretMatches(secret, cached.Session.SecretHash) {
 			return models.Principal{}, models.ErrSessionInvalid
@@ -247,7 +247,7 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (models.Princ
 		s.cfg.Cache.DropSessions([]string{cached.Session.ID})
 		gen = s.cfg.Cache.generation()
 	}
-	pr, err := loadPrincipal(ctx, s.db, id.String())
+	pr, err := loadPrincipal(ctx, s.db, sid)
 	if errors.Is(err, models.ErrNotFound) {
 		return models.Principal{}, models.ErrSessionInvalid
 	}
