@@ -62,7 +62,8 @@ func toSession(s models.Session, current string) sessionJSON {
 		Current:    s.ID == current,
 	}
 	if s.DeviceID != "" {
-		out.Device.ID = &s.DeviceID
+		id := s.DeviceID // not &s.DeviceID: that moves all of s to the heap on every call
+		out.Device.ID = &id
 	}
 	if s.RevokedAt != nil {
 		at := s.RevokedAt.UTC()

@@ -24,11 +24,8 @@ func FuzzParseToken(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if got := b64.EncodeToString(id[:]) + "." + b64.EncodeToString(secret); got != token {
+		if got := b64.EncodeToString(id[:]) + "." + b64.EncodeToString(secret[:]); got != token {
 			t.Fatalf("parseToken(%q) accepted a non-canonical spelling of %q", token, got)
-		}
-		if len(secret) != secretBytes {
-			t.Fatalf("parseToken(%q) returned a %d-byte secret", token, len(secret))
 		}
 	})
 }

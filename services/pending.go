@@ -130,7 +130,7 @@ func lookupPending(db *gorm.DB, token string) (models.PendingLogin, error) {
 	}
 	var pl models.PendingLogin
 	err = storeError(db.Where("id = ?", id.String()).Take(&pl).Error)
-	if errors.Is(err, models.ErrNotFound) || (err == nil && !secretMatches(secret, pl.SecretHash)) {
+	if errors.Is(err, models.ErrNotFound) || (err == nil && !secretMatches(secret[:], pl.SecretHash)) {
 		return pl, models.ErrPendingLoginInvalid
 	}
 	return pl, err

@@ -230,7 +230,7 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (models.Princ
 	now, sid := s.now(), id.String()
 	cached, gen, hit := s.cfg.Cache.lookup(sid)
 	if hit && !cached.Session.Expired(now) { // an expired one goes to the store, which records it
-		if !secretMatches(secret, cached.Session.SecretHash) {
+		if !secretMatches(secret[:], cached.Session.SecretHash) {
 			return models.Principal{}, models.ErrSessionInvalid
 		}
 		if !s.touchDue(cached, now) {
@@ -255,7 +255,7 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (models.Princ
 		return models.Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
 	sess := pr.Session
-	if !secretMatches(secret, sess.SecretHash) {
+	if !secretMatches(secret[:], sess.SecretHash) {
 		return models.Principal{}, models.ErrSessionInvalid
 	}
 	if sess.Revoked() {

@@ -37,24 +37,24 @@ func newToken() (id uuid.UUID, token string, secretHash []byte, err error) {
 }
 
 // parseToken splits a token into its session id and secret. Anything that is not exactly
-// base64url(16 bytes) "." base64url(32 bytes) is models.ErrSessionInvalid.
-func parseToken(token string) (uuid.UUID, []byte, error) {
+// base64url(16 bytes) "." base64url(32 bytes) is models.ErrSessionInvalid. It allocates
+// nothing: it runs on every request.
+func parseToken(token string) (id uuid.UUID, secret [secretBytes]byte, err error) {
 	idPart, secretPart, ok := strings.Cut(token, ".")
 	if !ok || len(idPart) != idLen || len(secretPart) != secretLen {
-		return uuid.UUID{}, nil, models.ErrSessionInvalid
+		return id, secret, models.ErrSessionInvalid
 	}
-	var id uuid.UUID
 	if n, err := b64.Decode(id[:], []byte(idPart)); err != nil || n != len(id) {
-		return uuid.UUID{}, nil, models.ErrSessionInvalid
+		return id, secret, models.ErrSessionInvalid
 	}
-	secret, err := b64.DecodeString(secretPart)
-	if err != nil || len(secret) != secretBytes {
-		return uuid.UUID{}, nil, models.ErrSessionInvalid
+	if n, err := b64.Decode(secret[:], []byte(secretPart)); err != nil || n != len(secret) {
+		return id, secret, models.ErrSessionInvalid
 	}
 	// Decoding is lenient about the unused low bits of the last character; re-encoding makes
 	// the token canonical, so one secret has exactly one spelling.
-	if b64.EncodeToString(id[:]) != idPart || b64.EncodeToString(secret) != secretPart {
-		return uuid.UUID{}, nil, models.ErrSessionInvalid
+	var buf [secretLen]byte
+	if string(b64.AppendEncode(buf[:0], id[:])) != idPart || string(b64.AppendEncode(buf[:0], secret[:])) != secretPart {
+		return id, secret, models.ErrSessionInvalid
 	}
 	return id, secret, nil
 }
