@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -122,12 +124,44 @@ func seconds(s *int64) *string {
 // hotJSON answers v as JSON through goccy/go-json, for the answers on every request's path
 // (GET /v1/auth/session, POST /v1/introspect): the same bytes as encoding/json (it calls the
 // same MarshalJSON methods and escapes HTML alike), in less than half the time (3.6 against
-// 1.5 µs for a whoami answer), which is several percent of a cached check.
+// 1.5 µs for a whoami answer), which is several percent of a cached check. The JSON is built
+// in a pooled buffer: a fresh copy per answer was a quarter of what a cached check allocates
+// beyond a no-op route, and every byte allocated is paid again in garbage collection.
 func hotJSON(c *gin.Context, status int, v any) {
-	b, err := gojson.Marshal(v)
+	hb := hotBuffers.Get().(*hotBuffer)
+	defer hb.release()
+	b, err := hb.encode(v)
 	if err != nil { // our own types, always encodable; answer as everywhere else if not
 		c.JSON(status, v)
 		return
 	}
-	c.Data(status, "application/json; charset=utf-8", b)
+	c.Data(status, "application/json; charset=utf-8", b) // copied to the connection's buffer
+}
+
+// hotBuffer is an encoder with the buffer it writes to.
+type hotBuffer struct {
+	buf bytes.Buffer
+	enc *gojson.Encoder
+}
+
+var hotBuffers = sync.Pool{New: func() any {
+	hb := new(hotBuffer)
+	hb.enc = gojson.NewEncoder(&hb.buf)
+	return hb
+}}
+
+// encode returns v as JSON, valid until the buffer's next use.
+func (hb *hotBuffer) encode(v any) ([]byte, error) {
+	hb.buf.Reset()
+	if err := hb.enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(hb.buf.Bytes(), []byte("\n")), nil // Encode ends each value with one
+}
+
+// release returns hb to the pool, unless an unusual answer grew it large.
+func (hb *hotBuffer) release() {
+	if hb.buf.Cap() <= 64<<10 {
+		hotBuffers.Put(hb)
+	}
 }

@@ -193,8 +193,11 @@ type fakeSessions struct{ err error }
 func (f fakeSessions) Login(context.Context, models.LoginParams) (models.LoginResult, error) {
 	return models.LoginResult{}, f.err
 }
-func (f fakeSessions) Authenticate(context.Context, string) (models.Principal, error) {
-	return models.Principal{}, f.err
+func (f fakeSessions) Authenticate(context.Context, string) (*models.Principal, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &models.Principal{}, nil
 }
 func (f fakeSessions) Logout(context.Context, string, string) error { return f.err }
 func (f fakeSessions) List(context.Context, string) (models.DeviceList, error) {

@@ -58,9 +58,11 @@ func (h *handler) presentedToken(c *gin.Context) (token string, viaCookie bool, 
 	return "", false, models.ErrUnauthenticated
 }
 
-// principal returns who the authenticate middleware admitted.
+// principal returns who the authenticate middleware admitted: a copy, as the middleware keeps
+// the session cache's own (which nobody may write), pointed to so that keeping it allocates
+// nothing.
 func principal(c *gin.Context) models.Principal {
-	return c.MustGet(principalKey).(models.Principal)
+	return *c.MustGet(principalKey).(*models.Principal)
 }
 
 func safeMethod(m string) bool {
@@ -128,7 +130,7 @@ func (h *handler) accessLog(c *gin.Context) {
 		"latency_ms", float64(elapsed.Microseconds()) / 1000, "ip", c.ClientIP(),
 	}
 	if p, ok := c.Get(principalKey); ok {
-		attrs = append(attrs, "user_id", p.(models.Principal).User.ID)
+		attrs = append(attrs, "user_id", p.(*models.Principal).User.ID)
 	}
 	h.log.InfoContext(c.Request.Context(), "request", attrs...)
 }

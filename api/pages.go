@@ -66,7 +66,7 @@ func parsePages() (map[string]*template.Template, error) {
 func (h *handler) render(c *gin.Context, status int, name string, d pageData) {
 	if d.Viewer == nil {
 		if p, ok := c.Get(principalKey); ok {
-			u := p.(models.Principal).User
+			u := p.(*models.Principal).User
 			d.Viewer = &viewer{Email: u.Email, Admin: u.Role == models.RoleAdmin}
 		}
 	}

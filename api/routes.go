@@ -20,7 +20,7 @@ import (
 // SessionService is what the handlers need of session use cases.
 type SessionService interface {
 	Login(ctx context.Context, p models.LoginParams) (models.LoginResult, error)
-	Authenticate(ctx context.Context, token string) (models.Principal, error)
+	Authenticate(ctx context.Context, token string) (*models.Principal, error) // shared: read only
 	Logout(ctx context.Context, userID, sessionID string) error
 	List(ctx context.Context, userID string) (models.DeviceList, error)
 	Revoke(ctx context.Context, userID, currentID, sessionID string) error

@@ -18,7 +18,7 @@ import (
 // through Postgres LISTEN/NOTIFY (see Listener), in every other; and while the listener is not
 // connected the cache is bypassed altogether. A nil *SessionCache is a cache that is off.
 type SessionCache struct {
-	entries *otter.Cache[string, models.Principal]
+	entries *otter.Cache[string, *models.Principal]
 
 	// mu orders puts against drops: a check that read the store before a drop began must not
 	// put what it read after the drop (it may be the session just revoked). gen counts drops.
@@ -31,10 +31,10 @@ type SessionCache struct {
 // live: on SQLite (one process) that is right; on Postgres the Listener turns it off until
 // it listens.
 func NewSessionCache(size int, ttl time.Duration) *SessionCache {
-	c := &SessionCache{entries: otter.Must(&otter.Options[string, models.Principal]{
+	c := &SessionCache{entries: otter.Must(&otter.Options[string, *models.Principal]{
 		MaximumSize: size,
 		// From creation: refreshing an entry (a touch) must not extend its life.
-		ExpiryCalculator: otter.ExpiryCreating[string, models.Principal](ttl),
+		ExpiryCalculator: otter.ExpiryCreating[string, *models.Principal](ttl),
 	})}
 	c.live.Store(true)
 	return c
@@ -56,8 +56,9 @@ func (c *SessionCache) Len() int {
 }
 
 // lookup returns the cached principal of session id, and the drop generation to pass to
-// store when the caller then reads the store instead.
-func (c *SessionCache) lookup(id string) (p models.Principal, gen uint64, ok bool) {
+// store when the caller then reads the store instead. The principal is the cache's own:
+// read it, never write it.
+func (c *SessionCache) lookup(id string) (p *models.Principal, gen uint64, ok bool) {
 	if c == nil || !c.live.Load() {
 		return p, 0, false
 	}
@@ -74,8 +75,9 @@ func (c *SessionCache) generation() uint64 {
 	return c.gen.Load()
 }
 
-// store caches p unless something was dropped since gen was taken.
-func (c *SessionCache) store(p models.Principal, gen uint64) {
+// store caches p unless something was dropped since gen was taken. p is then shared: nobody
+// may write it any more.
+func (c *SessionCache) store(p *models.Principal, gen uint64) {
 	if c == nil || !c.live.Load() {
 		return
 	}

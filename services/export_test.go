@@ -6,4 +6,4 @@ import "github.com/sessiond/sessiond/models"
 
 func CacheGeneration(c *SessionCache) uint64 { return c.gen.Load() }
 
-func CacheStore(c *SessionCache, p models.Principal, gen uint64) { c.store(p, gen) }
+func CacheStore(c *SessionCache, p *models.Principal, gen uint64) { c.store(p, gen) }

@@ -19,7 +19,7 @@ func (s *Sessions) Introspect(ctx context.Context, clientID, clientSecret, token
 	}
 	p, err := s.Authenticate(ctx, token)
 	if err == nil {
-		return models.Introspection{Active: true, Principal: p}, nil
+		return models.Introspection{Active: true, Principal: *p}, nil
 	}
 	if errors.Is(err, models.ErrUnavailable) {
 		return models.Introspection{}, err
