@@ -252,7 +252,8 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (*models.Prin
 		s.cfg.Cache.DropSessions([]string{cached.Session.ID})
 		gen = s.cfg.Cache.generation()
 	}
-	pr, err := loadPrincipal(ctx, s.db, sid)
+	pr := new(models.Principal)
+	err = loadPrincipal(ctx, s.db, sid, pr)
 	if errors.Is(err, models.ErrNotFound) {
 		return nil, models.ErrSessionInvalid
 	}
@@ -264,7 +265,7 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (*models.Prin
 		return nil, models.ErrSessionInvalid
 	}
 	if sess.Revoked() {
-		return nil, revokedError(s.db.WithContext(ctx), pr, now)
+		return nil, revokedError(s.db.WithContext(ctx), *pr, now)
 	}
 	if pr.User.Disabled() {
 		return nil, &models.SessionRevokedError{Reason: models.ReasonUserDisabled, RevokedAt: *pr.User.DisabledAt}
@@ -273,11 +274,11 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (*models.Prin
 		noteExpired(s.db.WithContext(ctx), sess, now, s.cfg.Log)
 		return nil, models.ErrSessionExpired
 	}
-	if s.touchDue(&pr, now) {
-		s.touch(s.db.WithContext(ctx), &pr, now)
+	if s.touchDue(pr, now) {
+		s.touch(s.db.WithContext(ctx), pr, now)
 	}
-	s.cfg.Cache.store(&pr, gen)
-	return &pr, nil
+	s.cfg.Cache.store(pr, gen)
+	return pr, nil
 }
 
 // touchInterval is how often a session's last_seen_at is written: the configured interval, but

@@ -149,25 +149,23 @@ FROM sessions s JOIN users u ON u.id = s.user_id JOIN plans p ON p.id = u.plan_i
 WHERE s.id = ?`
 )
 
-// loadPrincipal returns the session id with its user and plan, or models.ErrNotFound.
-func loadPrincipal(ctx context.Context, db *gorm.DB, id string) (models.Principal, error) {
+// loadPrincipal reads session id with its user and plan into p, or returns
+// models.ErrNotFound. (Into the caller's p: the scan moves it to the heap, and returning a
+// copy allocated a second one.)
+func loadPrincipal(ctx context.Context, db *gorm.DB, id string, p *models.Principal) error {
 	sqlDB, err := db.DB()
 	if err != nil {
-		return models.Principal{}, err
+		return err
 	}
-	var p models.Principal
 	if Dialect(db) == "postgres" {
-		err = loadPrincipalPgx(ctx, sqlDB, id, &p)
+		err = loadPrincipalPgx(ctx, sqlDB, id, p)
 	} else {
-		err = loadPrincipalSQL(ctx, sqlDB, id, &p)
+		err = loadPrincipalSQL(ctx, sqlDB, id, p)
 	}
 	if errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) {
-		return models.Principal{}, models.ErrNotFound
+		return models.ErrNotFound
 	}
-	if err != nil {
-		return models.Principal{}, storeError(err)
-	}
-	return p, nil
+	return storeError(err)
 }
 
 // loadPrincipalPgx runs the lookup on the pgx connection under database/sql.
