@@ -1,6 +1,7 @@
 package api
 
 import (
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -100,16 +101,29 @@ type whoamiJSON struct {
 	Identities []models.LinkedIdentity `json:"identities"`
 }
 
+// whoami is the session check, which clients make on every request. It admits the token
+// itself rather than behind authenticate, and builds its answer in pooled memory: keeping the
+// principal in Gin's per-request keys (a map allocated per request) and boxing the answer for
+// the encoder were two thirds of what a cached check allocated beyond a no-op route, and
+// about 5 % of its throughput (scripts/bench.sh).
 func (h *handler) whoami(c *gin.Context) {
-	p := principal(c)
-	out := whoamiJSON{
+	p, ok := h.admit(c)
+	if !ok {
+		return
+	}
+	if h.log.Enabled(c.Request.Context(), slog.LevelInfo) {
+		c.Set(principalKey, p) // for the access log's user_id
+	}
+	hb := newHotBuffer()
+	defer hb.release()
+	hb.who = whoamiJSON{
 		Session: toSession(p.Session, p.Session.ID), User: toUser(p.User), Plan: toPlan(p.Plan),
 		Identities: p.Identities,
 	}
-	if out.Identities == nil {
-		out.Identities = []models.LinkedIdentity{}
+	if hb.who.Identities == nil {
+		hb.who.Identities = []models.LinkedIdentity{}
 	}
-	hotJSON(c, http.StatusOK, out)
+	hotJSON(c, hb, &hb.who)
 }
 
 // cookieName is __Host-sessiond when cookies are secure: the prefix makes browsers insist on

@@ -60,16 +60,19 @@ func (h *handler) introspect(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	hb := newHotBuffer()
+	defer hb.release()
 	if !res.Active {
-		hotJSON(c, http.StatusOK, introspectResponse{})
+		hotJSON(c, hb, &hb.intro)
 		return
 	}
 	s, u, p := res.Principal.Session, res.Principal.User, res.Principal.Plan
 	d := toSession(s, "").Device
-	hotJSON(c, http.StatusOK, introspectResponse{
+	hb.intro = introspectResponse{
 		Active: true, Sub: u.ID, Sid: s.ID, Exp: s.ExpiresAt.Unix(), Iat: s.CreatedAt.Unix(),
 		Plan: p.Name, Role: string(u.Role), Device: &d, IdleExp: s.IdleExpiresAt.Unix(),
-	})
+	}
+	hotJSON(c, hb, &hb.intro)
 }
 
 // failClient refuses bad client credentials the RFC 6749 way.

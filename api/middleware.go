@@ -18,30 +18,38 @@ import (
 
 const (
 	principalKey = "sessiond.principal"
-	viaCookieKey = "sessiond.via_cookie"
 )
 
-// authenticate resolves the presented token (bearer header first, else the session cookie)
-// into a principal, or answers 401 with the reason. Cookie-authenticated unsafe requests must
-// also come from our own origin.
+// authenticate admits the requests of the authed group (see admit) and keeps the principal in
+// the request's keys, where principal(c) finds it.
 func (h *handler) authenticate(c *gin.Context) {
+	p, ok := h.admit(c)
+	if !ok {
+		return
+	}
+	c.Set(principalKey, p)
+	c.Next()
+}
+
+// admit resolves the presented token (bearer header first, else the session cookie) into a
+// principal (possibly the session cache's own: read only), or answers 401 with the reason and
+// reports false. Cookie-authenticated unsafe requests must also come from our own origin.
+func (h *handler) admit(c *gin.Context) (*models.Principal, bool) {
 	token, viaCookie, err := h.presentedToken(c)
 	if err != nil {
 		h.fail(c, err)
-		return
+		return nil, false
 	}
 	if viaCookie && !safeMethod(c.Request.Method) && !sameOrigin(c.Request, h.cookieSecure) {
 		h.fail(c, errCSRF)
-		return
+		return nil, false
 	}
 	p, err := h.sessions.Authenticate(c.Request.Context(), token)
 	if err != nil {
 		h.fail(c, err)
-		return
+		return nil, false
 	}
-	c.Set(principalKey, p)
-	c.Set(viaCookieKey, viaCookie)
-	c.Next()
+	return p, true
 }
 
 func (h *handler) presentedToken(c *gin.Context) (token string, viaCookie bool, err error) {

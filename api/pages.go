@@ -133,7 +133,6 @@ func (h *handler) pageSession(c *gin.Context) {
 		return
 	}
 	c.Set(principalKey, p)
-	c.Set(viaCookieKey, true)
 	c.Next()
 }
 

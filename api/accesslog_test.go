@@ -1,0 +1,58 @@
+package api_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"testing"
+
+	"github.com/sessiond/sessiond/services/servicetest"
+)
+
+// TestAccessLogNamesTheUser: the access line of a signed-in request names the user, for the
+// session check (which admits the token itself) as for the routes behind authenticate; a
+// refused request names nobody.
+func TestAccessLogNamesTheUser(t *testing.T) {
+	store := servicetest.SQLite(t)
+	var logs bytes.Buffer
+	s := newServer(t, store, options{log: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	token := s.mustLogin(t, s.register(t), "Phone")
+	r := s.do("GET", "/v1/auth/session", "", "", bearer(token)...)
+	var who struct{ User struct{ ID string } }
+	if err := json.Unmarshal(r.Body.Bytes(), &who); r.Code != http.StatusOK || err != nil || who.User.ID == "" {
+		t.Fatalf("GET /v1/auth/session = %d %s", r.Code, r.Body)
+	}
+	s.do("GET", "/v1/sessions", "", "", bearer(token)...)
+	s.do("GET", "/v1/auth/session", "", "", bearer("garbage")...)
+
+	want := map[string]string{ // route and status -> user_id
+		"/v1/auth/session 200": who.User.ID,
+		"/v1/sessions 200":     who.User.ID,
+		"/v1/auth/session 401": "",
+	}
+	seen := 0
+	for sc := bufio.NewScanner(&logs); sc.Scan(); {
+		var line struct {
+			Msg    string `json:"msg"`
+			Route  string `json:"route"`
+			Status int    `json:"status"`
+			UserID string `json:"user_id"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil || line.Msg != "request" {
+			continue
+		}
+		key := line.Route + " " + strconv.Itoa(line.Status)
+		if id, ok := want[key]; ok {
+			seen++
+			if line.UserID != id {
+				t.Errorf("access line of %s: user_id %q, want %q", key, line.UserID, id)
+			}
+		}
+	}
+	if seen != len(want) {
+		t.Fatalf("found %d of the %d access lines; logs:\n%s", seen, len(want), logs.String())
+	}
+}
