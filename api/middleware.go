@@ -66,9 +66,9 @@ func (h *handler) presentedToken(c *gin.Context) (token string, viaCookie bool, 
 	return "", false, models.ErrUnauthenticated
 }
 
-// principal returns who the authenticate middleware admitted: a copy, as the middleware keeps
-// the session cache's own (which nobody may write), pointed to so that keeping it allocates
-// nothing.
+// principal returns who authenticate (or pageSession) admitted. The keys hold the session
+// cache's own principal, pointed to so that keeping it allocates nothing; this is a shallow
+// copy of it: never write through its slices (Identities, Session.SecretHash) or pointers.
 func principal(c *gin.Context) models.Principal {
 	return *c.MustGet(principalKey).(*models.Principal)
 }

@@ -21,8 +21,10 @@ func TestLinkedIdentitiesInPrincipal(t *testing.T) {
 			u := e.register(t, nil)
 			res := e.login(t, u, "TV")
 			ctx := context.Background()
-			if p, err := e.sessions.Authenticate(ctx, res.Token); err != nil || len(p.Identities) != 0 {
-				t.Fatalf("before linking: %v, %v; want no identities", p.Identities, err)
+			if p, err := e.sessions.Authenticate(ctx, res.Token); err != nil {
+				t.Fatal(err)
+			} else if len(p.Identities) != 0 {
+				t.Fatalf("before linking: %v; want no identities", p.Identities)
 			}
 			// Inserted newest first. The first two straddle the hour New York repeats in
 			// autumn: rendered in its local time (01:50-04:00, then 01:10:00.5-05:00) they

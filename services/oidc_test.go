@@ -163,8 +163,11 @@ func TestOIDCBrowserSignInCreatesTheUserOnce(t *testing.T) {
 				t.Fatalf("Callback() = %+v, %q, %v; want a session of a new user %s", res.Session, returnTo, err, email)
 			}
 			p, err := e.sessions.Authenticate(ctx, res.Token)
-			if err != nil || len(p.Identities) != 1 || p.Identities[0].Provider != "mock" || p.Identities[0].Subject != ann.Subject {
-				t.Fatalf("Authenticate() = %+v, %v; want the linked identity", p.Identities, err)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Identities) != 1 || p.Identities[0].Provider != "mock" || p.Identities[0].Subject != ann.Subject {
+				t.Fatalf("Authenticate() identities = %+v; want the linked identity", p.Identities)
 			}
 			// The same person again: the same user, no second account.
 			again, _, err := e.oidc.Callback(ctx, "mock", e.browserSignIn(t, "mock", ann, "Phone"))
