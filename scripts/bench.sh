@@ -7,8 +7,8 @@
 #           10,000 sessions against the full table; prints a table of ratios against their
 #           targets (scripts/bench/checks). Flags: --sessions N (1000000; 10000000 allowed),
 #           --concurrency N (32), --login-concurrency N (8), --duration D (5s per measure),
-#           --rounds N (5: the two sides of each ratio alternate, the median round counts),
-#           --json PATH.
+#           --login-duration D (10s for logins and argon2id), --rounds N (5: the two sides of
+#           each ratio alternate, the median round counts), --json PATH.
 #   purge   services.Purger on a large sessions table, against one plain DELETE of the same
 #           rows (scripts/bench/purge). Flags: -rows N (2000000), -expired N (1000000),
 #           -batch N (5000), -json PATH. E.g. scripts/bench.sh purge -rows 400000 -expired 200000
