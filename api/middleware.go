@@ -98,7 +98,9 @@ func (h *handler) limitBody(c *gin.Context) {
 		h.fail(c, errTooLarge)
 		return
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, h.maxBodyBytes)
+	if c.Request.Body != http.NoBody { // nothing to limit (most requests: GET)
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, h.maxBodyBytes)
+	}
 	c.Next()
 }
 
@@ -152,15 +154,28 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-// requestID takes X-Request-ID from a trusted proxy when it is sane, else makes one, returns
-// it in the response and puts it in the request's context, where every log line finds it.
-func (h *handler) requestID(c *gin.Context) {
-	id := c.GetHeader("X-Request-ID")
+// requestIDHeader is X-Request-ID in net/http's canonical spelling, which spares the
+// canonicalising copy of the name a lookup or a set would otherwise make on every request.
+const requestIDHeader = "X-Request-Id"
+
+// requestContext gives the request its id and its deadline, in one copy of the request (it
+// runs on every request). The id is X-Request-ID from a trusted proxy when it is sane, else a
+// new one; it goes back in the response and into the request's context, where every log line
+// finds it. The deadline bounds the request, and with it every store call it makes: a store
+// that stops answering turns into a 503 within the timeout, not a hung request.
+func (h *handler) requestContext(c *gin.Context) {
+	id := c.GetHeader(requestIDHeader)
 	if !validRequestID(id) || !h.fromTrustedProxy(c) {
 		id = uuid.NewString()
 	}
-	c.Header("X-Request-ID", id)
-	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
+	c.Header(requestIDHeader, id)
+	ctx := context.WithValue(c.Request.Context(), requestIDKey{}, id)
+	if h.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, h.timeout)
+		defer cancel()
+	}
+	c.Request = c.Request.WithContext(ctx)
 	c.Next()
 }
 
@@ -209,19 +224,6 @@ func parseProxies(specs []string) ([]*net.IPNet, error) {
 		out = append(out, n)
 	}
 	return out, nil
-}
-
-// deadline bounds the request, and with it every store call it makes: a store that stops
-// answering turns into a 503 within the timeout, not a hung request.
-func (h *handler) deadline(c *gin.Context) {
-	if h.timeout <= 0 {
-		c.Next()
-		return
-	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), h.timeout)
-	defer cancel()
-	c.Request = c.Request.WithContext(ctx)
-	c.Next()
 }
 
 // readyTimeout bounds the store ping of /readyz.

@@ -134,10 +134,10 @@ func NewHandler(d Deps) (http.Handler, error) {
 	r.HandleMethodNotAllowed = true
 	r.NoRoute(func(c *gin.Context) { h.fail(c, errRouteNotFound) })
 	r.NoMethod(func(c *gin.Context) { h.fail(c, errMethodNotAllowed) })
-	r.Use(h.requestID, h.accessLog, gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, what any) {
+	r.Use(h.requestContext, h.accessLog, gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, what any) {
 		logFailure(h.log, c, what)
 		h.fail(c, errPanic)
-	}), h.securityHeaders, h.limitBody, h.deadline)
+	}), h.securityHeaders, h.limitBody)
 
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
