@@ -1,11 +1,12 @@
 package api
 
 import (
-	"encoding/json"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	json "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/sessiond/sessiond/models"
 )
@@ -26,17 +27,11 @@ type optional[T any] struct {
 	models.Optional[T]
 }
 
-func (o *optional[T]) UnmarshalJSON(b []byte) error {
+// UnmarshalJSONFrom is called only for a member that is present: null leaves Value nil (clear
+// the field), anything else is decoded into it with the body's own strict options.
+func (o *optional[T]) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	o.Set = true
-	if string(b) == "null" {
-		return nil
-	}
-	var v T
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	o.Value = &v
-	return nil
+	return json.UnmarshalDecode(dec, &o.Value)
 }
 
 type planRequest struct {

@@ -2,22 +2,37 @@ package api
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	json "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/sessiond/sessiond/models"
 )
 
-// decode reads the JSON body into dst strictly: application/json only, within the body limit,
-// valid UTF-8, no unknown fields, exactly one value. Errors name the offending field.
+// strictJSON is how every request body is read: encoding/json/v2's strict defaults, spelled
+// out so that no change of defaults can loosen them. A name given twice in one object is
+// refused (under encoding/json, the last one won: {"email":"a","email":"b"} signed in b);
+// names match their fields exactly, case included ("EMAIL" is not "email"); a name that no
+// field has is refused; strings must be valid UTF-8.
+var strictJSON = json.JoinOptions(
+	jsontext.AllowDuplicateNames(false),
+	jsontext.AllowInvalidUTF8(false),
+	json.MatchCaseInsensitiveNames(false),
+	json.RejectUnknownMembers(true),
+)
+
+// decode reads the JSON body into dst, a pointer to a struct, strictly: application/json
+// only, within the body limit, exactly one JSON object (not null), and strictJSON. Errors are
+// 415, 413 or a *models.ValidationError naming the offending field.
 func decode(c *gin.Context, dst any) error {
 	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || mt != "application/json" {
@@ -31,52 +46,97 @@ func decode(c *gin.Context, dst any) error {
 	if err != nil {
 		return models.Invalid("body", "could not be read")
 	}
-	if !utf8.Valid(body) {
-		return models.Invalid("body", "is not valid UTF-8")
+	return unmarshal(body, dst)
+}
+
+// unmarshal decodes one JSON object from body into dst with strictJSON.
+func unmarshal(body []byte, dst any) error {
+	if len(bytes.Trim(body, " \t\r\n")) == 0 { // JSON's whitespace
+		return models.Invalid("body", "is empty")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
+	if err := json.Unmarshal(body, dst, strictJSON); err != nil {
 		return decodeError(err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return models.Invalid("body", "must hold exactly one JSON object")
+	// dst is a struct: anything but an object or null was refused above. A null body would
+	// leave dst as it was, which is not what was meant either.
+	if jsontext.Value(body).Kind() != '{' {
+		return models.Invalid("body", "must be a JSON object")
 	}
 	return nil
 }
 
+// decodeError turns the decoder's typed errors into a *models.ValidationError naming the
+// member at fault by its path ("device.id").
 func decodeError(err error) error {
 	var (
-		syntax   *json.SyntaxError
-		typeErr  *json.UnmarshalTypeError
-		fieldErr = "json: unknown field "
+		syntax   *jsontext.SyntacticError
+		semantic *json.SemanticError
 	)
 	switch {
-	case errors.Is(err, io.EOF):
-		return models.Invalid("body", "is empty")
-	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
-		return models.Invalid("body", "is not valid JSON")
-	case errors.As(err, &typeErr):
-		if typeErr.Field == "" {
-			return models.Invalid("body", "must be a JSON object")
+	case errors.As(err, &syntax):
+		if errors.Is(syntax.Err, jsontext.ErrDuplicateName) {
+			return models.Invalid(fieldName(syntax.JSONPointer), "is given more than once")
 		}
-		return models.Invalid(typeErr.Field, fmt.Sprintf("must be %s", jsonKind(typeErr.Type.Kind().String())))
-	case strings.HasPrefix(err.Error(), fieldErr):
-		return models.Invalid(strings.Trim(strings.TrimPrefix(err.Error(), fieldErr), `"`), "is not a known field")
+	case errors.As(err, &semantic):
+		field := fieldName(semantic.JSONPointer)
+		switch {
+		case errors.Is(semantic.Err, json.ErrUnknownName):
+			return models.Invalid(field, "is not a known field (names are case-sensitive)")
+		case field == "body":
+			return models.Invalid(field, "must be a JSON object")
+		}
+		return models.Invalid(field, "must be "+jsonKind(semantic.GoType))
 	}
 	return models.Invalid("body", "is not valid JSON")
 }
 
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
+// maxFieldName bounds a member name echoed back in details.fields: it comes from the client.
+const maxFieldName = 64
+
+// fieldName renders a JSON pointer as the dotted path of details.fields ("/device/id" is
+// "device.id"); the empty pointer, the whole body, is "body".
+func fieldName(p jsontext.Pointer) string {
+	var parts []string
+	for tok := range p.Tokens() {
+		parts = append(parts, tok)
+	}
+	if len(parts) == 0 {
+		return "body"
+	}
+	name := strings.Join(parts, ".")
+	if len(name) > maxFieldName {
+		cut := maxFieldName
+		for cut > 0 && !utf8.RuneStart(name[cut]) {
+			cut--
+		}
+		name = name[:cut] + "…"
+	}
+	return name
+}
+
+// jsonKind says what JSON a Go type wants, for "must be …".
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "of another type"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == reflect.TypeFor[time.Time]() {
+		return "an RFC 3339 time"
+	}
+	switch t.Kind() {
+	case reflect.String:
 		return "a string"
-	case "bool":
+	case reflect.Bool:
 		return "a boolean"
-	case "struct", "map":
+	case reflect.Struct, reflect.Map:
 		return "an object"
-	case "slice":
+	case reflect.Slice, reflect.Array:
 		return "an array"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
 	}
 	return "a number"
 }

@@ -46,6 +46,8 @@ type options struct {
 	cookieSecure       bool
 	log                *slog.Logger // nil: discard
 	throttle           bool         // count failed logins (default settings, no address limit)
+	ipRate             int          // with throttle: attempts per minute per client address (burst 2); 0: no limit
+	trustedProxies     []string     // Deps.TrustedProxies
 }
 
 func newServer(t *testing.T, store servicetest.Store, o options) *server {
@@ -59,7 +61,7 @@ func newServer(t *testing.T, store servicetest.Store, o options) *server {
 	var throttle *services.Throttle
 	if o.throttle {
 		cfg := services.DefaultThrottle()
-		cfg.IPRate, cfg.Now = 0, c.Now
+		cfg.IPRate, cfg.IPBurst, cfg.Now = o.ipRate, 2, c.Now
 		var err error
 		if throttle, err = services.NewThrottle(store.DB, cfg); err != nil {
 			t.Fatal(err)
@@ -73,13 +75,14 @@ func newServer(t *testing.T, store servicetest.Store, o options) *server {
 			Defaults:      models.Timeouts{Idle: time.Hour, Absolute: 24 * time.Hour},
 			TouchInterval: time.Minute, Now: c.Now, Log: log, Throttle: throttle,
 		}),
-		Users:        users,
-		Admin:        users,
-		Plans:        services.NewPlans(store.DB, c.Now, nil, nil),
-		Store:        services.NewHealth(store.DB),
-		Log:          log,
-		CookieSecure: o.cookieSecure,
-		MaxBodyBytes: 64 << 10,
+		Users:          users,
+		Admin:          users,
+		Plans:          services.NewPlans(store.DB, c.Now, nil, nil),
+		Store:          services.NewHealth(store.DB),
+		Log:            log,
+		CookieSecure:   o.cookieSecure,
+		TrustedProxies: o.trustedProxies,
+		MaxBodyBytes:   64 << 10,
 	})
 	if err != nil {
 		t.Fatalf("NewHandler() = %v", err)
@@ -108,19 +111,29 @@ func (r response) errorDetails() map[string]any {
 
 func (s *server) do(method, path, contentType, body string, headers ...string) response {
 	s.t.Helper()
+	return s.serve(request(method, path, contentType, body, headers...))
+}
+
+// request builds a request from 192.0.2.1 (httptest's peer address).
+func request(method, path, contentType, body string, headers ...string) *http.Request {
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
+		req.Header.Add(headers[i], headers[i+1]) // a name given twice is sent twice
 	}
+	return req
+}
+
+func (s *server) serve(req *http.Request) response {
+	s.t.Helper()
 	rec := httptest.NewRecorder()
 	s.h.ServeHTTP(rec, req)
 	r := response{ResponseRecorder: rec}
 	if b := rec.Body.Bytes(); len(b) > 0 && strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
 		if err := json.Unmarshal(b, &r.body); err != nil {
-			s.t.Fatalf("%s %s: body %q is not JSON: %v", method, path, b, err)
+			s.t.Fatalf("%s %s: body %q is not JSON: %v", req.Method, req.URL, b, err)
 		}
 	}
 	return r

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -47,6 +48,7 @@ func TestHostileRequests(t *testing.T) {
 			if err := store.DB.Model(&models.User{}).Select("id").Where("email = ?", email).Scan(&userID).Error; err != nil {
 				t.Fatal(err)
 			}
+			basic := []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte("catalog:not-checked-before-the-body"))}
 			random := uuid.NewString()
 			long := func(n int) string { return strings.Repeat("x", n) }
 			j := "application/json"
@@ -77,13 +79,45 @@ func TestHostileRequests(t *testing.T) {
 				{"login: device a string", "POST", "/v1/auth/login", j, `{"email":"a@b.co","password":"x","device":"TV"}`, nil, 400, "invalid_request", "device"},
 				{"login: email a number", "POST", "/v1/auth/login", j, `{"email":1,"password":"x"}`, nil, 400, "invalid_request", "email"},
 				{"login: password an array", "POST", "/v1/auth/login", j, `{"email":"a@b.co","password":["x"]}`, nil, 400, "invalid_request", "password"},
-				{"login: unknown device field", "POST", "/v1/auth/login", j, `{"email":"a@b.co","password":"x","device":{"os":"tvOS"}}`, nil, 400, "invalid_request", "os"},
+				{"login: unknown device field", "POST", "/v1/auth/login", j, `{"email":"a@b.co","password":"x","device":{"os":"tvOS"}}`, nil, 400, "invalid_request", "device.os"},
 				{"login: 300-byte email", "POST", "/v1/auth/login", j, `{"email":"` + long(300) + `@b.co","password":"` + password + `"}`, nil, 401, "invalid_credentials", ""},
 				{"login: 10 KB password", "POST", "/v1/auth/login", j, `{"email":"` + email + `","password":"` + long(10<<10) + `"}`, nil, 401, "invalid_credentials", ""},
 				{"login: replace a garbage id", "POST", "/v1/auth/login", j, `{"email":"` + email + `","password":"` + password + `","replace_session_id":"' OR 1=1 --"}`, nil, 400, "invalid_request", "replace_session_id"},
 				{"login: multipart", "POST", "/v1/auth/login", "multipart/form-data; boundary=x", "--x--", nil, 415, "unsupported_media_type", ""},
 				{"login: 65 KiB body", "POST", "/v1/auth/login", j, `{"email":"` + long(65<<10) + `"}`, nil, 413, "request_too_large", ""},
+				{"healthz: 65 KiB body", "GET", "/healthz", j, long(65 << 10), nil, 413, "request_too_large", ""},
 				{"login: truncated JSON", "POST", "/v1/auth/login", j, `{"email":"a@b.co","password":"x"`, nil, 400, "invalid_request", "body"},
+				// One reading of every body (issue 19): a name given twice, a name in another case,
+				// a null body. encoding/json took the last of two names: this logged in b.
+				{"login: email twice", "POST", "/v1/auth/login", j, `{"email":"` + email + `","email":"` + adminEmail + `","password":"` + password + `"}`, nil, 400, "invalid_request", "email"},
+				{"login: device name twice", "POST", "/v1/auth/login", j, `{"email":"a@b.co","password":"x","device":{"name":"TV","name":"Phone"}}`, nil, 400, "invalid_request", "device.name"},
+				{"login: EMAIL", "POST", "/v1/auth/login", j, `{"EMAIL":"` + email + `","password":"` + password + `"}`, nil, 400, "invalid_request", "EMAIL"},
+				{"login: Password", "POST", "/v1/auth/login", j, `{"email":"` + email + `","Password":"` + password + `"}`, nil, 400, "invalid_request", "Password"},
+				{"login: null body", "POST", "/v1/auth/login", j, `null`, nil, 400, "invalid_request", "body"},
+				{"login: empty body", "POST", "/v1/auth/login", j, " \n", nil, 400, "invalid_request", "body"},
+				{"login: two objects", "POST", "/v1/auth/login", j, `{"email":"a@b.co"}{"email":"b@b.co"}`, nil, 400, "invalid_request", "body"},
+				{"register: email twice", "POST", "/v1/auth/register", j, `{"email":"twice@example.com","password":"long enough","email":"other@example.com"}`, nil, 400, "invalid_request", "email"},
+				{"register: null body", "POST", "/v1/auth/register", j, ` null `, nil, 400, "invalid_request", "body"},
+				{"register: Display_Name", "POST", "/v1/auth/register", j, `{"email":"dn2@example.com","password":"long enough","Display_Name":"x"}`, nil, 400, "invalid_request", "Display_Name"},
+				{"introspect: token twice", "POST", "/v1/introspect", j, `{"token":"a","token":"b"}`, basic, 400, "invalid_request", "token"},
+				{"introspect: TOKEN", "POST", "/v1/introspect", j, `{"TOKEN":"a"}`, basic, 400, "invalid_request", "TOKEN"},
+				{"introspect: null body", "POST", "/v1/introspect", j, `null`, basic, 400, "invalid_request", "body"},
+				{"introspect: form token twice", "POST", "/v1/introspect", "application/x-www-form-urlencoded", `token=a&token=b`, basic, 400, "invalid_request", "token"},
+				{"admin: override twice", "PATCH", "/v1/admin/users/" + userID, j, `{"max_sessions_override":3,"max_sessions_override":null}`, admin, 400, "invalid_request", "max_sessions_override"},
+				{"admin: role twice", "PATCH", "/v1/admin/users/" + userID, j, `{"role":"user","role":"admin"}`, admin, 400, "invalid_request", "role"},
+				{"admin: ROLE", "PATCH", "/v1/admin/users/" + userID, j, `{"ROLE":"admin"}`, admin, 400, "invalid_request", "ROLE"},
+				{"admin: null patch", "PATCH", "/v1/admin/users/" + userID, j, `null`, admin, 400, "invalid_request", "body"},
+				{"admin: plan name twice", "POST", "/v1/admin/plans", j, `{"name":"a","name":"b","max_sessions":1,"limit_policy":"reject"}`, admin, 400, "invalid_request", "name"},
+				{"admin: null plan patch", "PATCH", "/v1/admin/plans/" + plan, j, `null`, admin, 400, "invalid_request", "body"},
+				{"password: null body", "POST", "/v1/auth/password", j, `null`, user, 400, "invalid_request", "body"},
+				{"devices: scope twice", "POST", "/v1/sessions/revoke", j, `{"scope":"others","scope":"all","password":"x"}`, user, 400, "invalid_request", "scope"},
+				// One reading of who is calling: two Authorization headers are refused, whichever
+				// would count (here one of them is even valid).
+				{"two bearers", "GET", "/v1/sessions", "", "", append(bearer("AZCgAAAAAHAAgAAAAAAAAQ."+long(43)), user...), 400, "invalid_request", "Authorization"},
+				{"two bearers, both valid", "POST", "/v1/auth/logout", "", "", append(slices.Clone(user), admin...), 400, "invalid_request", "Authorization"},
+				{"two bearers on whoami", "GET", "/v1/auth/session", "", "", append(slices.Clone(user), user...), 400, "invalid_request", "Authorization"},
+				{"two bearers on admin", "GET", "/v1/admin/users", "", "", append(slices.Clone(admin), user...), 400, "invalid_request", "Authorization"},
+				{"two Basic on introspect", "POST", "/v1/introspect", j, `{"token":"a"}`, append(slices.Clone(basic), basic...), 400, "invalid_request", "Authorization"},
 				// Tokens.
 				{"empty bearer", "POST", "/v1/auth/logout", "", "", []string{"Authorization", "Bearer "}, 401, "session_invalid", ""},
 				{"10 KB bearer", "GET", "/v1/auth/session", "", "", bearer(long(10 << 10)), 401, "session_invalid", ""},

@@ -31,6 +31,10 @@ type introspectResponse struct {
 // introspect answers a service client (HTTP Basic) about a token sent as JSON or, as RFC 7662
 // has it, form-encoded.
 func (h *handler) introspect(c *gin.Context) {
+	if _, err := authorization(c.Request); err != nil {
+		h.fail(c, err)
+		return
+	}
 	id, secret, ok := c.Request.BasicAuth()
 	if !ok {
 		h.failClient(c)
@@ -38,11 +42,11 @@ func (h *handler) introspect(c *gin.Context) {
 	}
 	var req introspectRequest
 	if mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type")); mt == "application/x-www-form-urlencoded" {
-		if err := c.Request.ParseForm(); err != nil {
-			h.fail(c, formError(err))
+		var err error
+		if req, err = introspectForm(c.Request); err != nil {
+			h.fail(c, err)
 			return
 		}
-		req.Token = c.Request.PostForm.Get("token")
 	} else if err := decode(c, &req); err != nil {
 		h.fail(c, err)
 		return
@@ -73,6 +77,20 @@ func (h *handler) introspect(c *gin.Context) {
 		Plan: p.Name, Role: string(u.Role), Device: &d, IdleExp: s.IdleExpiresAt.Unix(),
 	}
 	hotJSON(c, hb, &hb.intro)
+}
+
+// introspectForm reads RFC 7662's form-encoded request. A parameter given twice is refused,
+// as RFC 6749 §3.1 has it, for the reason a JSON name given twice is.
+func introspectForm(r *http.Request) (introspectRequest, error) {
+	if err := r.ParseForm(); err != nil {
+		return introspectRequest{}, formError(err)
+	}
+	for _, name := range []string{"token", "token_type_hint"} {
+		if len(r.PostForm[name]) > 1 {
+			return introspectRequest{}, models.Invalid(name, "is given more than once")
+		}
+	}
+	return introspectRequest{Token: r.PostForm.Get("token"), TokenTypeHint: r.PostForm.Get("token_type_hint")}, nil
 }
 
 // failClient refuses bad client credentials the RFC 6749 way.

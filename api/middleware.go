@@ -53,7 +53,11 @@ func (h *handler) admit(c *gin.Context) (*models.Principal, bool) {
 }
 
 func (h *handler) presentedToken(c *gin.Context) (token string, viaCookie bool, err error) {
-	if auth := c.GetHeader("Authorization"); auth != "" {
+	auth, err := authorization(c.Request)
+	if err != nil {
+		return "", false, err
+	}
+	if auth != "" {
 		scheme, token, ok := strings.Cut(auth, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 			return "", false, models.ErrSessionInvalid
@@ -64,6 +68,19 @@ func (h *handler) presentedToken(c *gin.Context) (token string, viaCookie bool, 
 		return cookie, true, nil
 	}
 	return "", false, models.ErrUnauthenticated
+}
+
+// authorization returns the request's Authorization header, "" when it has none. Two or more
+// are refused (400 invalid_request): which one counts would depend on who reads them, and a
+// proxy or service in front of us may have checked another one than we would use.
+func authorization(r *http.Request) (string, error) {
+	switch vs := r.Header["Authorization"]; len(vs) { // the canonical name: no copy to look it up
+	case 0:
+		return "", nil
+	case 1:
+		return vs[0], nil
+	}
+	return "", models.Invalid("Authorization", "must be sent once")
 }
 
 // principal returns who authenticate (or pageSession) admitted. The keys hold the session

@@ -76,7 +76,7 @@ type Deps struct {
 	Store          Pinger
 	Log            *slog.Logger
 	CookieSecure   bool
-	TrustedProxies []string // CIDRs or IPs whose X-Forwarded-For and X-Request-ID are believed; none by default
+	TrustedProxies []string // CIDRs or IPs whose X-Forwarded-For and X-Request-ID are believed (no other header); none by default
 	MaxBodyBytes   int64
 	RequestTimeout time.Duration   // bounds every request's store calls; 0: none
 	Requests       RequestObserver // hears of every request (metrics); nil: nobody
@@ -118,7 +118,15 @@ func NewHandler(d Deps) (http.Handler, error) {
 		requests: d.Requests, draining: d.Draining,
 	}
 	r := gin.New()
-	// Gin believes every proxy's X-Forwarded-For unless told whom to trust.
+	// The client's address (c.ClientIP: the per-address limit, sessions, logs) is the peer's,
+	// or, when the peer is a trusted proxy, X-Forwarded-For read from the right, skipping
+	// trusted proxies. Nothing else: Gin would also believe X-Real-IP, which a client behind a
+	// proxy that does not overwrite it sets to anything (a new one per request escaped the
+	// per-address limit), a platform's header when one is named, and every proxy unless told
+	// whom to trust.
+	r.ForwardedByClientIP = true
+	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	r.TrustedPlatform = ""
 	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
 		return nil, err
 	}

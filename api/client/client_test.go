@@ -76,7 +76,7 @@ func guarded(m *Middleware) *gin.Engine {
 func get(h http.Handler, path string, headers ...string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest("GET", path, nil)
 	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
+		req.Header.Add(headers[i], headers[i+1]) // a name given twice is sent twice
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
@@ -201,6 +201,8 @@ func TestRefusals(t *testing.T) {
 		{"/free", []string{"Cookie", "sessiond=good"}, 200, ""},
 		{"/premium", []string{"Authorization", "Bearer good"}, 403, "plan_required"},
 		{"/admin", []string{"Authorization", "Bearer good"}, 403, "forbidden"},
+		{"/free", []string{"Authorization", "Bearer bad", "Authorization", "Bearer good"}, 400, "invalid_request"},
+		{"/free", []string{"Authorization", "Bearer good", "Authorization", "Bearer good"}, 400, "invalid_request"},
 	} {
 		rec := get(r, c.path, c.headers...)
 		var body struct{ Error struct{ Code string } }

@@ -117,8 +117,8 @@ func (m *Middleware) Session(c *gin.Context) (s Session, ok bool) {
 }
 
 // RequireSession admits requests carrying an active sessiond session (a bearer token, else a
-// sessiond cookie); Session returns it. Otherwise 401 unauthenticated, or 503 unavailable when
-// sessiond cannot answer.
+// sessiond cookie); Session returns it. Otherwise 401 unauthenticated, 400 invalid_request for
+// a request with two Authorization headers, or 503 unavailable when sessiond cannot answer.
 func (m *Middleware) RequireSession() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if _, ok := m.admit(c); ok {
@@ -160,6 +160,8 @@ func (m *Middleware) admit(c *gin.Context) (*Session, bool) {
 	switch {
 	case errors.Is(err, errNoToken):
 		refuse(c, http.StatusUnauthorized, "unauthenticated", "Sign in first.")
+	case errors.Is(err, errTwoAuthorizations):
+		refuse(c, http.StatusBadRequest, "invalid_request", "Send one Authorization header.")
 	case errors.Is(err, ErrInvalidClient):
 		refuse(c, http.StatusServiceUnavailable, "unavailable", "This service cannot check sessions.")
 	case err != nil:
@@ -173,12 +175,20 @@ func (m *Middleware) admit(c *gin.Context) (*Session, bool) {
 	return nil, false
 }
 
-// errNoToken: the request carries no token worth asking about.
-var errNoToken = errors.New("no session token")
+var (
+	// errNoToken: the request carries no token worth asking about.
+	errNoToken = errors.New("no session token")
+	// errTwoAuthorizations: which of two Authorization headers counts depends on who reads
+	// them, and a proxy in front may have checked another one than we would use.
+	errTwoAuthorizations = errors.New("more than one Authorization header")
+)
 
 // check answers for the request's token, from the cache when it can. The answer is shared:
 // callers must not modify it.
 func (m *Middleware) check(c *gin.Context) (*Session, error) {
+	if len(c.Request.Header["Authorization"]) > 1 {
+		return nil, errTwoAuthorizations
+	}
 	token := m.token(c)
 	if token == "" || len(token) > maxTokenLen {
 		return nil, errNoToken
