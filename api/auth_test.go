@@ -183,15 +183,12 @@ func TestCookieSession(t *testing.T) {
 
 func TestStoreDownIs503(t *testing.T) {
 	down := models.ErrUnavailable
-	h, err := api.NewHandler(api.Deps{
+	h := newHandler(t, api.Deps{
 		Sessions: fakeSessions{err: errors.Join(down, errors.New("dial tcp: connection refused"))},
 		Users:    nil,
 		Store:    fakePinger{err: down},
 		Log:      slog.New(slog.DiscardHandler), MaxBodyBytes: 1 << 16,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := &server{t: t, h: h}
 	for _, r := range []response{
 		s.do("GET", "/v1/auth/session", "", "", bearer("AZCgAAAAAHAAgAAAAAAAAQ."+strings.Repeat("A", 43))...),

@@ -70,7 +70,7 @@ func newServer(t *testing.T, store servicetest.Store, o options) *server {
 	users := services.NewUsers(store.DB, hasher, services.UsersConfig{
 		DefaultPlan: "standard", RegistrationOpen: !o.registrationClosed, Now: c.Now, Throttle: throttle,
 	})
-	h, err := api.NewHandler(api.Deps{
+	h := newHandler(t, api.Deps{
 		Sessions: services.NewSessions(store.DB, hasher, services.SessionsConfig{
 			Defaults:      models.Timeouts{Idle: time.Hour, Absolute: 24 * time.Hour},
 			TouchInterval: time.Minute, Now: c.Now, Log: log, Throttle: throttle,
@@ -84,9 +84,6 @@ func newServer(t *testing.T, store servicetest.Store, o options) *server {
 		TrustedProxies: o.trustedProxies,
 		MaxBodyBytes:   64 << 10,
 	})
-	if err != nil {
-		t.Fatalf("NewHandler() = %v", err)
-	}
 	return &server{t: t, h: h, store: store, clock: c, secure: o.cookieSecure}
 }
 

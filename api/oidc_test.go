@@ -55,13 +55,10 @@ func newOIDCSite(t *testing.T, store servicetest.Store, linkByEmail bool) *oidcS
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := api.NewHandler(api.Deps{
+	h := newHandler(t, api.Deps{
 		Sessions: sessions, Users: users, Admin: users, Plans: services.NewPlans(store.DB, c.Now, nil, nil), OIDC: oidc,
 		Store: services.NewHealth(store.DB), Log: log, MaxBodyBytes: 64 << 10,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv.Config.Handler = h
 	srv.Start()
 	t.Cleanup(srv.Close)

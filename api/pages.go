@@ -96,8 +96,8 @@ func static() gin.HandlerFunc {
 	files := http.FileServerFS(sub)
 	return func(c *gin.Context) {
 		file := c.Param("file")
-		if strings.HasSuffix(file, "/") {
-			c.Status(http.StatusNotFound)
+		if strings.HasSuffix(file, "/") { // no listings; the file server's own 404
+			http.NotFound(c.Writer, c.Request)
 			return
 		}
 		c.Header("Cache-Control", "public, max-age=3600")

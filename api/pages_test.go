@@ -330,14 +330,11 @@ func TestPagesAdmin(t *testing.T) {
 }
 
 func TestPagesWhenTheStoreIsDown(t *testing.T) {
-	h, err := api.NewHandler(api.Deps{
+	h := newHandler(t, api.Deps{
 		Sessions: fakeSessions{err: errors.Join(models.ErrUnavailable, errors.New("dial tcp: connection refused"))},
 		Store:    fakePinger{err: models.ErrUnavailable},
 		Log:      slog.New(slog.DiscardHandler), MaxBodyBytes: 1 << 16,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	b := newBrowser(&server{t: t, h: h})
 	b.cookies["sessiond"] = "AZCgAAAAAHAAgAAAAAAAAQ." + strings.Repeat("A", 43)
 	r := b.get("/devices")

@@ -27,13 +27,10 @@ func (f ctxSessions) Authenticate(ctx context.Context, _ string) (*models.Princi
 func TestRequestContext(t *testing.T) {
 	for _, timeout := range []time.Duration{2 * time.Second, 0} {
 		var got context.Context
-		h, err := api.NewHandler(api.Deps{
+		h := newHandler(t, api.Deps{
 			Sessions: ctxSessions{got: &got}, Store: fakePinger{},
 			Log: slog.New(slog.DiscardHandler), MaxBodyBytes: 1 << 16, RequestTimeout: timeout,
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 		s := &server{t: t, h: h}
 		began := time.Now()
 		r := s.do("GET", "/v1/auth/session", "", "", bearer("AZCgAAAAAHAAgAAAAAAAAQ."+strings.Repeat("A", 43))...)
