@@ -45,7 +45,7 @@ func newMetrics(sqlDB *sql.DB, health *services.Health, log *slog.Logger) *metri
 		}, []string{"route", "method", "status"}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sessiond_logins_total",
-			Help: "Login attempts by result: success, invalid_credentials, limit_rejected, rate_limited, invalid_request, error.",
+			Help: "Login attempts by result: success, invalid_credentials, limit_rejected, rate_limited, invalid_request, overloaded (the hashing queue was full), error.",
 		}, []string{"result"}),
 		evicted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sessiond_sessions_evicted_total",
