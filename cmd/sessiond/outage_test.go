@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -198,6 +197,8 @@ type tally struct {
 	tokens    []string    // tokens of recent 201s, for the checkers
 	successes []time.Time // when each 201 or 200 arrived
 	errors    []string    // transport errors: sessiond itself failed
+	first     sync.Once
+	ready     chan struct{} // closed at the first 201: the checkers have a token
 }
 
 func (t *tally) add(kind string, a answer) {
@@ -217,15 +218,14 @@ func (t *tally) add(kind string, a answer) {
 		if len(t.tokens) > 64 {
 			t.tokens = t.tokens[1:]
 		}
+		t.first.Do(func() { close(t.ready) })
 	}
 }
 
+// token returns one of the recent tokens; call it once ready is closed.
 func (t *tally) token(i int) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.tokens) == 0 {
-		return ""
-	}
 	return t.tokens[i%len(t.tokens)]
 }
 
@@ -268,7 +268,7 @@ func TestImmediateStopUnderLoad(t *testing.T) {
 	}
 	closeStore(db, slog.New(slog.DiscardHandler)) // its connections would die with the stop
 
-	tl := &tally{counts: map[string]int{}}
+	tl := &tally{counts: map[string]int{}, ready: make(chan struct{})}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	pause := func(a answer) {
@@ -300,18 +300,18 @@ func TestImmediateStopUnderLoad(t *testing.T) {
 	}
 	for w := range 3 {
 		wg.Go(func() {
+			select {
+			case <-tl.ready:
+			case <-stop:
+				return
+			}
 			for i := 0; ; i++ {
 				select {
 				case <-stop:
 					return
 				default:
 				}
-				tok := tl.token(w + i)
-				if tok == "" {
-					runtime.Gosched()
-					continue
-				}
-				a := send("GET", p.url+"/v1/auth/session", tok, nil)
+				a := send("GET", p.url+"/v1/auth/session", tl.token(w+i), nil)
 				tl.add("check", a)
 				pause(a)
 			}
