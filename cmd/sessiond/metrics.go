@@ -70,7 +70,7 @@ func newMetrics(sqlDB *sql.DB, health *services.Health, log *slog.Logger) *metri
 		}),
 	}
 	for _, r := range []services.LoginOutcome{services.LoginSuccess, services.LoginInvalidCredentials,
-		services.LoginLimitRejected, services.LoginRateLimited} {
+		services.LoginLimitRejected, services.LoginRateLimited, services.LoginOverloaded} {
 		m.logins.WithLabelValues(string(r)) // present at zero from the start
 	}
 	active := &activeSessions{health: health, log: log, desc: prometheus.NewDesc(
