@@ -34,8 +34,9 @@ var DefaultArgon2 = argon2id.Params{Memory: 19456, Iterations: 2, Parallelism: 1
 // gains nothing), and so is the number of callers waiting for a slot (HasherConfig.Queue).
 // A caller beyond those is refused at once with models.ErrOverloaded, and a caller whose
 // context ends while it waits gives up its place, is never hashed, and gets the context's
-// error marked models.ErrUnavailable. A flood of logins thus costs at most Slots × 19 MiB and
-// a bounded wait, however many arrive.
+// error marked models.ErrUnavailable. However many logins arrive, at most Slots × 19 MiB of
+// derivation memory is live (the collector lets the heap reach about twice that before it
+// reclaims it: see README, Benchmarks) and the wait is bounded.
 type Hasher struct {
 	params    argon2id.Params
 	dummyOnce sync.Once
