@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -202,6 +203,27 @@ func TestStoreDownIs503(t *testing.T) {
 	}
 	if r := s.do("GET", "/healthz", "", ""); r.Code != 200 {
 		t.Errorf("GET /healthz with the store down = %d, want 200: the process lives", r.Code)
+	}
+}
+
+// TestOverloadedLoginIs503: a login refused because too many wait to have a password hashed
+// is 503 unavailable with Retry-After, like a store outage (it is one of its kinds), with a
+// message of its own.
+func TestOverloadedLoginIs503(t *testing.T) {
+	h, err := api.NewHandler(api.Deps{
+		Sessions: fakeSessions{err: fmt.Errorf("login: %w", models.ErrOverloaded)},
+		Store:    fakePinger{},
+		Log:      slog.New(slog.DiscardHandler), MaxBodyBytes: 1 << 16,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{t: t, h: h}
+	r := s.json("POST", "/v1/auth/login", map[string]any{"email": "a@b.c", "password": "whatever"})
+	if r.Code != http.StatusServiceUnavailable || r.errorCode() != "unavailable" || r.Header().Get("Retry-After") == "" ||
+		!strings.Contains(r.Body.String(), "waiting") {
+		t.Errorf("login with the hashing queue full = %d %s (Retry-After %q), want 503 unavailable, Retry-After, its own message",
+			r.Code, r.Body, r.Header().Get("Retry-After"))
 	}
 }
 

@@ -98,6 +98,7 @@ var sentinels = []struct {
 	err error
 	apiError
 }{
+	{models.ErrOverloaded, apiError{status: http.StatusServiceUnavailable, Code: "unavailable", Message: "Too many sign-ins are waiting; try again shortly."}},
 	{models.ErrUnavailable, apiError{status: http.StatusServiceUnavailable, Code: "unavailable", Message: "The session store is unavailable; try again shortly."}},
 	{errTooLarge, apiError{status: http.StatusRequestEntityTooLarge, Code: "request_too_large", Message: "The request body is too large."}},
 	{errUnsupportedMedia, apiError{status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "Send the body as application/json."}},

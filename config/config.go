@@ -65,6 +65,9 @@ type Config struct {
 	LoginLockAfter    int           `env:"LOGIN_LOCK_AFTER" envDefault:"100"`
 	LoginRatePerIP    int           `env:"LOGIN_RATE_PER_IP" envDefault:"30"`
 	LoginBurstPerIP   int           `env:"LOGIN_BURST_PER_IP" envDefault:"10"`
+	// HashQueue is how many logins (and other password checks) may wait for a hashing slot
+	// (one per core) at once; beyond them one is refused at once with 503.
+	HashQueue int `env:"HASH_QUEUE" envDefault:"64"`
 
 	CookieSecure    bool          `env:"COOKIE_SECURE" envDefault:"true"`
 	TrustedProxies  []string      `env:"TRUSTED_PROXIES"`
@@ -299,6 +302,9 @@ func (c Config) validate() []error {
 	}
 	if c.LoginRatePerIP < 0 || c.LoginBurstPerIP < 0 {
 		bad("LOGIN_RATE_PER_IP", "and %sLOGIN_BURST_PER_IP must not be negative, got %d and %d", Prefix, c.LoginRatePerIP, c.LoginBurstPerIP)
+	}
+	if c.HashQueue < 0 {
+		bad("HASH_QUEUE", "must not be negative (0: no login waits for a hashing slot), got %d", c.HashQueue)
 	}
 	for _, p := range c.TrustedProxies {
 		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {

@@ -17,7 +17,8 @@ func TestDefaults(t *testing.T) {
 	if cfg.Addr != ":8080" || db != (Database{Dialect: "sqlite", DSN: "./sessiond.db"}) || cfg.DefaultPlan != "standard" ||
 		!cfg.RegistrationOpen() || cfg.SessionIdleTimeout != 336*time.Hour || cfg.SessionAbsoluteTimeout != 720*time.Hour ||
 		cfg.PurgeSchedule != "@every 5m" || cfg.RevokedRetention != 168*time.Hour || !cfg.CookieSecure ||
-		len(cfg.TrustedProxies) != 0 || cfg.LogFormat != "json" || cfg.LogLevel != "info" || cfg.SessionTouchInterval != time.Minute {
+		len(cfg.TrustedProxies) != 0 || cfg.LogFormat != "json" || cfg.LogLevel != "info" || cfg.SessionTouchInterval != time.Minute ||
+		cfg.HashQueue != 64 {
 		t.Errorf("Load(no env) = %+v, want the defaults of DESIGN.md", cfg)
 	}
 }
@@ -55,13 +56,14 @@ func TestAllErrorsAtOnce(t *testing.T) {
 		"SESSIOND_LOGIN_LOCK_AFTER":      "3",
 		"SESSIOND_LOGIN_RATE_PER_IP":     "-1",
 		"SESSIOND_LOGIN_MAX_DELAY":       "0s",
+		"SESSIOND_HASH_QUEUE":            "-1",
 	}))
 	if err == nil {
 		t.Fatal("Load(bad env) = nil, want errors")
 	}
 	for _, name := range []string{"DATABASE_URL", "REGISTRATION", "SESSION_IDLE_TIMEOUT", "REVOKED_RETENTION",
 		"PURGE_SCHEDULE", "TRUSTED_PROXIES", "LOG_FORMAT", "LOG_LEVEL", "COOKIE_SECURE", "BOOTSTRAP_ADMIN_EMAIL",
-		"LOGIN_LOCK_AFTER", "LOGIN_RATE_PER_IP", "LOGIN_MAX_DELAY"} {
+		"LOGIN_LOCK_AFTER", "LOGIN_RATE_PER_IP", "LOGIN_MAX_DELAY", "HASH_QUEUE"} {
 		if !strings.Contains(err.Error(), "SESSIOND_"+name) {
 			t.Errorf("Load(bad env) error does not name SESSIOND_%s:\n%v", name, err)
 		}

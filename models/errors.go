@@ -22,6 +22,11 @@ var (
 	ErrInvalidClient      = errors.New("invalid service client credentials")
 )
 
+// ErrOverloaded refuses work there is no room for now (more logins waiting to have a password
+// hashed than the queue holds). It is an ErrUnavailable: the request was fine, try it again
+// shortly.
+var ErrOverloaded = fmt.Errorf("overloaded: %w", ErrUnavailable)
+
 // ValidationError reports invalid input, field by field (JSON field name → problem).
 type ValidationError struct {
 	Fields map[string]string

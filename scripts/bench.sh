@@ -12,6 +12,11 @@
 #   purge   services.Purger on a large sessions table, against one plain DELETE of the same
 #           rows (scripts/bench/purge). Flags: -rows N (2000000), -expired N (1000000),
 #           -batch N (5000), -json PATH. E.g. scripts/bench.sh purge -rows 400000 -expired 200000
+#   logins  builds sessiond and floods it with -logins N (500) concurrent logins of distinct
+#           users, once per -queues entry (64,500: SESSIOND_HASH_QUEUE of each flood's own
+#           process); prints the answers (only 201 and 503 allowed), the peak RSS against
+#           idle + (N + 1) × 19 MiB, and the admitted logins' p50/p99 against a login alone
+#           (scripts/bench/logins). Flags: -logins N, -queues LIST, -json PATH.
 #
 # Postgres comes from BENCH_DATABASE_URL, else the server answering on 127.0.0.1:5432 (trust
 # auth, role postgres), else a throwaway cluster (initdb/pg_ctl, as for scripts/test.sh). Benchmarks work in a database of their own that they create and drop,
@@ -63,6 +68,18 @@ purge)
 	shift
 	pick_database
 	go run ./scripts/bench/purge -database-url "$url" "$@"
+	;;
+logins)
+	shift
+	pick_database
+	bin=$(mktemp -d /tmp/sessiond-bench.XXXXXX)
+	say "building sessiond"
+	go build -o "$bin/sessiond" ./cmd/sessiond
+	go build -o "$bin/logins" ./scripts/bench/logins
+	status=0
+	"$bin/logins" -database-url "$url" -sessiond "$bin/sessiond" "$@" || status=$?
+	rm -rf "$bin"
+	exit $status
 	;;
 *)
 	usage

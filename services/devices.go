@@ -119,13 +119,13 @@ func verifyUserPassword(ctx context.Context, db *gorm.DB, h *Hasher, t *Throttle
 	return t.verify(ctx, h, u.Email, password, u.PasswordHash)
 }
 
-// verifyPassword checks password against a stored hash; a mismatch is ErrInvalidCredentials.
-// Absurdly long input is refused before any hashing.
+// verifyPassword checks password against a stored hash, for a caller that holds a hashing
+// slot; a mismatch is ErrInvalidCredentials. Absurdly long input is refused before any hashing.
 func verifyPassword(h *Hasher, password, hash string) error {
 	if password == "" || len(password) > 4*MaxPasswordLen {
 		return models.ErrInvalidCredentials
 	}
-	ok, err := h.Verify(password, hash)
+	ok, err := h.verify(password, hash)
 	if err != nil {
 		return err
 	}

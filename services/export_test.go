@@ -1,9 +1,22 @@
 package services
 
-import "github.com/sessiond/sessiond/models"
+import (
+	"context"
+
+	"github.com/sessiond/sessiond/models"
+)
 
 // Hooks for tests that interleave a cache put and a drop by hand.
 
 func CacheGeneration(c *SessionCache) uint64 { return c.gen.Load() }
 
 func CacheStore(c *SessionCache, p *models.Principal, gen uint64) { c.store(p, gen) }
+
+// Hooks for tests that hold a hashing slot, and watch the queue, by hand.
+
+func HasherAcquire(ctx context.Context, h *Hasher) (release func(), err error) { return h.acquire(ctx) }
+
+func HasherWaiting(h *Hasher) int64 { return h.waiting.Load() }
+
+// StoreError is the classification every store error of a use case goes through.
+var StoreError = storeError

@@ -66,7 +66,8 @@ const (
 	LoginLimitRejected      LoginOutcome = "limit_rejected"
 	LoginRateLimited        LoginOutcome = "rate_limited"
 	LoginInvalidRequest     LoginOutcome = "invalid_request"
-	LoginError              LoginOutcome = "error" // the store failed: nothing was decided
+	LoginOverloaded         LoginOutcome = "overloaded" // refused at once: the hashing queue was full
+	LoginError              LoginOutcome = "error"      // the store failed: nothing was decided
 )
 
 // loginResult classifies a login's error.
@@ -91,6 +92,8 @@ func loginOutcome(err error) LoginOutcome {
 		return LoginRateLimited
 	case errors.As(err, &validation):
 		return LoginInvalidRequest
+	case errors.Is(err, models.ErrOverloaded):
+		return LoginOverloaded
 	}
 	return LoginError
 }

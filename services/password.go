@@ -1,6 +1,7 @@
 package services
 
 import (
+	"context"
 	_ "embed"
 	"fmt"
 	"runtime"
@@ -10,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/alexedwards/argon2id"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/sessiond/sessiond/models"
 )
@@ -27,33 +29,86 @@ var DefaultArgon2 = argon2id.Params{Memory: 19456, Iterations: 2, Parallelism: 1
 // Hasher hashes and verifies passwords with argon2id, producing self-describing PHC strings.
 // It is safe for concurrent use.
 //
-// At most GOMAXPROCS derivations run at once; the others wait their turn. Each takes 19 MiB
-// for its whole run: unbounded, a flood of logins would take memory without limit, where
-// running more at once than there are cores gains nothing.
+// Each derivation takes 19 MiB for its whole run, so the number that run at once is bounded
+// (HasherConfig.Slots, GOMAXPROCS by default: running more at once than there are cores
+// gains nothing), and so is the number of callers waiting for a slot (HasherConfig.Queue).
+// A caller beyond those is refused at once with models.ErrOverloaded, and a caller whose
+// context ends while it waits gives up its place, is never hashed, and gets the context's
+// error marked models.ErrUnavailable. However many logins arrive, at most Slots × 19 MiB of
+// derivation memory is live (the collector lets the heap reach about twice that before it
+// reclaims it: see README, Benchmarks) and the wait is bounded.
 type Hasher struct {
 	params    argon2id.Params
 	dummyOnce sync.Once
 	dummy     string
 	runs      atomic.Int64
-	slots     chan struct{}
+	slots     *semaphore.Weighted // FIFO: a newcomer never overtakes a waiter
+	waiting   atomic.Int64
+	queue     int64
+}
+
+// HasherConfig bounds the work of a Hasher.
+type HasherConfig struct {
+	Slots int // derivations at once; 0: GOMAXPROCS
+	Queue int // callers that may wait for a slot; beyond them a call is refused at once
 }
 
 // NewHasher returns a Hasher with the given parameters (DefaultArgon2 in production; tests
-// may pass cheaper ones).
-func NewHasher(p argon2id.Params) *Hasher {
-	return &Hasher{params: p, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+// may pass cheaper ones) and bounds.
+func NewHasher(p argon2id.Params, cfg HasherConfig) *Hasher {
+	slots := cfg.Slots
+	if slots <= 0 {
+		slots = runtime.GOMAXPROCS(0)
+	}
+	return &Hasher{params: p, slots: semaphore.NewWeighted(int64(slots)), queue: int64(max(cfg.Queue, 0))}
 }
 
-// slot waits for a free derivation slot and returns its release.
-func (h *Hasher) slot() func() {
-	h.slots <- struct{}{}
-	return func() { <-h.slots }
+// acquire takes a derivation slot, waiting behind at most the queue's bound of other callers
+// and no longer than ctx allows, and returns its release. A caller whose context already
+// ended is refused even when a slot is free: its answer would go nowhere.
+func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("wait for a hashing slot: %w", unavailable(err))
+	}
+	if !h.slots.TryAcquire(1) {
+		if h.waiting.Add(1) > h.queue {
+			h.waiting.Add(-1)
+			return nil, models.ErrOverloaded
+		}
+		err := h.slots.Acquire(ctx, 1)
+		h.waiting.Add(-1)
+		if err != nil {
+			return nil, fmt.Errorf("wait for a hashing slot: %w", unavailable(err))
+		}
+	}
+	return func() { h.slots.Release(1) }, nil
 }
 
-// Hash returns the PHC string of password.
-func (h *Hasher) Hash(password string) (string, error) {
+// Hash returns the PHC string of password, once a slot is free (see Hasher).
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	release, err := h.acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	return h.hash(password)
+}
+
+// Verify reports whether password matches the PHC string hash, once a slot is free (see
+// Hasher). An empty hash (no such user) is checked against a dummy hash with the same
+// parameters, so the time taken does not reveal whether an account exists; it never matches.
+func (h *Hasher) Verify(ctx context.Context, password, hash string) (bool, error) {
+	release, err := h.acquire(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	return h.verify(password, hash)
+}
+
+// hash is Hash for a caller that holds a slot.
+func (h *Hasher) hash(password string) (string, error) {
 	h.runs.Add(1)
-	defer h.slot()()
 	s, err := argon2id.CreateHash(password, &h.params)
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
@@ -61,12 +116,9 @@ func (h *Hasher) Hash(password string) (string, error) {
 	return s, nil
 }
 
-// Verify reports whether password matches the PHC string hash. An empty hash (no such user)
-// is checked against a dummy hash with the same parameters, so the time taken does not reveal
-// whether an account exists; it never matches.
-func (h *Hasher) Verify(password, hash string) (bool, error) {
+// verify is Verify for a caller that holds a slot.
+func (h *Hasher) verify(password, hash string) (bool, error) {
 	h.runs.Add(1)
-	defer h.slot()()
 	if hash == "" {
 		h.dummyOnce.Do(func() { h.dummy, _ = argon2id.CreateHash("dummy password", &h.params) })
 		_, err := argon2id.ComparePasswordAndHash(password, h.dummy)

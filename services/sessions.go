@@ -177,8 +177,15 @@ func (s *Sessions) admit(tx *gorm.DB, out *ended, user models.User, a admission,
 // checkPassword returns the active user with this email and password, after the account
 // throttle has counted the attempt. Unknown emails are throttled alike and verified against a
 // dummy hash, so every failure costs the same and reads the same, as does a locked account.
+// The hashing slot comes first: a login the full queue refuses (models.ErrOverloaded), or
+// whose deadline passes while it waits, is neither counted nor hashed.
 func (s *Sessions) checkPassword(ctx context.Context, email, password string) (models.User, accountAttempt, error) {
 	email = normalizeEmail(email)
+	release, err := s.hasher.acquire(ctx)
+	if err != nil {
+		return models.User{}, accountAttempt{}, err
+	}
+	defer release()
 	attempt, err := s.cfg.Throttle.admitAccount(ctx, email)
 	if err != nil {
 		return models.User{}, attempt, err
@@ -195,7 +202,7 @@ func (s *Sessions) checkPassword(ctx context.Context, email, password string) (m
 	if err != nil && !errors.Is(err, models.ErrNotFound) {
 		return models.User{}, attempt, fmt.Errorf("find user: %w", err)
 	}
-	ok, verr := s.hasher.Verify(password, user.PasswordHash) // "" when not found: dummy hash
+	ok, verr := s.hasher.verify(password, user.PasswordHash) // "" when not found: dummy hash
 	if verr != nil {
 		return models.User{}, attempt, verr
 	}

@@ -48,11 +48,11 @@ func Open(dialect, dsn string, opts StoreOptions) (*gorm.DB, error) {
 		if opts.StatementTimeout > 0 {
 			pgCfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
 		}
-		dialector = postgres.New(postgres.Config{Conn: stdlib.OpenDB(*pgCfg)})
+		dialector = pgDialector{&postgres.Dialector{Config: &postgres.Config{Conn: stdlib.OpenDB(*pgCfg)}}}
 	case "sqlite":
 		// _txlock must not follow _time_format in this driver (it stops reading there);
 		// the default time format is the sortable "2006-01-02 15:04:05.999999999-07:00".
-		dialector = sqlite.Open(dsn + "?_txlock=immediate&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)")
+		dialector = sqliteDialector{&sqlite.Dialector{DSN: dsn + "?_txlock=immediate&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)"}}
 	default:
 		return nil, fmt.Errorf("open store: unknown dialect %q", dialect)
 	}
@@ -131,12 +131,6 @@ func storeError(err error) error {
 		return fmt.Errorf("%w: %w", models.ErrConflict, err)
 	case isDataException(err):
 		return models.Invalid("body", "holds a value the store cannot accept")
-	case isUnavailable(err):
-		return fmt.Errorf("%w: %w", models.ErrUnavailable, err)
 	}
-	return err
+	return asUnavailable(err)
 }
-
-// unavailable marks any error as models.ErrUnavailable: for calls whose only purpose is to
-// reach the store.
-func unavailable(err error) error { return fmt.Errorf("%w: %w", models.ErrUnavailable, err) }

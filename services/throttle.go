@@ -180,16 +180,28 @@ func (t *Throttle) delayAfter(n int) (time.Duration, bool) {
 // verify checks the password of a signed-in user (a bulk sign-out, a password change) under
 // the account's throttle: a stolen token must not become a way to guess the password. A lock
 // does not bar these checks (the person holds a live session, and a password change is how
-// a locked account is reset); the delays do.
+// a locked account is reset); the delays do. As at login, the hashing slot is taken before
+// the attempt is counted, so a refusal for a full queue or a passed deadline never counts.
 func (t *Throttle) verify(ctx context.Context, h *Hasher, email, password, hash string) error {
-	a, err := t.admitAccount(ctx, email)
+	a, err := t.admitAndVerify(ctx, h, email, password, hash)
 	if err != nil {
 		return err
 	}
-	if err := verifyPassword(h, password, hash); err != nil {
-		return err
-	}
 	return t.succeeded(ctx, a)
+}
+
+// admitAndVerify counts the attempt and checks the password, holding a hashing slot.
+func (t *Throttle) admitAndVerify(ctx context.Context, h *Hasher, email, password, hash string) (accountAttempt, error) {
+	release, err := h.acquire(ctx)
+	if err != nil {
+		return accountAttempt{}, err
+	}
+	defer release()
+	a, err := t.admitAccount(ctx, email)
+	if err != nil {
+		return a, err
+	}
+	return a, verifyPassword(h, password, hash)
 }
 
 // succeededIn clears, in tx, the failure count of an attempt whose password was right.

@@ -2,22 +2,41 @@ package services
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"syscall"
 
+	"github.com/glebarez/sqlite"
 	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/driver/postgres"
+
+	"github.com/sessiond/sessiond/models"
 )
 
 // isUnavailable reports whether err means the store could not be reached or did not answer
 // in time, as opposed to refusing a statement. Such errors become 503s, never 500s or 401s.
+// It decides by the error's type and SQLSTATE, never by its text.
 func isUnavailable(err error) bool {
+	switch {
+	case err == nil:
+		return false
 	// A cancelled context is a client that went away (or a shutdown): not the request's fault.
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, driver.ErrBadConn) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
+		// The connection is gone: database/sql's and pgx's words for it, and the socket's.
+		errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone), errors.Is(err, pgconn.ErrConnClosed),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		// database/sql ends a transaction itself when its context ends, and GORM's Commit then
+		// hears "already done". sessiond never uses a transaction after it ended (GORM's
+		// Transaction runs each closure once), so here it always means that.
+		errors.Is(err, sql.ErrTxDone),
+		// pgx: a deadline or a cancel (Timeout), or a failure before anything reached the
+		// server (SafeToRetry: a dial, a closed connection, a write that never left).
+		pgconn.Timeout(err), pgconn.SafeToRetry(err):
 		return true
 	}
 	var netErr net.Error
@@ -29,14 +48,16 @@ func isUnavailable(err error) bool {
 		return true
 	}
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		// Class 08: connection exception; 53: insufficient resources; 57P01-03: shutdown;
-		// 57014: statement timeout or cancel; 55P03: lock timeout; 40001/40P01: serialization
-		// failure or deadlock victim. All say "try again", none says the request was wrong.
-		switch {
-		case len(pgErr.Code) == 5 && (pgErr.Code[:2] == "08" || pgErr.Code[:2] == "53"),
+	if errors.As(err, &pgErr) && len(pgErr.Code) == 5 {
+		// Class 08: connection exception; 53: insufficient resources (disk full, too many
+		// connections); 58: system error (I/O) on the server; 57P01-03: shutdown, crash, not
+		// yet accepting; 57014: statement timeout or cancel; 55P03: lock timeout; 40001/40P01:
+		// serialization failure or deadlock victim; 25006: a read-only transaction, i.e. a
+		// standby answered during a failover. All say "try again", none says the request was wrong.
+		switch class := pgErr.Code[:2]; {
+		case class == "08", class == "53", class == "58",
 			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", pgErr.Code == "57014",
-			pgErr.Code == "55P03", pgErr.Code == "40001", pgErr.Code == "40P01":
+			pgErr.Code == "55P03", pgErr.Code == "40001", pgErr.Code == "40P01", pgErr.Code == "25006":
 			return true
 		}
 	}
@@ -48,9 +69,41 @@ func isUnavailable(err error) bool {
 	return false
 }
 
+// asUnavailable marks err as models.ErrUnavailable when it means the store could not be asked;
+// other errors, and errors already marked, come back unchanged.
+func asUnavailable(err error) error {
+	if isUnavailable(err) && !errors.Is(err, models.ErrUnavailable) {
+		return unavailable(err)
+	}
+	return err
+}
+
+// The store's GORM dialectors, each with one change: Translate also marks what isUnavailable
+// recognises as models.ErrUnavailable. GORM passes every error through Translate (Open sets
+// TranslateError): a statement's, and those of BEGIN, COMMIT and ROLLBACK, which no callback
+// sees. So every use case's store errors are classified in this one place, whether it runs
+// its transaction through transact or db.Transaction, and the API never meets an
+// unclassified store error.
+type (
+	pgDialector     struct{ *postgres.Dialector }
+	sqliteDialector struct{ *sqlite.Dialector }
+)
+
+// Translate is the driver's translation (unique and foreign-key violations), then asUnavailable.
+func (d pgDialector) Translate(err error) error { return asUnavailable(d.Dialector.Translate(err)) }
+
+// Translate is the driver's translation (unique and foreign-key violations), then asUnavailable.
+func (d sqliteDialector) Translate(err error) error {
+	return asUnavailable(d.Dialector.Translate(err))
+}
+
 // isDataException reports a Postgres data exception (class 22: a NUL in text, a malformed
 // uuid, an out-of-range number): input that validation should have caught, answered 400.
 func isDataException(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && len(pgErr.Code) == 5 && pgErr.Code[:2] == "22"
 }
+
+// unavailable marks any error as models.ErrUnavailable: for calls whose only purpose is to
+// reach the store.
+func unavailable(err error) error { return fmt.Errorf("%w: %w", models.ErrUnavailable, err) }

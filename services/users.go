@@ -88,7 +88,7 @@ func (u *Users) create(ctx context.Context, p models.RegisterParams, role models
 	if err := u.cfg.Throttle.admitAddress(ctx, p.IP); err != nil { // each sign-up costs a hash
 		return models.User{}, err
 	}
-	hash, err := u.hasher.Hash(p.Password) // before touching the store: hashing is slow
+	hash, err := u.hasher.Hash(ctx, p.Password) // before touching the store: hashing is slow
 	if err != nil {
 		return models.User{}, err
 	}
@@ -192,7 +192,7 @@ func (u *Users) ChangePassword(ctx context.Context, userID, currentSessionID, cu
 	if err := u.cfg.Throttle.verify(ctx, u.hasher, user.Email, current, user.PasswordHash); err != nil {
 		return err
 	}
-	hash, err := u.hasher.Hash(next) // outside the transaction: hashing is slow
+	hash, err := u.hasher.Hash(ctx, next) // outside the transaction: hashing is slow
 	if err != nil {
 		return err
 	}

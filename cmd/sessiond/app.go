@@ -79,7 +79,7 @@ func newApp(env *environment) (*app, error) {
 		return nil, err
 	}
 	a.throttle = throttle
-	hasher := services.NewHasher(services.DefaultArgon2)
+	hasher := services.NewHasher(services.DefaultArgon2, services.HasherConfig{Queue: cfg.HashQueue})
 	a.users = services.NewUsers(db, hasher, services.UsersConfig{
 		DefaultPlan: cfg.DefaultPlan, RegistrationOpen: cfg.RegistrationOpen(), Throttle: throttle, Observer: obs,
 	})

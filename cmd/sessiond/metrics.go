@@ -45,7 +45,7 @@ func newMetrics(sqlDB *sql.DB, health *services.Health, log *slog.Logger) *metri
 		}, []string{"route", "method", "status"}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sessiond_logins_total",
-			Help: "Login attempts by result: success, invalid_credentials, limit_rejected, rate_limited, invalid_request, error.",
+			Help: "Login attempts by result: success, invalid_credentials, limit_rejected, rate_limited, invalid_request, overloaded (the hashing queue was full), error.",
 		}, []string{"result"}),
 		evicted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sessiond_sessions_evicted_total",
@@ -70,7 +70,7 @@ func newMetrics(sqlDB *sql.DB, health *services.Health, log *slog.Logger) *metri
 		}),
 	}
 	for _, r := range []services.LoginOutcome{services.LoginSuccess, services.LoginInvalidCredentials,
-		services.LoginLimitRejected, services.LoginRateLimited} {
+		services.LoginLimitRejected, services.LoginRateLimited, services.LoginOverloaded} {
 		m.logins.WithLabelValues(string(r)) // present at zero from the start
 	}
 	active := &activeSessions{health: health, log: log, desc: prometheus.NewDesc(

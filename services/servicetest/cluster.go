@@ -7,9 +7,13 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // Cluster is a throwaway Postgres cluster that one test owns and may stop and start again:
@@ -84,6 +88,118 @@ func (c *Cluster) Stop(tb testing.TB) {
 	if err := c.run("pg_ctl", "-D", c.data(), "-m", "immediate", "-w", "stop"); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// Freeze stops every process of the cluster with SIGSTOP, as a server that hangs (a stalled
+// disk, a paused VM) would look from outside: connections stay open and connects are accepted
+// by the kernel, but nothing answers. The postmaster goes first, so it forks nothing new, then
+// each of its children (Postgres puts every child in a process group of its own, so one signal
+// to the postmaster's group would miss them). Thaw undoes it; a frozen cluster is thawed when
+// the test ends, before it is stopped.
+func (c *Cluster) Freeze(tb testing.TB) {
+	tb.Helper()
+	c.signalAll(tb, syscall.SIGSTOP)
+	tb.Cleanup(func() { c.signalAll(tb, syscall.SIGCONT) })
+}
+
+// Thaw resumes every process of a frozen cluster with SIGCONT.
+func (c *Cluster) Thaw(tb testing.TB) {
+	tb.Helper()
+	c.signalAll(tb, syscall.SIGCONT)
+}
+
+// signalAll sends sig to the postmaster, waits until a SIGSTOP took effect (so it cannot fork
+// any more), then to each of its children.
+func (c *Cluster) signalAll(tb testing.TB, sig syscall.Signal) {
+	tb.Helper()
+	pid, err := c.postmaster()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := syscall.Kill(pid, sig); err != nil {
+		tb.Fatalf("signal %v to the postmaster %d: %v", sig, pid, err)
+	}
+	if sig == syscall.SIGSTOP {
+		// The kernel stops it within a scheduling round; there is nothing to wait on but its state.
+		for deadline := time.Now().Add(5 * time.Second); procState(pid) != 'T'; {
+			if time.Now().After(deadline) {
+				tb.Fatalf("the postmaster %d did not stop (state %q)", pid, procState(pid))
+			}
+			runtime.Gosched()
+		}
+	}
+	children, err := childrenOf(pid)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, child := range children {
+		if err := syscall.Kill(child, sig); err != nil && err != syscall.ESRCH {
+			tb.Fatalf("signal %v to postgres process %d: %v", sig, child, err)
+		}
+	}
+}
+
+// postmaster returns the pid of the running cluster's postmaster, from postmaster.pid.
+func (c *Cluster) postmaster() (int, error) {
+	b, err := os.ReadFile(filepath.Join(c.data(), "postmaster.pid"))
+	if err != nil {
+		return 0, fmt.Errorf("the cluster is not running: %w", err)
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil {
+		return 0, fmt.Errorf("postmaster.pid: %w", err)
+	}
+	return pid, nil
+}
+
+// childrenOf lists the processes whose parent is pid, from /proc.
+func childrenOf(pid int) ([]int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, ok := procParent(child); ok && ppid == pid {
+			out = append(out, child)
+		}
+	}
+	return out, nil
+}
+
+// procStat returns the fields of /proc/PID/stat after the command (which may hold spaces and
+// parentheses): state, ppid, …; nil when the process is gone.
+func procStat(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
+}
+
+func procState(pid int) byte {
+	if f := procStat(pid); len(f) > 0 && f[0] != "" {
+		return f[0][0]
+	}
+	return 0
+}
+
+func procParent(pid int) (int, bool) {
+	f := procStat(pid)
+	if len(f) < 2 {
+		return 0, false
+	}
+	ppid, err := strconv.Atoi(f[1])
+	return ppid, err == nil
 }
 
 func (c *Cluster) data() string { return filepath.Join(c.dir, "data") }

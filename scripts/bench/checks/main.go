@@ -168,8 +168,9 @@ func run(cfg config) (res Result, err error) {
 		}
 	}
 
-	hasher := services.NewHasher(services.DefaultArgon2)
-	hash, err := hasher.Hash(loginPassword)
+	// As in sessiond: a slot per core, and here room for every login client to wait.
+	hasher := services.NewHasher(services.DefaultArgon2, services.HasherConfig{Queue: cfg.loginConcurrency})
+	hash, err := hasher.Hash(ctx, loginPassword)
 	if err != nil {
 		return res, err
 	}
@@ -261,7 +262,7 @@ SELECT md5('login' || u)::uuid, 'login' || u || '@example.com', $1, 'user', $2, 
 	logins := load.alternate(cfg.loginDuration,
 		target{"login (argon2id + transaction)", cfg.loginConcurrency, postLogin(cachedURL + "/v1/auth/login")},
 		target{"argon2id verify alone", cfg.loginConcurrency, func(*http.Client, *mrand.Rand) error {
-			ok, err := hasher.Verify(loginPassword, hash)
+			ok, err := hasher.Verify(ctx, loginPassword, hash)
 			if err == nil && !ok {
 				err = errors.New("verify failed")
 			}
