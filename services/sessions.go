@@ -177,8 +177,12 @@ func (s *Sessions) admit(tx *gorm.DB, out *ended, user models.User, a admission,
 // checkPassword returns the active user with this email and password, after the account
 // throttle has counted the attempt. Unknown emails are throttled alike and verified against a
 // dummy hash, so every failure costs the same and reads the same, as does a locked account.
-func (s *Sessions) checkPassword(ctx context.Context, email, password string) (models.User, accountAttempt, error) {
-	email = normalizeEmail(email)
+// So does an email NormalizeEmail refuses: no account has it (it is counted under itself).
+func (s *Sessions) checkPassword(ctx context.Context, raw, password string) (models.User, accountAttempt, error) {
+	email, malformed := NormalizeEmail(raw)
+	if malformed != nil {
+		email = strings.TrimSpace(raw)
+	}
 	attempt, err := s.cfg.Throttle.admitAccount(ctx, email)
 	if err != nil {
 		return models.User{}, attempt, err
@@ -188,8 +192,7 @@ func (s *Sessions) checkPassword(ctx context.Context, email, password string) (m
 	}
 	var user models.User
 	err = models.ErrNotFound
-	if len(email) <= MaxEmailLen && validateText("email", email, MaxEmailLen) == nil {
-		// Only a plausible email reaches the store (Postgres refuses a NUL in text with an error).
+	if malformed == nil { // only an address reaches the store (Postgres refuses a NUL in text)
 		err = storeError(s.db.WithContext(ctx).Where("email = ?", email).Take(&user).Error)
 	}
 	if err != nil && !errors.Is(err, models.ErrNotFound) {
@@ -366,41 +369,6 @@ func revokedError(db *gorm.DB, p models.Principal, now time.Time) error {
 		}
 	}
 	return e
-}
-
-// validateDevice checks the device a client sends and fills in defaults.
-func validateDevice(d models.Device) (models.Device, error) {
-	d.Name = strings.TrimSpace(d.Name)
-	if d.Name == "" {
-		d.Name = defaultDevice
-	}
-	if d.Type == "" {
-		d.Type = "other"
-	}
-	v := &models.ValidationError{Fields: map[string]string{}}
-	if err := validateText("device.name", d.Name, MaxDeviceNameLen); err != nil {
-		v.Fields["device.name"] = err.(*models.ValidationError).Fields["device.name"]
-	}
-	if err := validateText("device.id", d.ID, MaxDeviceIDLen); err != nil {
-		v.Fields["device.id"] = err.(*models.ValidationError).Fields["device.id"]
-	}
-	if !d.Type.Valid() {
-		v.Fields["device.type"] = "must be one of tv, mobile, tablet, web, desktop, console, other"
-	}
-	if len(v.Fields) > 0 {
-		return models.Device{}, v
-	}
-	return d, nil
-}
-
-// cleanHeader makes a header value safe to store: valid UTF-8, no NUL, bounded length.
-func cleanHeader(s string, maxBytes int) string {
-	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
-	for len(s) > maxBytes {
-		_, size := utf8.DecodeLastRuneInString(s)
-		s = s[:len(s)-size]
-	}
-	return s
 }
 
 // lockUser locks the user's row until the transaction ends and returns it fresh. Every use case

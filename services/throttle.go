@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/throttled/throttled/v2"
@@ -214,7 +215,11 @@ func (t *Throttle) Reset(ctx context.Context, email string) error {
 	if t == nil {
 		return nil
 	}
-	return t.clear(ctx, accountKey(normalizeEmail(email)))
+	normal, err := NormalizeEmail(email)
+	if err != nil {
+		normal = strings.TrimSpace(email) // as checkPassword counts an email it refuses
+	}
+	return t.clear(ctx, accountKey(normal))
 }
 
 func (t *Throttle) clear(ctx context.Context, key string) error {
