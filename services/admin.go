@@ -82,7 +82,8 @@ func (u *Users) GetByEmail(ctx context.Context, email string) (models.User, erro
 
 // Update applies an admin's patch to a user, under the user lock. Disabling revokes every
 // session of the user (reason user_disabled) in the same transaction; a lowered override takes
-// effect at the user's next login, like a lowered plan limit.
+// effect at the user's next login, like a lowered plan limit. Demoting or disabling the last
+// enabled admin is models.ErrLastAdmin, also when two such changes race (see keepAnAdmin).
 func (u *Users) Update(ctx context.Context, by models.Admin, id string, p models.UserPatch) (models.User, error) {
 	if !validID(id) {
 		return models.User{}, models.ErrNotFound
@@ -93,6 +94,9 @@ func (u *Users) Update(ctx context.Context, by models.Admin, id string, p models
 	now := clock(u.cfg.Now)
 	var user models.User
 	err := transact(ctx, u.db, u.cfg.Observer, func(tx *gorm.DB, out *ended) error {
+		if err := keepAnAdmin(tx, id, p); err != nil {
+			return err
+		}
 		var err error
 		if user, err = lockUser(tx, id); err != nil {
 			return err

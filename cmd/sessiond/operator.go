@@ -127,7 +127,33 @@ func usersCmd(env *environment) *cobra.Command {
 		return fmt.Sprintf("%d sessions of %s revoked", n, u.Email), err
 	}), userCmd(env, "unlock", "Clear a user's failed logins and the lock they caused", func(ctx context.Context, a *app, u models.User) (string, error) {
 		return u.Email + " unlocked", a.users.Unlock(ctx, operator, u.ID)
-	}), collisionsCmd(env))
+	}), userCmd(env, "disable", "Disable an account and sign it out everywhere (never the last enabled admin)", func(ctx context.Context, a *app, u models.User) (string, error) {
+		disabled := true
+		_, err := a.users.Update(ctx, operator, u.ID, models.UserPatch{Disabled: &disabled})
+		return u.Email + " disabled", err
+	}), userCmd(env, "enable", "Enable a disabled account", func(ctx context.Context, a *app, u models.User) (string, error) {
+		disabled := false
+		_, err := a.users.Update(ctx, operator, u.ID, models.UserPatch{Disabled: &disabled})
+		return u.Email + " enabled", err
+	}), &cobra.Command{
+		Use:   "set-role EMAIL ROLE",
+		Short: "Make a user an admin or a user (never demoting the last enabled admin)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withApp(cmd.Context(), env, func(a *app) error {
+				u, err := a.users.GetByEmail(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				role := models.Role(args[1])
+				if u, err = a.users.Update(cmd.Context(), operator, u.ID, models.UserPatch{Role: &role}); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.stdout, "user %s is now %s\n", u.Email, u.Role)
+				return nil
+			})
+		},
+	}, collisionsCmd(env))
 	return users
 }
 

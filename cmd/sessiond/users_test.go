@@ -42,3 +42,33 @@ SELECT '01a22306-9f95-7682-a7fb-f3fb9ac77e29', 'ａnn@example.com', '', '', 'use
 		}
 	}
 }
+
+// TestLastAdminOnTheCommandLine: `users set-role` and `users disable` refuse, with a message
+// and a non-zero exit, to leave no enabled admin; with two admins they pass.
+func TestLastAdminOnTheCommandLine(t *testing.T) {
+	ctx := context.Background()
+	env := map[string]string{"SESSIOND_DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "s.db")}
+	steps := []struct {
+		stdin string
+		args  []string
+		ok    bool
+		want  string // in stdout when ok, in stderr otherwise
+	}{
+		{"op password 1\n", []string{"admin", "create", "--email", "op@example.com"}, true, "created"},
+		{"", []string{"users", "set-role", "op@example.com", "user"}, false, "the last enabled admin cannot be demoted or disabled"},
+		{"", []string{"users", "disable", "OP@example.com"}, false, "the last enabled admin cannot be demoted or disabled"},
+		{"two password 2\n", []string{"admin", "create", "--email", "two@example.com"}, true, "created"},
+		{"", []string{"users", "set-role", "op@example.com", "user"}, true, "user op@example.com is now user"},
+		{"", []string{"users", "disable", "two@example.com"}, false, "the last enabled admin cannot be demoted or disabled"},
+		{"", []string{"users", "set-role", "op@example.com", "admin"}, true, "user op@example.com is now admin"},
+		{"", []string{"users", "disable", "two@example.com"}, true, "two@example.com disabled"},
+		{"", []string{"users", "enable", "two@example.com"}, true, "two@example.com enabled"},
+		{"", []string{"users", "set-role", "two@example.com", "root"}, false, "role"},
+	}
+	for _, s := range steps {
+		code, out, stderr := runCmd(ctx, env, s.stdin, s.args...)
+		if got := map[bool]string{true: out, false: stderr}[s.ok]; (code == 0) != s.ok || !strings.Contains(got, s.want) {
+			t.Errorf("sessiond %s = %d %q %q, want success %v with %q", strings.Join(s.args, " "), code, out, stderr, s.ok, s.want)
+		}
+	}
+}
