@@ -54,7 +54,7 @@ func NormalizeEmail(s string) (string, error) {
 	case !utf8.ValidString(s):
 		return "", models.Invalid("email", "is not valid UTF-8")
 	}
-	if err := refuseHidden(s, hiddenInEmail); err != nil {
+	if err := refuseHidden("email", s, hiddenInEmail, "contains an invisible or control character"); err != nil {
 		return "", err
 	}
 	s = width.Fold.String(s) // a fullwidth "＠" or "．" (typed in an IME's fullwidth mode) is the ASCII one
@@ -112,7 +112,7 @@ func normalizeEmailPrefix(s string) (string, error) {
 	if !utf8.ValidString(s) {
 		return "", models.Invalid("email", "is not valid UTF-8")
 	}
-	if err := refuseHidden(s, hiddenInEmail); err != nil {
+	if err := refuseHidden("email", s, hiddenInEmail, "contains an invisible or control character"); err != nil {
 		return "", err
 	}
 	local, domain, hasDomain := strings.Cut(width.Fold.String(s), "@")

@@ -28,12 +28,12 @@ func hiddenRune(r rune) bool {
 	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Other_Default_Ignorable_Code_Point)
 }
 
-// refuseHidden returns a *models.ValidationError for field "email" naming the first character of
-// s that hidden reports, if any.
-func refuseHidden(s string, hidden func(rune) bool) error {
+// refuseHidden returns a *models.ValidationError for field, saying problem and naming the first
+// character of s that hidden reports, if there is one.
+func refuseHidden(field, s string, hidden func(rune) bool, problem string) error {
 	if i := strings.IndexFunc(s, hidden); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(s[i:])
-		return models.Invalid("email", fmt.Sprintf("contains an invisible or control character (U+%04X)", r))
+		return models.Invalid(field, fmt.Sprintf("%s (U+%04X)", problem, r))
 	}
 	return nil
 }
@@ -46,9 +46,8 @@ func cleanText(field, s string, maxLen int) (string, error) {
 		return "", models.Invalid(field, "is not valid UTF-8")
 	}
 	s = norm.NFC.String(strings.TrimSpace(s))
-	if i := strings.IndexFunc(s, hiddenRune); i >= 0 {
-		r, _ := utf8.DecodeRuneInString(s[i:])
-		return "", models.Invalid(field, fmt.Sprintf("contains an invisible, control or direction-changing character (U+%04X)", r))
+	if err := refuseHidden(field, s, hiddenRune, "contains an invisible, control or direction-changing character"); err != nil {
+		return "", err
 	}
 	if utf8.RuneCountInString(s) > maxLen {
 		return "", models.Invalid(field, fmt.Sprintf("must be at most %d characters", maxLen))
