@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -179,10 +178,7 @@ func (s *Sessions) admit(tx *gorm.DB, out *ended, user models.User, a admission,
 // dummy hash, so every failure costs the same and reads the same, as does a locked account.
 // So does an email NormalizeEmail refuses: no account has it (it is counted under itself).
 func (s *Sessions) checkPassword(ctx context.Context, raw, password string) (models.User, accountAttempt, error) {
-	email, malformed := NormalizeEmail(raw)
-	if malformed != nil {
-		email = strings.TrimSpace(raw)
-	}
+	email, malformed := accountEmail(raw)
 	attempt, err := s.cfg.Throttle.admitAccount(ctx, email)
 	if err != nil {
 		return models.User{}, attempt, err

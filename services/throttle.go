@@ -72,6 +72,15 @@ func accountKey(normalizedEmail string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// accountEmail is the spelling an email is counted under: its normal spelling, or, for an email
+// NormalizeEmail refuses (err; no account has it), the input trimmed.
+func accountEmail(raw string) (email string, err error) {
+	if email, err = NormalizeEmail(raw); err != nil {
+		email = strings.TrimSpace(raw)
+	}
+	return email, err
+}
+
 // admitAddress counts one attempt of the client at ip against its rate; over the rate it
 // returns *models.RateLimitedError. IPv6 clients are counted per /64, the block one host
 // usually holds. An empty ip (a command-line caller) is not limited.
@@ -215,10 +224,7 @@ func (t *Throttle) Reset(ctx context.Context, email string) error {
 	if t == nil {
 		return nil
 	}
-	normal, err := NormalizeEmail(email)
-	if err != nil {
-		normal = strings.TrimSpace(email) // as checkPassword counts an email it refuses
-	}
+	normal, _ := accountEmail(email)
 	return t.clear(ctx, accountKey(normal))
 }
 
