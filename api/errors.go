@@ -121,6 +121,7 @@ var sentinels = []struct {
 	{errRouteNotFound, apiError{status: http.StatusNotFound, Code: "not_found", Message: "No such route."}},
 	{errMethodNotAllowed, apiError{status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "Method not allowed on this route."}},
 	{models.ErrPlanInUse, apiError{status: http.StatusConflict, Code: "plan_in_use", Message: "Users are on this plan: move them first."}},
+	{models.ErrLastAdmin, apiError{status: http.StatusConflict, Code: "last_admin", Message: "This is the last enabled admin: make another account admin first."}},
 	{models.ErrConflict, apiError{status: http.StatusConflict, Code: "conflict", Message: "That already exists."}},
 }
 

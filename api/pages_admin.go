@@ -114,6 +114,25 @@ type adminUserData struct {
 }
 
 func (h *handler) adminUserPage(c *gin.Context) {
+	var n *notice
+	switch c.Query("done") {
+	case "signed_out":
+		n = &notice{Kind: "ok", Text: "The device was signed out."}
+	case "gone":
+		n = &notice{Kind: "ok", Text: "That device was already signed out."}
+	case "all":
+		n = &notice{Kind: "ok", Text: "Every device of this user was signed out."}
+	case "role":
+		n = &notice{Kind: "ok", Text: "The role was changed."}
+	case "disabled":
+		n = &notice{Kind: "ok", Text: "The account was disabled and every device of it signed out."}
+	case "enabled":
+		n = &notice{Kind: "ok", Text: "The account was enabled."}
+	}
+	h.renderAdminUser(c, http.StatusOK, n)
+}
+
+func (h *handler) renderAdminUser(c *gin.Context, status int, n *notice) {
 	ctx := c.Request.Context()
 	u, err := h.admin.Get(ctx, c.Param("id"))
 	if err != nil {
@@ -137,16 +156,7 @@ func (h *handler) adminUserPage(c *gin.Context) {
 			return
 		}
 	}
-	var n *notice
-	switch c.Query("done") {
-	case "signed_out":
-		n = &notice{Kind: "ok", Text: "The device was signed out."}
-	case "gone":
-		n = &notice{Kind: "ok", Text: "That device was already signed out."}
-	case "all":
-		n = &notice{Kind: "ok", Text: "Every device of this user was signed out."}
-	}
-	h.render(c, http.StatusOK, "admin_user", pageData{Nav: "admin", Notice: n, Data: adminUserData{
+	h.render(c, status, "admin_user", pageData{Nav: "admin", Notice: n, Data: adminUserData{
 		User: u, PlanName: plan.Name, Limit: list.Limit.Max, Sessions: list.Sessions, Identities: identities,
 	}})
 }
@@ -170,4 +180,35 @@ func (h *handler) adminSignOutUser(c *gin.Context) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/users/"+url.PathEscape(c.Param("id"))+"?done=all")
+}
+
+// adminChangeUser makes the user an admin or a user (form field role), or disables or enables
+// the account (disabled=true|false). Taking away the last enabled admin is refused with a
+// notice on the user's page (409, as the API answers last_admin).
+func (h *handler) adminChangeUser(c *gin.Context) {
+	var (
+		p    models.UserPatch
+		done string
+	)
+	switch role, disabled := c.PostForm("role"), c.PostForm("disabled"); {
+	case role != "":
+		r := models.Role(role)
+		p.Role, done = &r, "role"
+	case disabled == "true" || disabled == "false":
+		d := disabled == "true"
+		p.Disabled, done = &d, map[bool]string{true: "disabled", false: "enabled"}[d]
+	default:
+		h.pageFail(c, models.Invalid("role", "choose a role, or to disable or enable the account"))
+		return
+	}
+	_, err := h.admin.Update(c.Request.Context(), adminOf(c), c.Param("id"), p)
+	switch {
+	case err == nil:
+		c.Redirect(http.StatusSeeOther, "/admin/users/"+url.PathEscape(c.Param("id"))+"?done="+done)
+	case errors.Is(err, models.ErrLastAdmin):
+		h.renderAdminUser(c, http.StatusConflict, &notice{Kind: "error", Title: "Not changed: this is the last enabled admin",
+			Text: "Make another account admin first, so that someone can still manage sessiond."})
+	default:
+		h.pageFail(c, err)
+	}
 }

@@ -208,6 +208,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	adminPages.GET("", h.adminPage)
 	adminPages.POST("/plans/:id", h.adminSavePlan)
 	adminPages.GET("/users/:id", h.adminUserPage)
+	adminPages.POST("/users/:id", h.adminChangeUser)
 	adminPages.POST("/users/:id/sign-out", h.adminSignOutUser)
 	adminPages.POST("/users/:id/sessions/:sid/sign-out", h.adminSignOutSession)
 	return r, nil

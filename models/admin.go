@@ -67,3 +67,14 @@ type Admin struct {
 	ID       string // the admin's user id; "" on the command line
 	Operator bool   // true on the command line
 }
+
+// EmailCollision is what `sessiond users collisions` reports: accounts whose stored emails are
+// one address in the one spelling sessiond now gives it (Email), at least one of them stored in
+// another spelling; or, with Email "" and Problem set, an account whose stored email is refused
+// outright. Users are oldest first, each with the email as stored. An account stored in another
+// spelling than its normal one is not found at sign-in by that email until an operator acts.
+type EmailCollision struct {
+	Email   string
+	Problem string
+	Users   []User
+}

@@ -96,6 +96,10 @@ func (e *SessionEvictedError) Error() string {
 // ErrPlanInUse refuses deleting a plan that users are on.
 var ErrPlanInUse = errors.New("plan in use")
 
+// ErrLastAdmin refuses a change that would leave no enabled admin: demoting or disabling the
+// last one. Someone must always be able to manage sessiond without the command line.
+var ErrLastAdmin = errors.New("the last enabled admin cannot be demoted or disabled")
+
 // RateLimitedError refuses an attempt that came too soon: after repeated failed logins for an
 // account, or too many attempts from one client address. RetryAfter says when to try again.
 type RateLimitedError struct {

@@ -14,7 +14,8 @@ const (
 // Valid reports whether r is a known role.
 func (r Role) Valid() bool { return r == RoleUser || r == RoleAdmin }
 
-// User is an account. Email is stored trimmed and lower-cased; PasswordHash is an argon2id
+// User is an account. Email is stored in the one spelling services.NormalizeEmail gives it (local
+// part PRECIS-normalised and case-folded, domain in IDNA ASCII form); PasswordHash is an argon2id
 // PHC string. The overrides, when set, win over the plan's limit and policy.
 type User struct {
 	ID                       string `gorm:"primaryKey"`

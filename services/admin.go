@@ -22,8 +22,8 @@ func (u *Users) List(ctx context.Context, f models.UserFilter, limit int, before
 	}
 	q := u.db.WithContext(ctx).Model(&models.User{})
 	if f.EmailPrefix != "" {
-		prefix := normalizeEmail(f.EmailPrefix)
-		if err := validateText("email", prefix, MaxEmailLen); err != nil {
+		prefix, err := normalizeEmailPrefix(f.EmailPrefix)
+		if err != nil {
 			return nil, "", err
 		}
 		q = q.Where("email LIKE ? ESCAPE '\\'", likeEscaper.Replace(prefix)+"%")
@@ -66,10 +66,15 @@ func (u *Users) Get(ctx context.Context, id string) (models.User, error) {
 	return user, nil
 }
 
-// GetByEmail returns the user with this email, or models.ErrNotFound.
+// GetByEmail returns the user with this email (in any spelling NormalizeEmail takes), or
+// models.ErrNotFound; *models.ValidationError when it is no email address.
 func (u *Users) GetByEmail(ctx context.Context, email string) (models.User, error) {
+	normal, err := NormalizeEmail(email)
+	if err != nil {
+		return models.User{}, err
+	}
 	var user models.User
-	if err := u.db.WithContext(ctx).Where("email = ?", normalizeEmail(email)).Take(&user).Error; err != nil {
+	if err := u.db.WithContext(ctx).Where("email = ?", normal).Take(&user).Error; err != nil {
 		return models.User{}, fmt.Errorf("get user %q: %w", email, storeError(err))
 	}
 	return user, nil
@@ -77,7 +82,8 @@ func (u *Users) GetByEmail(ctx context.Context, email string) (models.User, erro
 
 // Update applies an admin's patch to a user, under the user lock. Disabling revokes every
 // session of the user (reason user_disabled) in the same transaction; a lowered override takes
-// effect at the user's next login, like a lowered plan limit.
+// effect at the user's next login, like a lowered plan limit. Demoting or disabling the last
+// enabled admin is models.ErrLastAdmin, also when two such changes race (see keepAnAdmin).
 func (u *Users) Update(ctx context.Context, by models.Admin, id string, p models.UserPatch) (models.User, error) {
 	if !validID(id) {
 		return models.User{}, models.ErrNotFound
@@ -88,6 +94,9 @@ func (u *Users) Update(ctx context.Context, by models.Admin, id string, p models
 	now := clock(u.cfg.Now)
 	var user models.User
 	err := transact(ctx, u.db, u.cfg.Observer, func(tx *gorm.DB, out *ended) error {
+		if err := keepAnAdmin(tx, id, p); err != nil {
+			return err
+		}
 		var err error
 		if user, err = lockUser(tx, id); err != nil {
 			return err
@@ -284,7 +293,7 @@ func (u *Users) SetPlan(ctx context.Context, by models.Admin, email, planName st
 		return models.User{}, err
 	}
 	var plan models.Plan
-	if err := u.db.WithContext(ctx).Where("name = ?", planName).Take(&plan).Error; err != nil {
+	if err := u.db.WithContext(ctx).Where("name = ?", nameKey(planName)).Take(&plan).Error; err != nil {
 		return models.User{}, fmt.Errorf("plan %q: %w", planName, storeError(err))
 	}
 	return u.Update(ctx, by, user.ID, models.UserPatch{PlanID: &plan.ID})
@@ -295,9 +304,9 @@ const clientSecretBytes = 32
 
 // CreateClient registers a service client and returns it with its secret, shown only here.
 func (u *Users) CreateClient(ctx context.Context, by models.Admin, name string) (models.ServiceClient, string, error) {
-	name = strings.TrimSpace(name)
-	if err := validateText("name", name, maxPlanNameLen); err != nil || name == "" {
-		return models.ServiceClient{}, "", models.Invalid("name", fmt.Sprintf("must be 1 to %d printable characters", maxPlanNameLen))
+	name, err := cleanName("name", name, maxPlanNameLen)
+	if err != nil {
+		return models.ServiceClient{}, "", err
 	}
 	secret, hash, err := newSecret(clientSecretBytes)
 	if err != nil {

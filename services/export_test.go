@@ -2,6 +2,9 @@ package services
 
 import (
 	"context"
+	"log/slog"
+
+	"gorm.io/gorm"
 
 	"github.com/sessiond/sessiond/models"
 )
@@ -20,3 +23,9 @@ func HasherWaiting(h *Hasher) int64 { return h.waiting.Load() }
 
 // StoreError is the classification every store error of a use case goes through.
 var StoreError = storeError
+
+// MigrateTo applies the migrations up to version, for tests that write rows as an older
+// version stored them.
+func MigrateTo(ctx context.Context, db *gorm.DB, log *slog.Logger, version int64) error {
+	return migrateTo(ctx, db, log, version)
+}

@@ -460,7 +460,7 @@ func (o *OIDC) identify(tx *gorm.DB, prov *oidcProvider, id verified, now time.T
 	if !errors.Is(err, models.ErrNotFound) {
 		return whom{}, err
 	}
-	email, verr := validateEmail(id.email)
+	email, verr := NormalizeEmail(id.email)
 	if verr != nil || !id.emailVerified {
 		return whom{}, models.ErrEmailNotVerified
 	}
@@ -482,10 +482,7 @@ func (o *OIDC) identify(tx *gorm.DB, prov *oidcProvider, id verified, now time.T
 
 // record writes the identity, under the user's lock: refreshed when known, else linked.
 func (o *OIDC) record(tx *gorm.DB, out *ended, prov *oidcProvider, id verified, who whom, now time.Time) error {
-	email, err := validateEmail(id.email)
-	if err != nil {
-		email = ""
-	}
+	email, _ := NormalizeEmail(id.email) // "" when refused
 	if who.identity != nil {
 		if who.identity.Email != email {
 			out.userChanged(who.userID) // cached principals show the identities
@@ -507,9 +504,7 @@ func (o *OIDC) newUser(tx *gorm.DB, email, name string, now time.Time) (models.U
 	if err := storeError(tx.Where("name = ?", o.cfg.DefaultPlan).Take(&plan).Error); err != nil {
 		return models.User{}, err
 	}
-	if validateText("display_name", name, MaxDisplayNameLen) != nil {
-		name = ""
-	}
+	name, _ = cleanText("display_name", name, MaxDisplayNameLen) // "" when refused: the account needs none
 	u := models.User{
 		ID: newID(), Email: email, DisplayName: name, Role: models.RoleUser, PlanID: plan.ID,
 		CreatedAt: now, UpdatedAt: now,

@@ -169,10 +169,16 @@ func checkPasswordPolicy(password, email string) error {
 		return &models.WeakPasswordError{Reason: fmt.Sprintf("password must have at least %d characters", MinPasswordLen)}
 	case n > MaxPasswordLen:
 		return &models.WeakPasswordError{Reason: fmt.Sprintf("password must have at most %d characters", MaxPasswordLen)}
-	case email != "" && normalizeEmail(password) == email:
+	case email != "" && spellsEmail(password, email):
 		return &models.WeakPasswordError{Reason: "password must not be the email address"}
 	case IsCommonPassword(password):
 		return &models.WeakPasswordError{Reason: "password is one of the most common passwords; choose another"}
 	}
 	return nil
+}
+
+// spellsEmail reports whether s is, in any spelling NormalizeEmail takes, the address email.
+func spellsEmail(s, email string) bool {
+	normal, err := NormalizeEmail(s)
+	return err == nil && normal == email
 }

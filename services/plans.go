@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -73,7 +72,7 @@ func (p *Plans) Get(ctx context.Context, id string) (models.Plan, error) {
 // GetByName returns the plan called name, or models.ErrNotFound.
 func (p *Plans) GetByName(ctx context.Context, name string) (models.Plan, error) {
 	var plan models.Plan
-	if err := p.db.WithContext(ctx).Where("name = ?", name).Take(&plan).Error; err != nil {
+	if err := p.db.WithContext(ctx).Where("name = ?", nameKey(name)).Take(&plan).Error; err != nil {
 		return models.Plan{}, fmt.Errorf("get plan %q: %w", name, storeError(err))
 	}
 	return plan, nil
@@ -233,9 +232,9 @@ func (p *Plans) Delete(ctx context.Context, by models.Admin, id string) error {
 func applyPlanInput(plan *models.Plan, in models.PlanInput, now time.Time) error {
 	v := &models.ValidationError{Fields: map[string]string{}}
 	if in.Name != nil {
-		name := strings.TrimSpace(*in.Name)
-		if err := validateText("name", name, maxPlanNameLen); err != nil || name == "" {
-			v.Fields["name"] = fmt.Sprintf("must be 1 to %d printable characters", maxPlanNameLen)
+		name, err := cleanName("name", *in.Name, maxPlanNameLen)
+		if err != nil {
+			v.Fields["name"] = err.(*models.ValidationError).Fields["name"]
 		}
 		plan.Name = name
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -177,10 +176,11 @@ func (s *Sessions) admit(tx *gorm.DB, out *ended, user models.User, a admission,
 // checkPassword returns the active user with this email and password, after the account
 // throttle has counted the attempt. Unknown emails are throttled alike and verified against a
 // dummy hash, so every failure costs the same and reads the same, as does a locked account.
+// So does an email NormalizeEmail refuses: no account has it (it is counted under itself).
 // The hashing slot comes first: a login the full queue refuses (models.ErrOverloaded), or
 // whose deadline passes while it waits, is neither counted nor hashed.
-func (s *Sessions) checkPassword(ctx context.Context, email, password string) (models.User, accountAttempt, error) {
-	email = normalizeEmail(email)
+func (s *Sessions) checkPassword(ctx context.Context, raw, password string) (models.User, accountAttempt, error) {
+	email, malformed := accountEmail(raw)
 	release, err := s.hasher.acquire(ctx)
 	if err != nil {
 		return models.User{}, accountAttempt{}, err
@@ -195,8 +195,7 @@ func (s *Sessions) checkPassword(ctx context.Context, email, password string) (m
 	}
 	var user models.User
 	err = models.ErrNotFound
-	if len(email) <= MaxEmailLen && validateText("email", email, MaxEmailLen) == nil {
-		// Only a plausible email reaches the store (Postgres refuses a NUL in text with an error).
+	if malformed == nil { // only an address reaches the store (Postgres refuses a NUL in text)
 		err = storeError(s.db.WithContext(ctx).Where("email = ?", email).Take(&user).Error)
 	}
 	if err != nil && !errors.Is(err, models.ErrNotFound) {
@@ -373,41 +372,6 @@ func revokedError(db *gorm.DB, p models.Principal, now time.Time) error {
 		}
 	}
 	return e
-}
-
-// validateDevice checks the device a client sends and fills in defaults.
-func validateDevice(d models.Device) (models.Device, error) {
-	d.Name = strings.TrimSpace(d.Name)
-	if d.Name == "" {
-		d.Name = defaultDevice
-	}
-	if d.Type == "" {
-		d.Type = "other"
-	}
-	v := &models.ValidationError{Fields: map[string]string{}}
-	if err := validateText("device.name", d.Name, MaxDeviceNameLen); err != nil {
-		v.Fields["device.name"] = err.(*models.ValidationError).Fields["device.name"]
-	}
-	if err := validateText("device.id", d.ID, MaxDeviceIDLen); err != nil {
-		v.Fields["device.id"] = err.(*models.ValidationError).Fields["device.id"]
-	}
-	if !d.Type.Valid() {
-		v.Fields["device.type"] = "must be one of tv, mobile, tablet, web, desktop, console, other"
-	}
-	if len(v.Fields) > 0 {
-		return models.Device{}, v
-	}
-	return d, nil
-}
-
-// cleanHeader makes a header value safe to store: valid UTF-8, no NUL, bounded length.
-func cleanHeader(s string, maxBytes int) string {
-	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
-	for len(s) > maxBytes {
-		_, size := utf8.DecodeLastRuneInString(s)
-		s = s[:len(s)-size]
-	}
-	return s
 }
 
 // lockUser locks the user's row until the transaction ends and returns it fresh. Every use case

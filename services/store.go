@@ -79,9 +79,15 @@ func Open(dialect, dsn string, opts StoreOptions) (*gorm.DB, error) {
 // Dialect returns "postgres" or "sqlite" for a store opened by Open.
 func Dialect(db *gorm.DB) string { return db.Name() }
 
-// Migrate applies every pending embedded migration. On Postgres a session-level advisory lock
-// makes concurrent starts of several processes safe.
+// Migrate applies every pending migration: the embedded SQL files, and the Go ones (version 9
+// normalises stored emails). On Postgres a session-level advisory lock makes concurrent starts
+// of several processes safe.
 func Migrate(ctx context.Context, db *gorm.DB, log *slog.Logger) error {
+	return migrateTo(ctx, db, log, goose.MaxVersion)
+}
+
+// migrateTo applies the pending migrations up to version.
+func migrateTo(ctx context.Context, db *gorm.DB, log *slog.Logger, version int64) error {
 	dialect := Dialect(db)
 	fsys, err := models.Migrations(dialect)
 	if err != nil {
@@ -91,7 +97,7 @@ func Migrate(ctx context.Context, db *gorm.DB, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithGoMigrations(emailMigration(db, log))}
 	gooseDialect := goose.DialectSQLite3
 	if dialect == "postgres" {
 		gooseDialect = goose.DialectPostgres
@@ -105,7 +111,7 @@ func Migrate(ctx context.Context, db *gorm.DB, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	results, err := p.Up(ctx)
+	results, err := p.UpTo(ctx, version)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", storeError(err))
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/throttled/throttled/v2"
@@ -69,6 +70,15 @@ func (t *Throttle) now() time.Time { return clock(t.cfg.Now) }
 func accountKey(normalizedEmail string) string {
 	sum := sha256.Sum256([]byte(normalizedEmail))
 	return hex.EncodeToString(sum[:])
+}
+
+// accountEmail is the spelling an email is counted under: its normal spelling, or, for an email
+// NormalizeEmail refuses (err; no account has it), the input trimmed.
+func accountEmail(raw string) (email string, err error) {
+	if email, err = NormalizeEmail(raw); err != nil {
+		email = strings.TrimSpace(raw)
+	}
+	return email, err
 }
 
 // admitAddress counts one attempt of the client at ip against its rate; over the rate it
@@ -226,7 +236,8 @@ func (t *Throttle) Reset(ctx context.Context, email string) error {
 	if t == nil {
 		return nil
 	}
-	return t.clear(ctx, accountKey(normalizeEmail(email)))
+	normal, _ := accountEmail(email)
+	return t.clear(ctx, accountKey(normal))
 }
 
 func (t *Throttle) clear(ctx context.Context, key string) error {

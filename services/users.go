@@ -4,11 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/mail"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -16,11 +12,8 @@ import (
 	"github.com/sessiond/sessiond/models"
 )
 
-// Input bounds shared by every use case that takes them.
-const (
-	MaxEmailLen       = 254 // RFC 5321 path limit
-	MaxDisplayNameLen = 100
-)
+// MaxDisplayNameLen bounds a display name, in characters.
+const MaxDisplayNameLen = 100
 
 // UsersConfig configures account creation.
 type UsersConfig struct {
@@ -74,12 +67,12 @@ func (u *Users) EnsureAdmin(ctx context.Context, email, password string) (bool, 
 }
 
 func (u *Users) create(ctx context.Context, p models.RegisterParams, role models.Role) (models.User, error) {
-	email, err := validateEmail(p.Email)
+	email, err := NormalizeEmail(p.Email)
 	if err != nil {
 		return models.User{}, err
 	}
-	name := strings.TrimSpace(p.DisplayName)
-	if err := validateText("display_name", name, MaxDisplayNameLen); err != nil {
+	name, err := cleanText("display_name", p.DisplayName, MaxDisplayNameLen)
+	if err != nil {
 		return models.User{}, err
 	}
 	if err := checkPasswordPolicy(p.Password, email); err != nil {
@@ -120,40 +113,6 @@ func (u *Users) CheckDefaultPlan(ctx context.Context) error {
 	}
 	if n == 0 {
 		return fmt.Errorf("default plan %q does not exist", u.cfg.DefaultPlan)
-	}
-	return nil
-}
-
-// normalizeEmail trims and lower-cases an email: the one spelling stored and looked up.
-func normalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
-
-// validateEmail normalizes s and checks it is one plain address (no display name) of at most
-// MaxEmailLen bytes.
-func validateEmail(s string) (string, error) {
-	email := normalizeEmail(s)
-	switch {
-	case email == "":
-		return "", models.Invalid("email", "is required")
-	case len(email) > MaxEmailLen:
-		return "", models.Invalid("email", fmt.Sprintf("must be at most %d bytes", MaxEmailLen))
-	case !utf8.ValidString(email) || strings.ContainsFunc(email, unicode.IsControl):
-		return "", models.Invalid("email", "contains invalid characters")
-	}
-	addr, err := mail.ParseAddress(email)
-	if err != nil || addr.Address != email || addr.Name != "" {
-		return "", models.Invalid("email", "is not an email address")
-	}
-	return email, nil
-}
-
-// validateText checks a free-text field shown to people: valid UTF-8, no control characters
-// (a NUL would also be refused by Postgres), at most maxLen characters.
-func validateText(field, s string, maxLen int) error {
-	switch {
-	case !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl):
-		return models.Invalid(field, "contains invalid characters")
-	case utf8.RuneCountInString(s) > maxLen:
-		return models.Invalid(field, fmt.Sprintf("must be at most %d characters", maxLen))
 	}
 	return nil
 }

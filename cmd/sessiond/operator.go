@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -126,8 +127,73 @@ func usersCmd(env *environment) *cobra.Command {
 		return fmt.Sprintf("%d sessions of %s revoked", n, u.Email), err
 	}), userCmd(env, "unlock", "Clear a user's failed logins and the lock they caused", func(ctx context.Context, a *app, u models.User) (string, error) {
 		return u.Email + " unlocked", a.users.Unlock(ctx, operator, u.ID)
-	}))
+	}), userCmd(env, "disable", "Disable an account and sign it out everywhere (never the last enabled admin)", func(ctx context.Context, a *app, u models.User) (string, error) {
+		disabled := true
+		_, err := a.users.Update(ctx, operator, u.ID, models.UserPatch{Disabled: &disabled})
+		return u.Email + " disabled", err
+	}), userCmd(env, "enable", "Enable a disabled account", func(ctx context.Context, a *app, u models.User) (string, error) {
+		disabled := false
+		_, err := a.users.Update(ctx, operator, u.ID, models.UserPatch{Disabled: &disabled})
+		return u.Email + " enabled", err
+	}), &cobra.Command{
+		Use:   "set-role EMAIL ROLE",
+		Short: "Make a user an admin or a user (never demoting the last enabled admin)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withApp(cmd.Context(), env, func(a *app) error {
+				u, err := a.users.GetByEmail(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				role := models.Role(args[1])
+				if u, err = a.users.Update(cmd.Context(), operator, u.ID, models.UserPatch{Role: &role}); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.stdout, "user %s is now %s\n", u.Email, u.Role)
+				return nil
+			})
+		},
+	}, collisionsCmd(env))
 	return users
+}
+
+// collisionsCmd is `users collisions`: the accounts whose stored emails are one address in
+// different spellings, or are refused, with their ids, for an operator to settle (the admin
+// API and pages act on ids). Stored spellings are printed with Go's ASCII quoting, so that a
+// Cyrillic "а" or a zero-width space shows as what it is.
+func collisionsCmd(env *environment) *cobra.Command {
+	return &cobra.Command{
+		Use:   "collisions",
+		Short: "List accounts whose emails are one address in several spellings, or cannot be normalised",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withApp(cmd.Context(), env, func(a *app) error {
+				groups, err := a.users.EmailCollisions(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if len(groups) == 0 {
+					fmt.Fprintln(env.stdout, "no collisions: every stored email is in its one spelling")
+					return nil
+				}
+				w := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+				for _, g := range groups {
+					switch {
+					case g.Email != "" && len(g.Users) == 1:
+						fmt.Fprintf(w, "%s: 1 account stored in another spelling, not found by it at sign-in\n", g.Email)
+					case g.Email != "":
+						fmt.Fprintf(w, "%s: %d accounts\n", g.Email, len(g.Users))
+					default:
+						fmt.Fprintf(w, "cannot be normalised (%s):\n", g.Problem)
+					}
+					for _, u := range g.Users {
+						fmt.Fprintf(w, "  %s\t%s\t%+q\n", u.ID, u.CreatedAt.UTC().Format(time.RFC3339), u.Email)
+					}
+				}
+				return w.Flush()
+			})
+		},
+	}
 }
 
 // userCmd is `users NAME EMAIL`: act on the user with that email and print what was done.

@@ -109,7 +109,22 @@ func postgres(tb testing.TB) (Store, bool) {
 // the test ends), for tests that count every row of a table.
 func FreshStores(tb testing.TB) []Store {
 	tb.Helper()
-	out := []Store{SQLite(tb)}
+	out := EmptyStores(tb)
+	for _, s := range out {
+		if err := services.Migrate(context.Background(), s.DB, slog.New(slog.DiscardHandler)); err != nil {
+			tb.Fatalf("Migrate(fresh %s) = %v", s.Name, err)
+		}
+	}
+	return out
+}
+
+// EmptyStores is FreshStores with no migration applied: for tests of a migration, which write
+// rows as an older version stored them (services.MigrateTo) and then migrate.
+func EmptyStores(tb testing.TB) []Store {
+	tb.Helper()
+	sqlite := Store{Name: "sqlite", Dialect: "sqlite", DSN: filepath.Join(tb.TempDir(), "sessiond.db")}
+	sqlite.DB = sqlite.Open(tb)
+	out := []Store{sqlite}
 	if _, ok := postgres(tb); !ok {
 		return out
 	}
@@ -128,9 +143,6 @@ func FreshStores(tb testing.TB) []Store {
 	u.Path = "/" + name
 	s := Store{Name: "postgres", Dialect: "postgres", DSN: u.String()}
 	s.DB = s.Open(tb)
-	if err := services.Migrate(ctx, s.DB, slog.New(slog.DiscardHandler)); err != nil {
-		tb.Fatalf("Migrate(fresh postgres) = %v", err)
-	}
 	return append(out, s)
 }
 
