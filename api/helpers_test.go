@@ -46,6 +46,7 @@ type options struct {
 	cookieSecure       bool
 	log                *slog.Logger // nil: discard
 	throttle           bool         // count failed logins (default settings, no address limit)
+	lockAfter          int          // with throttle: lock after this many failures, one free less, delays of 1 s
 }
 
 func newServer(t *testing.T, store servicetest.Store, o options) *server {
@@ -60,6 +61,9 @@ func newServer(t *testing.T, store servicetest.Store, o options) *server {
 	if o.throttle {
 		cfg := services.DefaultThrottle()
 		cfg.IPRate, cfg.Now = 0, c.Now
+		if o.lockAfter > 0 {
+			cfg.FreeFailures, cfg.LockAfter, cfg.MaxDelay = o.lockAfter-1, o.lockAfter, time.Second
+		}
 		var err error
 		if throttle, err = services.NewThrottle(store.DB, cfg); err != nil {
 			t.Fatal(err)
@@ -217,7 +221,7 @@ func (f fakeSessions) History(context.Context, string, int, string) ([]models.Se
 func (f fakeSessions) Held(context.Context, string) (models.HeldLogin, error) {
 	return models.HeldLogin{}, f.err
 }
-func (f fakeSessions) Resume(context.Context, string, string) (models.LoginResult, error) {
+func (f fakeSessions) Resume(context.Context, string, string, string) (models.LoginResult, error) {
 	return models.LoginResult{}, f.err
 }
 func (f fakeSessions) Cancel(context.Context, string) error { return f.err }

@@ -75,6 +75,7 @@ func (h *handler) loginSubmit(c *gin.Context) {
 	res, err := h.sessions.Login(c.Request.Context(), models.LoginParams{
 		Email: f.Email, Password: c.PostForm("password"),
 		Device:      models.Device{ID: h.browserID(c), Name: f.DeviceName, Type: models.DeviceType(f.DeviceType)},
+		DeviceKey:   h.deviceKey(c, ""), // the browser's cookie: the form's device.key
 		IP:          c.ClientIP(),
 		UserAgent:   c.Request.UserAgent(),
 		KeepPending: true,
@@ -88,7 +89,7 @@ func (h *handler) finishLogin(c *gin.Context, res models.LoginResult, err error,
 	var limit *models.DeviceLimitError
 	switch {
 	case err == nil:
-		h.setCookie(c, res.Token, res.Session)
+		h.setCookies(c, res)
 		h.clearPending(c)
 		next := f.Next
 		if n := len(res.Evicted); n > 0 && next == "/devices" {
@@ -120,19 +121,28 @@ func (h *handler) clearPending(c *gin.Context) {
 }
 
 // browserID is this browser's stable device id, kept in a cookie of its own for 400 days: a
-// browser that signs in again replaces its own session instead of taking another slot.
+// browser that signs in again replaces its own session instead of taking another slot. Until
+// the device key took its cookie's name (-device), the id was kept there: one found there is
+// kept, moved to -browser.
 func (h *handler) browserID(c *gin.Context) string {
-	name := h.cookieName() + "-device"
-	if id, err := c.Cookie(name); err == nil && len(id) == 22 {
-		if _, err := base64.RawURLEncoding.DecodeString(id); err == nil {
-			return "browser-" + id
-		}
+	name := h.cookieName() + "-browser"
+	id, err := c.Cookie(name)
+	if err == nil && browserIDSpelling(id) {
+		return "browser-" + id
 	}
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	id := base64.RawURLEncoding.EncodeToString(b)
+	if id, err = c.Cookie(h.deviceKeyCookie()); err != nil || !browserIDSpelling(id) {
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		id = base64.RawURLEncoding.EncodeToString(b)
+	}
 	h.putCookie(c, name, id, 400*24*3600)
 	return "browser-" + id
+}
+
+// browserIDSpelling reports whether id is spelled as browserID makes them: 16 bytes in base64url.
+func browserIDSpelling(id string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(id)
+	return err == nil && len(b) == 16
 }
 
 // limitData is the chooser: the device waiting to sign in and the ones it can replace.
@@ -183,14 +193,14 @@ func (h *handler) chooserSubmit(c *gin.Context) {
 		return
 	}
 	// No choice is fine when a device signed out meanwhile; otherwise the limit asks again.
-	res, err := h.sessions.Resume(c.Request.Context(), token, c.PostForm("replace_session_id"))
+	res, err := h.sessions.Resume(c.Request.Context(), token, c.PostForm("replace_session_id"), h.deviceKey(c, ""))
 	var (
 		limit   *models.DeviceLimitError
 		invalid *models.ValidationError
 	)
 	switch {
 	case err == nil:
-		h.setCookie(c, res.Token, res.Session)
+		h.setCookies(c, res)
 		h.clearPending(c)
 		to := "/devices"
 		if len(res.Evicted) > 0 {

@@ -65,6 +65,9 @@ type Config struct {
 	LoginLockAfter    int           `env:"LOGIN_LOCK_AFTER" envDefault:"100"`
 	LoginRatePerIP    int           `env:"LOGIN_RATE_PER_IP" envDefault:"30"`
 	LoginBurstPerIP   int           `env:"LOGIN_BURST_PER_IP" envDefault:"10"`
+	// DeviceKeyTTL: a device key (issued at every sign-in, giving the device a failure count of
+	// its own) unused this long expires.
+	DeviceKeyTTL time.Duration `env:"DEVICE_KEY_TTL" envDefault:"2160h"`
 
 	CookieSecure    bool          `env:"COOKIE_SECURE" envDefault:"true"`
 	TrustedProxies  []string      `env:"TRUSTED_PROXIES"`
@@ -266,6 +269,7 @@ func (c Config) validate() []error {
 		"SHUTDOWN_TIMEOUT":         c.ShutdownTimeout,
 		"PURGE_TIMEOUT":            c.PurgeTimeout,
 		"LOGIN_MAX_DELAY":          c.LoginMaxDelay,
+		"DEVICE_KEY_TTL":           c.DeviceKeyTTL,
 		"DB_CONNECT_TIMEOUT":       c.DBConnectTimeout,
 		"DB_STATEMENT_TIMEOUT":     c.DBStatementTimeout,
 		"DB_CONN_MAX_LIFETIME":     c.DBConnMaxLifetime,

@@ -128,3 +128,14 @@ func TestOIDCMisconfigurationNamesTheProvider(t *testing.T) {
 		}
 	}
 }
+
+func TestDeviceKeySettings(t *testing.T) {
+	cfg, err := Load(getenv(nil))
+	if err != nil || cfg.DeviceKeyTTL != 90*24*time.Hour {
+		t.Fatalf("Load(no env) = device key TTL %s, %v; want 2160h", cfg.DeviceKeyTTL, err)
+	}
+	_, err = Load(getenv(map[string]string{"SESSIOND_DEVICE_KEY_TTL": "0s"}))
+	if err == nil || !strings.Contains(err.Error(), "SESSIOND_DEVICE_KEY_TTL") {
+		t.Errorf("Load(bad SESSIOND_DEVICE_KEY_TTL) = %v, want an error naming it", err)
+	}
+}

@@ -181,11 +181,14 @@ type Introspection struct {
 // LoginParams is one device's sign-in attempt. ReplaceSessionID optionally names one of the
 // user's sessions to sign out to make room (the answer to a DeviceLimitError). KeepPending
 // asks, should the reject policy refuse the device, for the login to be kept pending
-// (DeviceLimitError.Pending) so that it can be completed without the password.
+// (DeviceLimitError.Pending) so that it can be completed without the password. DeviceKey is
+// the key an earlier sign-in of this device issued (LoginResult.DeviceKey), if the client has
+// one: a valid one has its own failure count; anything else counts as none.
 type LoginParams struct {
 	Email            string
 	Password         string
 	Device           Device
+	DeviceKey        string
 	ReplaceSessionID string
 	IP               string
 	UserAgent        string
@@ -193,12 +196,15 @@ type LoginParams struct {
 }
 
 // LoginResult is a successful login: the token (returned only here; the store keeps its hash),
-// the new session, its user, and the sessions the limit policy evicted to make room.
+// the new session, its user, the sessions the limit policy evicted to make room, and the
+// device's key for later sign-ins with its expiry (the key presented, if valid, else a new one).
 type LoginResult struct {
-	Token   string
-	Session Session
-	User    User
-	Evicted []Session
+	Token              string
+	Session            Session
+	User               User
+	Evicted            []Session
+	DeviceKey          string
+	DeviceKeyExpiresAt time.Time
 }
 
 // DeviceList is a user's active sessions, newest first, with the limit they count against.

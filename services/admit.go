@@ -16,14 +16,16 @@ import (
 type admission struct {
 	sess        models.Session // not yet stored; lifetimes are set by admit
 	token       string
+	deviceKey   string // the device key presented, if any: given back if valid, else a new one
 	replaceID   string // the session to sign out to make room, if any
 	keepPending bool   // on a refusal, keep the login pending (LoginParams.KeepPending)
 }
 
 // admit enforces the device limit for a.sess of the user, whose row the caller has locked, and
-// stores it: the session named by a.replaceID and any of the same device are replaced, and the
-// policy evicts to make room or refuses. A refusal comes back as limitErr with a nil error, so
-// that the caller's transaction commits its record (and the pending login, when asked for).
+// stores it with the device's key: the session named by a.replaceID and any of the same device
+// are replaced, and the policy evicts to make room or refuses. A refusal comes back as limitErr
+// with a nil error, so that the caller's transaction commits its record (and the pending login,
+// when asked for).
 func (s *Sessions) admit(tx *gorm.DB, out *ended, user models.User, a admission, now time.Time) (models.LoginResult, *models.DeviceLimitError, error) {
 	sess := a.sess
 	plan, err := planOf(tx, user.PlanID)
@@ -67,5 +69,11 @@ func (s *Sessions) admit(tx *gorm.DB, out *ended, user models.User, a admission,
 	if err := insertEvents(tx, sessionEvent(sess, models.EventLogin, actorSelf(user.ID), now, nil)); err != nil {
 		return models.LoginResult{}, nil, err
 	}
-	return models.LoginResult{Token: a.token, Session: sess, User: user, Evicted: adm.Evicted}, nil, nil
+	key, keyExpires, err := keepDeviceKey(tx, user.ID, sess.ID, a.deviceKey, s.cfg.DeviceKeyTTL, now)
+	if err != nil {
+		return models.LoginResult{}, nil, err
+	}
+	return models.LoginResult{
+		Token: a.token, Session: sess, User: user, Evicted: adm.Evicted, DeviceKey: key, DeviceKeyExpiresAt: keyExpires,
+	}, nil, nil
 }

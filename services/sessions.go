@@ -32,6 +32,8 @@ type SessionsConfig struct {
 	Cache         *SessionCache   // validated sessions kept in memory; nil: every check asks the store
 	Now           func() time.Time
 	Log           *slog.Logger
+
+	DeviceKeyTTL time.Duration // a device key unused this long expires; 0: DefaultDeviceKeyTTL
 }
 
 // Sessions logs devices in under their user's device limit and checks their tokens.
@@ -47,6 +49,9 @@ func NewSessions(db *gorm.DB, hasher *Hasher, cfg SessionsConfig) *Sessions {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	cfg.Observer = observerOr(cfg.Observer)
+	if cfg.DeviceKeyTTL <= 0 {
+		cfg.DeviceKeyTTL = DefaultDeviceKeyTTL
+	}
 	return &Sessions{db: db, hasher: hasher, cfg: cfg}
 }
 
@@ -76,7 +81,7 @@ func (s *Sessions) login(ctx context.Context, p models.LoginParams) (models.Logi
 	if err := s.cfg.Throttle.admitAddress(ctx, p.IP); err != nil {
 		return models.LoginResult{}, err
 	}
-	user, attempt, err := s.checkPassword(ctx, p.Email, p.Password) // outside the transaction: hashing is slow
+	user, attempt, err := s.checkPassword(ctx, p.Email, p.Password, p.DeviceKey) // outside the transaction: hashing is slow
 	if err != nil {
 		return models.LoginResult{}, err
 	}
@@ -104,7 +109,9 @@ func (s *Sessions) login(ctx context.Context, p models.LoginParams) (models.Logi
 		if err := s.cfg.Throttle.succeededIn(tx, attempt); err != nil {
 			return err
 		}
-		res, limitErr, err = s.admit(tx, out, locked, admission{sess: sess, token: token, replaceID: p.ReplaceSessionID, keepPending: p.KeepPending}, now)
+		res, limitErr, err = s.admit(tx, out, locked, admission{
+			sess: sess, token: token, deviceKey: p.DeviceKey, replaceID: p.ReplaceSessionID, keepPending: p.KeepPending,
+		}, now)
 		return err
 	})
 	if err == nil && limitErr != nil {
@@ -116,12 +123,13 @@ func (s *Sessions) login(ctx context.Context, p models.LoginParams) (models.Logi
 	return res, nil
 }
 
-// checkPassword returns the active user with this email and password, after the account
-// throttle has counted the attempt. Unknown emails are throttled alike and verified against a
-// dummy hash, so every failure costs the same and reads the same, as does a locked account.
-func (s *Sessions) checkPassword(ctx context.Context, email, password string) (models.User, accountAttempt, error) {
+// checkPassword returns the active user with this email and password, after the throttle has
+// counted the attempt (under the device key, when it is a valid one of this account). Unknown
+// emails are throttled alike and verified against a dummy hash, so every failure costs the
+// same and reads the same, as does a locked account or device key.
+func (s *Sessions) checkPassword(ctx context.Context, email, password, deviceKey string) (models.User, loginAttempt, error) {
 	email = normalizeEmail(email)
-	attempt, err := s.cfg.Throttle.admitAccount(ctx, email)
+	attempt, err := s.cfg.Throttle.admitLogin(ctx, email, deviceKey)
 	if err != nil {
 		return models.User{}, attempt, err
 	}

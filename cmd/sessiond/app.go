@@ -95,6 +95,8 @@ func newApp(env *environment) (*app, error) {
 		Observer:      obs,
 		Cache:         a.cache,
 		Log:           log,
+
+		DeviceKeyTTL: cfg.DeviceKeyTTL,
 	})
 	return a, nil
 }
