@@ -47,6 +47,7 @@ type options struct {
 	log                *slog.Logger // nil: discard
 	throttle           bool         // count failed logins (default settings, no address limit)
 	lockAfter          int          // with throttle: lock after this many failures, one free less, delays of 1 s
+	freshAge           time.Duration
 }
 
 func newServer(t *testing.T, store servicetest.Store, o options) *server {
@@ -76,6 +77,7 @@ func newServer(t *testing.T, store servicetest.Store, o options) *server {
 		Sessions: services.NewSessions(store.DB, hasher, services.SessionsConfig{
 			Defaults:      models.Timeouts{Idle: time.Hour, Absolute: 24 * time.Hour},
 			TouchInterval: time.Minute, Now: c.Now, Log: log, Throttle: throttle,
+			FreshSessionAge: o.freshAge,
 		}),
 		Users:        users,
 		Admin:        users,
@@ -207,7 +209,7 @@ func (f fakeSessions) Logout(context.Context, string, string) error { return f.e
 func (f fakeSessions) List(context.Context, string) (models.DeviceList, error) {
 	return models.DeviceList{}, f.err
 }
-func (f fakeSessions) Revoke(context.Context, string, string, string) error { return f.err }
+func (f fakeSessions) Revoke(context.Context, string, string, string, string) error { return f.err }
 func (f fakeSessions) RevokeAll(context.Context, string, string, string, models.RevokeScope) (int, error) {
 	return 0, f.err
 }

@@ -11,7 +11,8 @@ import (
 	"github.com/sessiond/sessiond/models"
 )
 
-// The "Your devices" page: the list, signing one device out, signing all others out.
+// The "Your devices" page: the list, signing one device out (with the password when this
+// browser signed in recently and the device before it), signing all others out.
 
 // devicesData is the "Your devices" page.
 type devicesData struct {
@@ -21,7 +22,13 @@ type devicesData struct {
 	PlanName    string
 	Policy      string
 	OverLimit   string // why more devices than the limit are signed in, if they are
-	BadPassword bool
+	BadPassword bool   // the password of "sign out all others" was refused
+	// Confirm marks the devices this one, signed in less than FreshAge ago, may sign out only
+	// with the password; Asked is the one whose sign-out was just refused for it (the notice
+	// says why).
+	Confirm  map[string]bool
+	FreshAge string
+	Asked    string
 }
 
 var policyTexts = map[models.LimitPolicy]string{
@@ -37,10 +44,12 @@ var nextSignIn = map[models.LimitPolicy]string{
 }
 
 func (h *handler) devicesPage(c *gin.Context) {
-	h.renderDevices(c, http.StatusOK, doneNotice(c))
+	h.renderDevices(c, http.StatusOK, doneNotice(c), "")
 }
 
-func (h *handler) renderDevices(c *gin.Context, status int, n *notice) {
+// renderDevices renders the devices page with notice n; asked names the device whose sign-out
+// just asked for the password, if any.
+func (h *handler) renderDevices(c *gin.Context, status int, n *notice, asked string) {
 	p := principal(c)
 	list, err := h.sessions.List(c.Request.Context(), p.User.ID)
 	if err != nil {
@@ -50,7 +59,13 @@ func (h *handler) renderDevices(c *gin.Context, status int, n *notice) {
 	d := devicesData{
 		Sessions: list.Sessions, CurrentID: p.Session.ID, Limit: list.Limit.Max,
 		PlanName: capitalize(p.Plan.Name), Policy: policyTexts[list.Limit.Policy],
-		BadPassword: n != nil && n.Kind == "error",
+		BadPassword: asked == "" && n != nil && n.Kind == "error",
+		Confirm:     map[string]bool{}, FreshAge: longDuration(list.FreshSessionAge), Asked: asked,
+	}
+	for _, s := range list.Sessions {
+		if s.ID == asked || list.NeedsPassword(p.Session, s) {
+			d.Confirm[s.ID] = true
+		}
 	}
 	if len(list.Sessions) > list.Limit.Max {
 		d.OverLimit = fmt.Sprintf("Your plan now allows %d %s. These stay signed in; the next sign-in %s.",
@@ -87,12 +102,24 @@ func doneNotice(c *gin.Context) *notice {
 
 func (h *handler) signOutDevice(c *gin.Context) {
 	p := principal(c)
-	err := h.sessions.Revoke(c.Request.Context(), p.User.ID, p.Session.ID, c.Param("id"))
+	id := c.Param("id")
+	err := h.sessions.Revoke(c.Request.Context(), p.User.ID, p.Session.ID, id, c.PostForm("password"))
+	var limited *models.RateLimitedError
 	switch {
 	case err == nil:
 		c.Redirect(http.StatusSeeOther, "/devices?done=signed_out")
 	case errors.Is(err, models.ErrNotFound):
 		c.Redirect(http.StatusSeeOther, "/devices?done=gone")
+	case errors.Is(err, models.ErrSessionTooNew):
+		status, n := failureNotice(err)
+		n.Text = "This device signed in recently: enter your password to sign out a device that signed in before it."
+		if errors.Is(err, models.ErrInvalidCredentials) {
+			n.Text = "Wrong password: the device was not signed out."
+		}
+		h.renderDevices(c, status, n, id)
+	case errors.As(err, &limited):
+		status, n := failureNotice(err)
+		h.renderDevices(c, status, n, id)
 	default:
 		h.pageFail(c, err)
 	}
@@ -106,7 +133,7 @@ func (h *handler) signOutOthers(c *gin.Context) {
 		if errors.Is(err, models.ErrInvalidCredentials) {
 			msg.Text = "Wrong password: no device was signed out."
 		}
-		h.renderDevices(c, status, msg)
+		h.renderDevices(c, status, msg, "")
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/devices?done=others&n="+strconv.Itoa(n))

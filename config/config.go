@@ -68,6 +68,9 @@ type Config struct {
 	// DeviceKeyTTL: a device key (issued at every sign-in, giving the device a failure count of
 	// its own) unused this long expires.
 	DeviceKeyTTL time.Duration `env:"DEVICE_KEY_TTL" envDefault:"2160h"`
+	// FreshSessionAge: a session younger than this needs the password to sign out an older one;
+	// 0 turns the rule off.
+	FreshSessionAge time.Duration `env:"FRESH_SESSION_AGE" envDefault:"24h"`
 
 	CookieSecure    bool          `env:"COOKIE_SECURE" envDefault:"true"`
 	TrustedProxies  []string      `env:"TRUSTED_PROXIES"`
@@ -288,6 +291,9 @@ func (c Config) validate() []error {
 	}
 	if c.CacheSize < 0 {
 		bad("CACHE_SIZE", "must not be negative (0 turns the cache off), got %d", c.CacheSize)
+	}
+	if c.FreshSessionAge < 0 {
+		bad("FRESH_SESSION_AGE", "must not be negative (0 turns the rule off), got %s", c.FreshSessionAge)
 	}
 	if c.ShutdownDelay < 0 {
 		bad("SHUTDOWN_DELAY", "must not be negative, got %s", c.ShutdownDelay)

@@ -207,11 +207,32 @@ type LoginResult struct {
 	DeviceKeyExpiresAt time.Time
 }
 
-// DeviceList is a user's active sessions, newest first, with the limit they count against.
+// DeviceList is a user's active sessions at At, newest first, with the limit they count against
+// and the fresh-session age under which signing out an older session needs the password (0: off).
 type DeviceList struct {
-	Sessions []Session
-	Limit    Limit
+	Sessions        []Session
+	Limit           Limit
+	FreshSessionAge time.Duration
+	At              time.Time
 }
+
+// NeedsPassword reports whether current signing out target needs the password, as of the
+// list's time (RevokeNeedsPassword under the list's fresh-session age).
+func (l DeviceList) NeedsPassword(current, target Session) bool {
+	return RevokeNeedsPassword(current, target, l.FreshSessionAge, l.At)
+}
+
+// RevokeNeedsPassword reports whether current signing out target needs the password: current is
+// younger than freshAge at now (0: the rule is off) and target was signed in before it
+// (Telegram's rule: a stolen session cannot sign out the owner's devices).
+func RevokeNeedsPassword(current, target Session, freshAge time.Duration, now time.Time) bool {
+	return freshAge > 0 && now.Sub(current.CreatedAt) < freshAge && target.CreatedAt.Before(current.CreatedAt)
+}
+
+// ErrSessionTooNew refuses a session younger than the fresh-session age signing out an older
+// session without the password (RevokeNeedsPassword). Joined with ErrInvalidCredentials when a
+// password was given and is wrong.
+var ErrSessionTooNew = errors.New("session too new to sign out older sessions without the password")
 
 // RevokeScope says which of a user's sessions a bulk sign-out ends.
 type RevokeScope string

@@ -34,6 +34,9 @@ type SessionsConfig struct {
 	Log           *slog.Logger
 
 	DeviceKeyTTL time.Duration // a device key unused this long expires; 0: DefaultDeviceKeyTTL
+	// FreshSessionAge: a session younger than this needs the password to sign out an older
+	// one (Revoke); 0: never.
+	FreshSessionAge time.Duration
 }
 
 // Sessions logs devices in under their user's device limit and checks their tokens.

@@ -232,10 +232,10 @@ func (t *Throttle) delayAfter(n int) (time.Duration, bool) {
 	return min(d, t.cfg.MaxDelay), true
 }
 
-// verify checks the password of a signed-in user (a bulk sign-out, a password change) under
-// the account's throttle: a stolen token must not become a way to guess the password. A lock
-// does not bar these checks (the person holds a live session, and a password change is how
-// a locked account is reset); the delays do.
+// verify checks the password of a signed-in user (a bulk sign-out, a password change, signing
+// out an older session from a new one) under the account's throttle: a stolen token must not
+// become a way to guess the password. A lock does not bar these checks (the person holds a
+// live session, and a password change is how a locked account is reset); the delays do.
 func (t *Throttle) verify(ctx context.Context, h *Hasher, email, password, hash string) error {
 	a, err := t.admit(ctx, accountCounter(email))
 	if err != nil {

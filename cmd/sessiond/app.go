@@ -96,7 +96,8 @@ func newApp(env *environment) (*app, error) {
 		Cache:         a.cache,
 		Log:           log,
 
-		DeviceKeyTTL: cfg.DeviceKeyTTL,
+		DeviceKeyTTL:    cfg.DeviceKeyTTL,
+		FreshSessionAge: cfg.FreshSessionAge,
 	})
 	return a, nil
 }
