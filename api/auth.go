@@ -39,11 +39,12 @@ type loginRequest struct {
 	ReplaceSessionID string        `json:"replace_session_id"`
 }
 
-// deviceRequest is the device a login names.
+// deviceRequest is the device a login names, with the key an earlier sign-in gave it.
 type deviceRequest struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	Type string `json:"type"`
+	Key  string `json:"key"`
 }
 
 func (d deviceRequest) model() models.Device {
@@ -60,6 +61,7 @@ func (h *handler) login(c *gin.Context) {
 		Email:            req.Email,
 		Password:         req.Password,
 		Device:           req.Device.model(),
+		DeviceKey:        h.deviceKey(c, req.Device.Key),
 		ReplaceSessionID: req.ReplaceSessionID,
 		IP:               c.ClientIP(),
 		UserAgent:        c.Request.UserAgent(),
@@ -71,14 +73,16 @@ func (h *handler) login(c *gin.Context) {
 	h.writeLogin(c, res)
 }
 
-// writeLogin answers a successful login: 201 with the token, and the session cookie.
+// writeLogin answers a successful login: 201 with the token and the device key, and their
+// cookies.
 func (h *handler) writeLogin(c *gin.Context, res models.LoginResult) {
-	h.setCookie(c, res.Token, res.Session)
+	h.setCookies(c, res)
 	c.JSON(http.StatusCreated, gin.H{
-		"token":   res.Token,
-		"session": toSession(res.Session, res.Session.ID),
-		"user":    toUser(res.User),
-		"evicted": toSessions(res.Evicted, ""),
+		"token":      res.Token,
+		"session":    toSession(res.Session, res.Session.ID),
+		"user":       toUser(res.User),
+		"evicted":    toSessions(res.Evicted, ""),
+		"device_key": res.DeviceKey,
 	})
 }
 
@@ -146,9 +150,28 @@ func (h *handler) putCookie(c *gin.Context, name, value string, maxAge int) {
 	})
 }
 
-// setCookie hands the browser the token for as long as the session can live.
-func (h *handler) setCookie(c *gin.Context, token string, s models.Session) {
-	h.putCookie(c, h.cookieName(), token, int(s.ExpiresAt.Sub(s.CreatedAt)/time.Second))
+// setCookies hands the browser, at a sign-in, the token for as long as the session can live,
+// and the device key for as long as it lives unused.
+func (h *handler) setCookies(c *gin.Context, res models.LoginResult) {
+	s := res.Session
+	h.putCookie(c, h.cookieName(), res.Token, int(s.ExpiresAt.Sub(s.CreatedAt)/time.Second))
+	if res.DeviceKey != "" {
+		h.putCookie(c, h.deviceKeyCookie(), res.DeviceKey, int(res.DeviceKeyExpiresAt.Sub(s.CreatedAt)/time.Second))
+	}
+}
+
+// deviceKeyCookie holds the browser's device key (API.md: __Host-sessiond-device). It is
+// HttpOnly, so a page's script cannot send it as device.key: logins read it themselves.
+func (h *handler) deviceKeyCookie() string { return h.cookieName() + "-device" }
+
+// deviceKey is the device key a sign-in presents: the one in its body, else the browser's
+// cookie. Whatever it holds, the service treats an unusable key as none.
+func (h *handler) deviceKey(c *gin.Context, fromBody string) string {
+	if fromBody != "" {
+		return fromBody
+	}
+	key, _ := c.Cookie(h.deviceKeyCookie())
+	return key
 }
 
 // clearCookie ends the session cookie and, through Clear-Site-Data, every other of ours.

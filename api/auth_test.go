@@ -147,14 +147,20 @@ func TestCookieSession(t *testing.T) {
 		r := s.login(t, email, "Browser")
 		cookies := r.Result().Cookies()
 		wantName := map[bool]string{true: "__Host-sessiond", false: "sessiond"}[secure]
-		if len(cookies) != 1 {
-			t.Fatalf("login set %d cookies, want 1", len(cookies))
+		if len(cookies) != 2 || cookies[0].Name != wantName || cookies[1].Name != wantName+"-device" {
+			t.Fatalf("login set cookies %v, want %s and %s-device", cookies, wantName, wantName)
+		}
+		for i, want := range []struct {
+			value  any
+			maxAge int
+		}{{r.body["token"], 24 * 3600}, {r.body["device_key"], 90 * 24 * 3600}} {
+			c := cookies[i]
+			if c.Value != want.value || !c.HttpOnly || c.Secure != secure || c.SameSite != http.SameSiteLaxMode ||
+				c.Path != "/" || c.Domain != "" || c.MaxAge != want.maxAge {
+				t.Fatalf("secure=%v: cookie = %+v, want %v, HttpOnly, SameSite=Lax, Path=/, no Domain, Max-Age %d", secure, c, want.value, want.maxAge)
+			}
 		}
 		c := cookies[0]
-		if c.Name != wantName || c.Value != r.body["token"] || !c.HttpOnly || c.Secure != secure ||
-			c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "" || c.MaxAge <= 0 {
-			t.Fatalf("secure=%v: cookie = %+v, want %s, HttpOnly, SameSite=Lax, Path=/, no Domain", secure, c, wantName)
-		}
 		cookie := []string{"Cookie", c.Name + "=" + c.Value}
 		if r := s.do("GET", "/v1/auth/session", "", "", cookie...); r.Code != 200 {
 			t.Fatalf("GET /v1/auth/session with cookie = %d %s, want 200", r.Code, r.Body)

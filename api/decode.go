@@ -65,6 +65,26 @@ func unmarshal(body []byte, dst any) error {
 	return nil
 }
 
+// decodeOptional is decode for a body a request may leave out: no bytes at all (whatever the
+// headers say) leave dst as it is; anything else must pass decode.
+func decodeOptional(c *gin.Context, dst any) error {
+	if c.Request.ContentLength == 0 {
+		return nil
+	}
+	body, err := io.ReadAll(c.Request.Body) // bounded by limitBody
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return errTooLarge
+	case err != nil:
+		return models.Invalid("body", "could not be read")
+	case len(body) == 0:
+		return nil
+	}
+	c.Request.Body = io.NopCloser(bytes.NewReader(body))
+	return decode(c, dst)
+}
+
 // decodeError turns the decoder's typed errors into a *models.ValidationError naming the
 // member at fault by its path ("device.id").
 func decodeError(err error) error {

@@ -85,6 +85,13 @@ func classify(err error) apiError {
 	case errors.As(err, &revoked):
 		return apiError{http.StatusUnauthorized, "session_revoked", "This session was signed out.",
 			map[string]any{"reason": revoked.Reason, "revoked_at": revoked.RevokedAt.UTC()}}
+	case errors.Is(err, models.ErrSessionTooNew): // before ErrInvalidCredentials, which it may carry
+		if errors.Is(err, models.ErrInvalidCredentials) {
+			return apiError{http.StatusForbidden, "session_too_new",
+				"Wrong password: a session this new signs out older ones only with the right password.", map[string]any{"password": "wrong"}}
+		}
+		return apiError{http.StatusForbidden, "session_too_new",
+			"This session is too new to sign out an older one: send the account's password as \"password\".", map[string]any{"password": "required"}}
 	}
 	for _, m := range sentinels {
 		if errors.Is(err, m.err) {

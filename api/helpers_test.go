@@ -48,6 +48,8 @@ type options struct {
 	throttle           bool         // count failed logins (default settings, no address limit)
 	ipRate             int          // with throttle: attempts per minute per client address (burst 2); 0: no limit
 	trustedProxies     []string     // Deps.TrustedProxies
+	lockAfter          int          // with throttle: lock after this many failures, one free less, delays of 1 s
+	freshAge           time.Duration
 }
 
 func newServer(t *testing.T, store servicetest.Store, o options) *server {
@@ -62,6 +64,9 @@ func newServer(t *testing.T, store servicetest.Store, o options) *server {
 	if o.throttle {
 		cfg := services.DefaultThrottle()
 		cfg.IPRate, cfg.IPBurst, cfg.Now = o.ipRate, 2, c.Now
+		if o.lockAfter > 0 {
+			cfg.FreeFailures, cfg.LockAfter, cfg.MaxDelay = o.lockAfter-1, o.lockAfter, time.Second
+		}
 		var err error
 		if throttle, err = services.NewThrottle(store.DB, cfg); err != nil {
 			t.Fatal(err)
@@ -74,6 +79,7 @@ func newServer(t *testing.T, store servicetest.Store, o options) *server {
 		Sessions: services.NewSessions(store.DB, hasher, services.SessionsConfig{
 			Defaults:      models.Timeouts{Idle: time.Hour, Absolute: 24 * time.Hour},
 			TouchInterval: time.Minute, Now: c.Now, Log: log, Throttle: throttle,
+			FreshSessionAge: o.freshAge,
 		}),
 		Users:          users,
 		Admin:          users,
@@ -213,7 +219,7 @@ func (f fakeSessions) Logout(context.Context, string, string) error { return f.e
 func (f fakeSessions) List(context.Context, string) (models.DeviceList, error) {
 	return models.DeviceList{}, f.err
 }
-func (f fakeSessions) Revoke(context.Context, string, string, string) error { return f.err }
+func (f fakeSessions) Revoke(context.Context, string, string, string, string) error { return f.err }
 func (f fakeSessions) RevokeAll(context.Context, string, string, string, models.RevokeScope) (int, error) {
 	return 0, f.err
 }
@@ -227,7 +233,7 @@ func (f fakeSessions) History(context.Context, string, int, string) ([]models.Se
 func (f fakeSessions) Held(context.Context, string) (models.HeldLogin, error) {
 	return models.HeldLogin{}, f.err
 }
-func (f fakeSessions) Resume(context.Context, string, string) (models.LoginResult, error) {
+func (f fakeSessions) Resume(context.Context, string, string, string) (models.LoginResult, error) {
 	return models.LoginResult{}, f.err
 }
 func (f fakeSessions) Cancel(context.Context, string) error { return f.err }

@@ -339,30 +339,36 @@ func mustJSON(v any) string {
 }
 
 // TestTokensNeverLeak signs in, uses the token by header and by cookie, fails a login with the
-// token as the password, signs out, all with every log line captured; then searches the logs
-// and every row of every table for the raw token, its secret, and the secret's bytes in hex:
-// there must be no hit.
+// token as the password, and one with the device key, signs in with the key, signs out, all
+// with every log line captured; then searches the logs and every row of every table for the
+// raw token and device key, their secrets, and the secrets' bytes in hex: there must be no hit.
 func TestTokensNeverLeak(t *testing.T) {
 	for _, store := range servicetest.Stores(t) {
 		t.Run(store.Name, func(t *testing.T) {
 			var logs bytes.Buffer
 			s := newServer(t, store, options{log: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 			email := s.register(t)
-			token := s.mustLogin(t, email, "Phone")
-			_, secret, _ := strings.Cut(token, ".")
-			raw, err := base64.RawURLEncoding.DecodeString(secret)
-			if err != nil {
-				t.Fatal(err)
+			login := s.login(t, email, "Phone")
+			token, key := login.body["token"].(string), login.body["device_key"].(string)
+			var needles []string
+			for _, credential := range []string{token, key} {
+				_, secret, _ := strings.Cut(credential, ".")
+				raw, err := base64.RawURLEncoding.DecodeString(secret)
+				if err != nil {
+					t.Fatal(err)
+				}
+				needles = append(needles, credential, secret, hex.EncodeToString(raw), string(raw))
 			}
 			s.do("GET", "/v1/auth/session", "", "", bearer(token)...)
 			s.do("GET", "/v1/sessions", "", "", "Cookie", "sessiond="+token)
 			s.json("POST", "/v1/auth/login", map[string]any{"email": email, "password": token})
+			s.json("POST", "/v1/auth/login", map[string]any{"email": email, "password": key, "device": map[string]any{"key": key}})
+			s.login(t, email, "Phone", map[string]any{"device": map[string]any{"name": "Phone", "key": key}})
 			s.do("GET", "/v1/nope?token="+token, "", "")
 			s.do("POST", "/v1/auth/logout", "", "", bearer(token)...)
 			if logs.Len() == 0 {
 				t.Fatal("nothing was logged: the test would prove nothing")
 			}
-			needles := []string{token, secret, hex.EncodeToString(raw), string(raw)}
 			for _, n := range needles {
 				if bytes.Contains(logs.Bytes(), []byte(n)) {
 					t.Errorf("the logs hold the token (as %q)", n)

@@ -75,11 +75,12 @@ func (h *handler) oidcCallback(c *gin.Context) {
 	}
 	res, returnTo, err := h.oidc.Callback(c.Request.Context(), c.Param("provider"), models.OIDCCallback{
 		State: state, Code: c.Query("code"), Browser: browser, IP: c.ClientIP(), UserAgent: c.Request.UserAgent(),
+		DeviceKey: h.deviceKey(c, ""),
 	})
 	var limit *models.DeviceLimitError
 	switch {
 	case err == nil:
-		h.setCookie(c, res.Token, res.Session)
+		h.setCookies(c, res)
 		h.clearPending(c)
 		c.Redirect(http.StatusSeeOther, returnTo)
 	case errors.As(err, &limit) && limit.Pending != "":
@@ -141,6 +142,7 @@ func (h *handler) oidcToken(c *gin.Context) {
 	res, err := h.oidc.LoginWithIDToken(c.Request.Context(), c.Param("provider"), models.IDTokenLogin{
 		IDToken: req.IDToken, Nonce: req.Nonce,
 		Device:           req.Device.model(),
+		DeviceKey:        h.deviceKey(c, req.Device.Key),
 		ReplaceSessionID: req.ReplaceSessionID, IP: c.ClientIP(), UserAgent: c.Request.UserAgent(),
 	})
 	if err != nil {

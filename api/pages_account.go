@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -76,6 +75,7 @@ func (h *handler) loginSubmit(c *gin.Context) {
 	res, err := h.sessions.Login(c.Request.Context(), models.LoginParams{
 		Email: f.Email, Password: c.PostForm("password"),
 		Device:      models.Device{ID: h.browserID(c), Name: f.DeviceName, Type: models.DeviceType(f.DeviceType)},
+		DeviceKey:   h.deviceKey(c, ""), // the browser's cookie: the form's device.key
 		IP:          c.ClientIP(),
 		UserAgent:   c.Request.UserAgent(),
 		KeepPending: true,
@@ -89,7 +89,7 @@ func (h *handler) finishLogin(c *gin.Context, res models.LoginResult, err error,
 	var limit *models.DeviceLimitError
 	switch {
 	case err == nil:
-		h.setCookie(c, res.Token, res.Session)
+		h.setCookies(c, res)
 		h.clearPending(c)
 		next := f.Next
 		if n := len(res.Evicted); n > 0 && next == "/devices" {
@@ -121,19 +121,28 @@ func (h *handler) clearPending(c *gin.Context) {
 }
 
 // browserID is this browser's stable device id, kept in a cookie of its own for 400 days: a
-// browser that signs in again replaces its own session instead of taking another slot.
+// browser that signs in again replaces its own session instead of taking another slot. Until
+// the device key took its cookie's name (-device), the id was kept there: one found there is
+// kept, moved to -browser.
 func (h *handler) browserID(c *gin.Context) string {
-	name := h.cookieName() + "-device"
-	if id, err := c.Cookie(name); err == nil && len(id) == 22 {
-		if _, err := base64.RawURLEncoding.DecodeString(id); err == nil {
-			return "browser-" + id
-		}
+	name := h.cookieName() + "-browser"
+	id, err := c.Cookie(name)
+	if err == nil && browserIDSpelling(id) {
+		return "browser-" + id
 	}
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	id := base64.RawURLEncoding.EncodeToString(b)
+	if id, err = c.Cookie(h.deviceKeyCookie()); err != nil || !browserIDSpelling(id) {
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		id = base64.RawURLEncoding.EncodeToString(b)
+	}
 	h.putCookie(c, name, id, 400*24*3600)
 	return "browser-" + id
+}
+
+// browserIDSpelling reports whether id is spelled as browserID makes them: 16 bytes in base64url.
+func browserIDSpelling(id string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(id)
+	return err == nil && len(b) == 16
 }
 
 // limitData is the chooser: the device waiting to sign in and the ones it can replace.
@@ -184,14 +193,14 @@ func (h *handler) chooserSubmit(c *gin.Context) {
 		return
 	}
 	// No choice is fine when a device signed out meanwhile; otherwise the limit asks again.
-	res, err := h.sessions.Resume(c.Request.Context(), token, c.PostForm("replace_session_id"))
+	res, err := h.sessions.Resume(c.Request.Context(), token, c.PostForm("replace_session_id"), h.deviceKey(c, ""))
 	var (
 		limit   *models.DeviceLimitError
 		invalid *models.ValidationError
 	)
 	switch {
 	case err == nil:
-		h.setCookie(c, res.Token, res.Session)
+		h.setCookies(c, res)
 		h.clearPending(c)
 		to := "/devices"
 		if len(res.Evicted) > 0 {
@@ -233,105 +242,6 @@ func (h *handler) logoutSubmit(c *gin.Context) {
 	h.clearCookie(c)
 	h.clearPending(c)
 	c.Redirect(http.StatusSeeOther, "/login?done=signed_out")
-}
-
-// devicesData is the "Your devices" page.
-type devicesData struct {
-	Sessions    []models.Session
-	CurrentID   string
-	Limit       int
-	PlanName    string
-	Policy      string
-	OverLimit   string // why more devices than the limit are signed in, if they are
-	BadPassword bool
-}
-
-var policyTexts = map[models.LimitPolicy]string{
-	models.PolicyEvictOldest:      "at the limit, a new sign-in signs out your oldest device",
-	models.PolicyEvictLeastRecent: "at the limit, a new sign-in signs out the device you used least recently",
-	models.PolicyReject:           "at the limit, a new sign-in asks you which device to sign out",
-}
-
-var nextSignIn = map[models.LimitPolicy]string{
-	models.PolicyEvictOldest:      "signs out the oldest",
-	models.PolicyEvictLeastRecent: "signs out the one used least recently",
-	models.PolicyReject:           "will ask you which to sign out",
-}
-
-func (h *handler) devicesPage(c *gin.Context) {
-	h.renderDevices(c, http.StatusOK, doneNotice(c))
-}
-
-func (h *handler) renderDevices(c *gin.Context, status int, n *notice) {
-	p := principal(c)
-	list, err := h.sessions.List(c.Request.Context(), p.User.ID)
-	if err != nil {
-		h.pageFail(c, err)
-		return
-	}
-	d := devicesData{
-		Sessions: list.Sessions, CurrentID: p.Session.ID, Limit: list.Limit.Max,
-		PlanName: capitalize(p.Plan.Name), Policy: policyTexts[list.Limit.Policy],
-		BadPassword: n != nil && n.Kind == "error",
-	}
-	if len(list.Sessions) > list.Limit.Max {
-		d.OverLimit = fmt.Sprintf("Your plan now allows %d %s. These stay signed in; the next sign-in %s.",
-			list.Limit.Max, plural(list.Limit.Max, "device", "devices"), nextSignIn[list.Limit.Policy])
-	}
-	h.render(c, status, "devices", pageData{Nav: "devices", Notice: n, Data: d})
-}
-
-// doneNotice confirms what the last form did; the query names one of a fixed set of outcomes,
-// so a link cannot make the page say anything else.
-func doneNotice(c *gin.Context) *notice {
-	n, err := strconv.Atoi(c.Query("n"))
-	if err != nil || n < 0 || n > 1000 {
-		n = 0
-	}
-	switch c.Query("done") {
-	case "signed_out":
-		return &notice{Kind: "ok", Text: "The device was signed out. It will be told why the next time it is used."}
-	case "gone":
-		return &notice{Kind: "ok", Text: "That device was already signed out."}
-	case "others":
-		return &notice{Kind: "ok", Text: fmt.Sprintf("Signed out %d other %s.", n, plural(n, "device", "devices"))}
-	case "evicted":
-		return &notice{Kind: "ok", Title: "Signed in", Text: fmt.Sprintf("To stay within your plan, %d %s signed out.", n, plural(n, "device was", "devices were"))}
-	case "replaced":
-		return &notice{Kind: "ok", Title: "Signed in", Text: "The device you chose was signed out."}
-	case "plan_saved":
-		return &notice{Kind: "ok", Text: "Plan saved."}
-	case "enforced":
-		return &notice{Kind: "ok", Text: fmt.Sprintf("Plan saved and enforced: %d %s signed out.", n, plural(n, "session", "sessions"))}
-	}
-	return nil
-}
-
-func (h *handler) signOutDevice(c *gin.Context) {
-	p := principal(c)
-	err := h.sessions.Revoke(c.Request.Context(), p.User.ID, p.Session.ID, c.Param("id"))
-	switch {
-	case err == nil:
-		c.Redirect(http.StatusSeeOther, "/devices?done=signed_out")
-	case errors.Is(err, models.ErrNotFound):
-		c.Redirect(http.StatusSeeOther, "/devices?done=gone")
-	default:
-		h.pageFail(c, err)
-	}
-}
-
-func (h *handler) signOutOthers(c *gin.Context) {
-	p := principal(c)
-	n, err := h.sessions.RevokeAll(c.Request.Context(), p.User.ID, p.Session.ID, c.PostForm("password"), models.ScopeOthers)
-	if err != nil {
-		status, msg := failureNotice(err)
-		if errors.Is(err, models.ErrInvalidCredentials) {
-			msg.Text = "Wrong password: no device was signed out."
-		}
-		h.renderDevices(c, status, msg)
-		return
-	}
-	c.Redirect(http.StatusSeeOther, "/devices?done=others&n="+strconv.Itoa(n))
 }
 
 // historyData is one page of the person's session events.

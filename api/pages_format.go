@@ -122,6 +122,19 @@ func humanSeconds(s int) string {
 	return fmt.Sprintf("%d minutes", (s+59)/60)
 }
 
+// longDuration writes a duration as people say it: 24h as "24 hours", 90m as "90 minutes".
+func longDuration(d time.Duration) string {
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		n := int(d / time.Hour)
+		return fmt.Sprintf("%d %s", n, plural(n, "hour", "hours"))
+	case d >= time.Minute && d%time.Minute == 0:
+		n := int(d / time.Minute)
+		return fmt.Sprintf("%d %s", n, plural(n, "minute", "minutes"))
+	}
+	return shortDuration(d)
+}
+
 // shortDuration writes 336h0m0s as 336h and 1h30m0s as 1h30m.
 func shortDuration(d time.Duration) string {
 	s := d.String()

@@ -103,8 +103,8 @@ func TestPagesSignInAndDevices(t *testing.T) {
 			}
 
 			wantRedirect(t, "sign in", b.signIn(email, password, `<script>alert(1)</script>`), "/devices")
-			if b.cookies["sessiond"] == "" || b.cookies["sessiond-device"] == "" {
-				t.Fatalf("cookies after sign-in = %v, want the session and the browser's device id", b.cookies)
+			if b.cookies["sessiond"] == "" || b.cookies["sessiond-device"] == "" || b.cookies["sessiond-browser"] == "" {
+				t.Fatalf("cookies after sign-in = %v, want the session, the device key and the browser's device id", b.cookies)
 			}
 			r = b.get("/devices")
 			wantPage(t, "GET /devices", r, 200, "1 of 2", "This device", "&lt;script&gt;alert(1)&lt;/script&gt;")
@@ -201,8 +201,8 @@ func TestPagesDeviceChooser(t *testing.T) {
 
 			pending := b.cookies["sessiond-pending"]
 			wantRedirect(t, "choose the TV", b.post("/devices/limit", url.Values{"replace_session_id": {tvID}}), "/devices?done=replaced")
-			if b.cookies["sessiond"] == "" || b.cookies["sessiond-pending"] != "" {
-				t.Fatalf("cookies after choosing = %v, want a session and no pending sign-in", b.cookies)
+			if b.cookies["sessiond"] == "" || b.cookies["sessiond-pending"] != "" || len(b.cookies["sessiond-device"]) != 66 {
+				t.Fatalf("cookies after choosing = %v, want a session, a device key and no pending sign-in", b.cookies)
 			}
 			wantPage(t, "devices after choosing", b.get("/devices?done=replaced"), 200, "1 of 1", "Laptop", "The device you chose was signed out")
 			if r := s.do("GET", "/v1/auth/session", "", "", bearer(tv)...); r.Code != 401 {

@@ -23,12 +23,12 @@ type SessionService interface {
 	Authenticate(ctx context.Context, token string) (*models.Principal, error) // shared: read only
 	Logout(ctx context.Context, userID, sessionID string) error
 	List(ctx context.Context, userID string) (models.DeviceList, error)
-	Revoke(ctx context.Context, userID, currentID, sessionID string) error
+	Revoke(ctx context.Context, userID, currentID, sessionID, password string) error
 	RevokeAll(ctx context.Context, userID, currentID, password string, scope models.RevokeScope) (int, error)
 	History(ctx context.Context, userID string, limit int, before string) ([]models.SessionEvent, string, error)
 	Introspect(ctx context.Context, clientID, clientSecret, token string) (models.Introspection, error)
 	Held(ctx context.Context, pending string) (models.HeldLogin, error)
-	Resume(ctx context.Context, pending, replaceSessionID string) (models.LoginResult, error)
+	Resume(ctx context.Context, pending, replaceSessionID, deviceKey string) (models.LoginResult, error)
 	Cancel(ctx context.Context, pending string) error
 }
 

@@ -25,9 +25,20 @@ func (h *handler) listSessions(c *gin.Context) {
 	})
 }
 
+// revokeSessionRequest is the optional body of DELETE /v1/sessions/{id}: the password, which
+// a session younger than the fresh-session age needs to sign out an older one.
+type revokeSessionRequest struct {
+	Password string `json:"password"`
+}
+
 func (h *handler) revokeSession(c *gin.Context) {
+	var req revokeSessionRequest
+	if err := decodeOptional(c, &req); err != nil {
+		h.fail(c, err)
+		return
+	}
 	p := principal(c)
-	if err := h.sessions.Revoke(c.Request.Context(), p.User.ID, p.Session.ID, c.Param("id")); err != nil {
+	if err := h.sessions.Revoke(c.Request.Context(), p.User.ID, p.Session.ID, c.Param("id"), req.Password); err != nil {
 		h.fail(c, err)
 		return
 	}

@@ -68,6 +68,12 @@ type Config struct {
 	// HashQueue is how many logins (and other password checks) may wait for a hashing slot
 	// (one per core) at once; beyond them one is refused at once with 503.
 	HashQueue int `env:"HASH_QUEUE" envDefault:"64"`
+	// DeviceKeyTTL: a device key (issued at every sign-in, giving the device a failure count of
+	// its own) unused this long expires.
+	DeviceKeyTTL time.Duration `env:"DEVICE_KEY_TTL" envDefault:"2160h"`
+	// FreshSessionAge: a session younger than this needs the password to sign out an older one;
+	// 0 turns the rule off.
+	FreshSessionAge time.Duration `env:"FRESH_SESSION_AGE" envDefault:"24h"`
 
 	CookieSecure    bool          `env:"COOKIE_SECURE" envDefault:"true"`
 	TrustedProxies  []string      `env:"TRUSTED_PROXIES"`
@@ -269,6 +275,7 @@ func (c Config) validate() []error {
 		"SHUTDOWN_TIMEOUT":         c.ShutdownTimeout,
 		"PURGE_TIMEOUT":            c.PurgeTimeout,
 		"LOGIN_MAX_DELAY":          c.LoginMaxDelay,
+		"DEVICE_KEY_TTL":           c.DeviceKeyTTL,
 		"DB_CONNECT_TIMEOUT":       c.DBConnectTimeout,
 		"DB_STATEMENT_TIMEOUT":     c.DBStatementTimeout,
 		"DB_CONN_MAX_LIFETIME":     c.DBConnMaxLifetime,
@@ -287,6 +294,9 @@ func (c Config) validate() []error {
 	}
 	if c.CacheSize < 0 {
 		bad("CACHE_SIZE", "must not be negative (0 turns the cache off), got %d", c.CacheSize)
+	}
+	if c.FreshSessionAge < 0 {
+		bad("FRESH_SESSION_AGE", "must not be negative (0 turns the rule off), got %s", c.FreshSessionAge)
 	}
 	if c.ShutdownDelay < 0 {
 		bad("SHUTDOWN_DELAY", "must not be negative, got %s", c.ShutdownDelay)

@@ -130,3 +130,19 @@ func TestOIDCMisconfigurationNamesTheProvider(t *testing.T) {
 		}
 	}
 }
+
+func TestDeviceKeyAndFreshSessionSettings(t *testing.T) {
+	cfg, err := Load(getenv(nil))
+	if err != nil || cfg.DeviceKeyTTL != 90*24*time.Hour || cfg.FreshSessionAge != 24*time.Hour {
+		t.Fatalf("Load(no env) = device key TTL %s, fresh session age %s, %v; want 2160h and 24h", cfg.DeviceKeyTTL, cfg.FreshSessionAge, err)
+	}
+	if cfg, err := Load(getenv(map[string]string{"SESSIOND_FRESH_SESSION_AGE": "0"})); err != nil || cfg.FreshSessionAge != 0 {
+		t.Errorf("Load(FRESH_SESSION_AGE=0) = %s, %v; want the rule off", cfg.FreshSessionAge, err)
+	}
+	_, err = Load(getenv(map[string]string{"SESSIOND_FRESH_SESSION_AGE": "-1h", "SESSIOND_DEVICE_KEY_TTL": "0s"}))
+	for _, name := range []string{"SESSIOND_FRESH_SESSION_AGE", "SESSIOND_DEVICE_KEY_TTL"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("Load(bad %s) = %v, want an error naming it", name, err)
+		}
+	}
+}

@@ -31,6 +31,7 @@ type OIDCStart struct {
 type OIDCCallback struct {
 	State, Code, Browser string
 	IP, UserAgent        string
+	DeviceKey            string // the browser's device key, if any (LoginParams.DeviceKey)
 }
 
 // IDTokenLogin is a native client's sign-in with an ID token it already holds (a TV or phone
@@ -39,6 +40,7 @@ type IDTokenLogin struct {
 	IDToken          string
 	Nonce            string
 	Device           Device
+	DeviceKey        string // LoginParams.DeviceKey
 	ReplaceSessionID string
 	IP, UserAgent    string
 }

@@ -181,11 +181,14 @@ type Introspection struct {
 // LoginParams is one device's sign-in attempt. ReplaceSessionID optionally names one of the
 // user's sessions to sign out to make room (the answer to a DeviceLimitError). KeepPending
 // asks, should the reject policy refuse the device, for the login to be kept pending
-// (DeviceLimitError.Pending) so that it can be completed without the password.
+// (DeviceLimitError.Pending) so that it can be completed without the password. DeviceKey is
+// the key an earlier sign-in of this device issued (LoginResult.DeviceKey), if the client has
+// one: a valid one has its own failure count; anything else counts as none.
 type LoginParams struct {
 	Email            string
 	Password         string
 	Device           Device
+	DeviceKey        string
 	ReplaceSessionID string
 	IP               string
 	UserAgent        string
@@ -193,19 +196,43 @@ type LoginParams struct {
 }
 
 // LoginResult is a successful login: the token (returned only here; the store keeps its hash),
-// the new session, its user, and the sessions the limit policy evicted to make room.
+// the new session, its user, the sessions the limit policy evicted to make room, and the
+// device's key for later sign-ins with its expiry (the key presented, if valid, else a new one).
 type LoginResult struct {
-	Token   string
-	Session Session
-	User    User
-	Evicted []Session
+	Token              string
+	Session            Session
+	User               User
+	Evicted            []Session
+	DeviceKey          string
+	DeviceKeyExpiresAt time.Time
 }
 
-// DeviceList is a user's active sessions, newest first, with the limit they count against.
+// DeviceList is a user's active sessions at At, newest first, with the limit they count against
+// and the fresh-session age under which signing out an older session needs the password (0: off).
 type DeviceList struct {
-	Sessions []Session
-	Limit    Limit
+	Sessions        []Session
+	Limit           Limit
+	FreshSessionAge time.Duration
+	At              time.Time
 }
+
+// NeedsPassword reports whether current signing out target needs the password, as of the
+// list's time (RevokeNeedsPassword under the list's fresh-session age).
+func (l DeviceList) NeedsPassword(current, target Session) bool {
+	return RevokeNeedsPassword(current, target, l.FreshSessionAge, l.At)
+}
+
+// RevokeNeedsPassword reports whether current signing out target needs the password: current is
+// younger than freshAge at now (0: the rule is off) and target was signed in before it
+// (Telegram's rule: a stolen session cannot sign out the owner's devices).
+func RevokeNeedsPassword(current, target Session, freshAge time.Duration, now time.Time) bool {
+	return freshAge > 0 && now.Sub(current.CreatedAt) < freshAge && target.CreatedAt.Before(current.CreatedAt)
+}
+
+// ErrSessionTooNew refuses a session younger than the fresh-session age signing out an older
+// session without the password (RevokeNeedsPassword). Joined with ErrInvalidCredentials when a
+// password was given and is wrong.
+var ErrSessionTooNew = errors.New("session too new to sign out older sessions without the password")
 
 // RevokeScope says which of a user's sessions a bulk sign-out ends.
 type RevokeScope string

@@ -63,7 +63,9 @@ func BenchmarkAuthenticate(b *testing.B) {
 
 // BenchmarkLogin signs devices in with production argon2id parameters, against argon2id
 // verification alone (Argon2 sub-benchmark): login's ceiling. Each login has a fresh device
-// of a user with room (no eviction).
+// of a user with room (no eviction). "throttled" counts each login in the login throttle
+// (production's, without the address limit: one address here) and clears it; "with device
+// key" presents the key of the user's first login (counted under the key, slid, given back).
 func BenchmarkLogin(b *testing.B) {
 	store := servicetest.Postgres(b)
 	// A slot per core, and room for every parallel caller to wait (b.RunParallel: GOMAXPROCS
@@ -83,29 +85,60 @@ func BenchmarkLogin(b *testing.B) {
 			}
 		})
 	})
-	b.Run("login", func(b *testing.B) {
-		users := services.NewUsers(store.DB, h, services.UsersConfig{DefaultPlan: "standard", RegistrationOpen: true})
-		sessions := services.NewSessions(store.DB, h, services.SessionsConfig{Defaults: defaultTimeouts, TouchInterval: time.Minute})
-		// Enough users that none reaches its limit of 100 (registering hashes too: untimed).
-		var pool []models.User
-		for range b.N/50 + 2 {
-			u, err := users.Register(context.Background(), models.RegisterParams{Email: servicetest.Email(b) + randomSuffix(), Password: testPassword})
-			if err != nil {
-				b.Fatal(err)
+	for _, c := range []struct {
+		name               string
+		throttled, withKey bool
+	}{{"login", false, false}, {"login throttled", true, false}, {"login throttled with device key", true, true}} {
+		withKey := c.withKey
+		b.Run(c.name, func(b *testing.B) {
+			users := services.NewUsers(store.DB, h, services.UsersConfig{DefaultPlan: "standard", RegistrationOpen: true})
+			cfg := services.SessionsConfig{Defaults: defaultTimeouts, TouchInterval: time.Minute}
+			if c.throttled {
+				cfg.Throttle = benchThrottle(b, store)
 			}
-			setLimit(b, store.DB, u.ID, models.Limit{Max: 100, Policy: models.PolicyReject})
-			pool = append(pool, u)
-		}
-		var next atomic.Int64
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				u := pool[int(next.Add(1))%len(pool)]
-				if _, err := sessions.Login(context.Background(), loginParams(u, "bench device")); err != nil {
-					b.Error(err)
-					return
+			sessions := services.NewSessions(store.DB, h, cfg)
+			// Enough users that none reaches its limit of 100 (registering hashes too: untimed),
+			// each with the key of a first login when the logins present one.
+			var pool []models.LoginParams
+			for range b.N/50 + 2 {
+				u, err := users.Register(context.Background(), models.RegisterParams{Email: servicetest.Email(b) + randomSuffix(), Password: testPassword})
+				if err != nil {
+					b.Fatal(err)
 				}
+				setLimit(b, store.DB, u.ID, models.Limit{Max: 100, Policy: models.PolicyReject})
+				p := loginParams(u, "bench device")
+				if withKey {
+					res, err := sessions.Login(context.Background(), p)
+					if err != nil {
+						b.Fatal(err)
+					}
+					p.DeviceKey = res.DeviceKey
+				}
+				pool = append(pool, p)
 			}
+			var next atomic.Int64
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					p := pool[int(next.Add(1))%len(pool)]
+					if _, err := sessions.Login(context.Background(), p); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
 		})
-	})
+	}
+}
+
+// benchThrottle is the production throttle without the address limit (every login comes from
+// one address here): each login is counted, under its key or its account, and cleared.
+func benchThrottle(b *testing.B, store servicetest.Store) *services.Throttle {
+	cfg := services.DefaultThrottle()
+	cfg.IPRate = 0
+	t, err := services.NewThrottle(store.DB, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return t
 }

@@ -89,7 +89,7 @@ func TestCacheAnswersChecksAndForgetsAtOnce(t *testing.T) {
 			for _, tok := range []string{b.Token, d.Token} {
 				c.mustCheck(t, tok)
 			}
-			if err := c.sessions.Revoke(ctx, u.ID, d.Session.ID, b.Session.ID); err != nil {
+			if err := c.sessions.Revoke(ctx, u.ID, d.Session.ID, b.Session.ID, ""); err != nil {
 				t.Fatal(err)
 			}
 			var revoked *models.SessionRevokedError
@@ -173,7 +173,7 @@ func TestCacheCoherentAcrossProcesses(t *testing.T) {
 	if b.cache.Len() != 2 {
 		t.Fatalf("B caches %d sessions, want 2", b.cache.Len())
 	}
-	if err := a.sessions.Revoke(ctx, u.ID, s2.Session.ID, s1.Session.ID); err != nil {
+	if err := a.sessions.Revoke(ctx, u.ID, s2.Session.ID, s1.Session.ID, ""); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "B to refuse the session A revoked", func() bool {

@@ -3,6 +3,7 @@ package services
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -12,7 +13,8 @@ import (
 	"github.com/sessiond/sessiond/models"
 )
 
-// List returns the user's active sessions, newest first, and the limit they count against.
+// List returns the user's active sessions, newest first, the limit they count against, and
+// the fresh-session age under which signing out an older one needs the password.
 func (s *Sessions) List(ctx context.Context, userID string) (models.DeviceList, error) {
 	now := s.now()
 	db := s.db.WithContext(ctx)
@@ -24,6 +26,7 @@ func (s *Sessions) List(ctx context.Context, userID string) (models.DeviceList, 
 	if err != nil {
 		return models.DeviceList{}, fmt.Errorf("list sessions: %w", err)
 	}
+	list.FreshSessionAge, list.At = s.cfg.FreshSessionAge, now
 	return list, nil
 }
 
@@ -43,8 +46,12 @@ func deviceList(db *gorm.DB, u models.User, now time.Time) (models.DeviceList, e
 
 // Revoke signs out one of the user's other sessions (reason revoked_by_user). A session that
 // is not the user's, not active or not there at all is models.ErrNotFound alike; the presenting
-// session is models.ErrUseLogout.
-func (s *Sessions) Revoke(ctx context.Context, userID, currentID, sessionID string) error {
+// session is models.ErrUseLogout. A presenting session younger than the fresh-session age
+// signing out one signed in before it needs the password (Telegram's rule against stolen
+// sessions): without one it is models.ErrSessionTooNew; a wrong one is that joined with
+// models.ErrInvalidCredentials, checked under the account's throttle (so also
+// *models.RateLimitedError). Otherwise password is not looked at.
+func (s *Sessions) Revoke(ctx context.Context, userID, currentID, sessionID, password string) error {
 	if sessionID == currentID {
 		return models.ErrUseLogout
 	}
@@ -52,6 +59,9 @@ func (s *Sessions) Revoke(ctx context.Context, userID, currentID, sessionID stri
 		return models.ErrNotFound // never reaches the store, which would refuse it as a uuid
 	}
 	now := s.now()
+	if err := s.confirmRevoke(ctx, userID, currentID, sessionID, password, now); err != nil {
+		return fmt.Errorf("revoke session %s: %w", sessionID, err)
+	}
 	err := transact(ctx, s.db, s.cfg.Observer, func(tx *gorm.DB, out *ended) error {
 		if _, err := lockUser(tx, userID); err != nil {
 			return err
@@ -68,6 +78,40 @@ func (s *Sessions) Revoke(ctx context.Context, userID, currentID, sessionID stri
 		return fmt.Errorf("revoke session %s: %w", sessionID, err)
 	}
 	return nil
+}
+
+// confirmRevoke applies the fresh-session rule to currentID signing out the active session
+// targetID, checking the password where the rule asks for it. It runs before the revocation's
+// transaction, as hashing must: creation times never change, so what it decided still holds
+// there. A target that is not the user's or not active is left to the transaction (not found).
+func (s *Sessions) confirmRevoke(ctx context.Context, userID, currentID, targetID, password string, now time.Time) error {
+	if s.cfg.FreshSessionAge <= 0 || !validID(currentID) {
+		return nil
+	}
+	var pair []models.Session
+	err := s.db.WithContext(ctx).Where("user_id = ? AND id IN ?", userID, []string{currentID, targetID}).Find(&pair).Error
+	if err != nil {
+		return storeError(err)
+	}
+	var current, target *models.Session
+	for i := range pair {
+		if pair[i].ID == currentID {
+			current = &pair[i]
+		} else {
+			target = &pair[i]
+		}
+	}
+	if current == nil || target == nil || !target.Active(now) || !models.RevokeNeedsPassword(*current, *target, s.cfg.FreshSessionAge, now) {
+		return nil
+	}
+	if password == "" {
+		return models.ErrSessionTooNew
+	}
+	err = verifyUserPassword(ctx, s.db, s.hasher, s.cfg.Throttle, userID, password)
+	if errors.Is(err, models.ErrInvalidCredentials) {
+		return fmt.Errorf("%w: %w", models.ErrSessionTooNew, err)
+	}
+	return err
 }
 
 // RevokeAll signs out the user's other sessions (ScopeOthers) or all of them (ScopeAll), after

@@ -29,18 +29,18 @@ func TestUsersSeeAndRevokeOnlyTheirOwnSessions(t *testing.T) {
 				t.Fatalf("List(A) = %+v, %v; want [A TV, A phone] newest first, limit 2", list, err)
 			}
 			for name, id := range map[string]string{"B's session": bPhone.Session.ID, "unknown": "01a22306-9f95-7682-a7fb-f3fb9ac77e29", "not a uuid": "x'; DROP TABLE sessions; --"} {
-				if err := e.sessions.Revoke(ctx, a.ID, aTV.Session.ID, id); !errors.Is(err, models.ErrNotFound) {
+				if err := e.sessions.Revoke(ctx, a.ID, aTV.Session.ID, id, ""); !errors.Is(err, models.ErrNotFound) {
 					t.Errorf("Revoke(A, %s) = %v, want ErrNotFound", name, err)
 				}
 			}
-			if err := e.sessions.Revoke(ctx, a.ID, aTV.Session.ID, aTV.Session.ID); !errors.Is(err, models.ErrUseLogout) {
+			if err := e.sessions.Revoke(ctx, a.ID, aTV.Session.ID, aTV.Session.ID, ""); !errors.Is(err, models.ErrUseLogout) {
 				t.Errorf("Revoke(presenting session) = %v, want ErrUseLogout", err)
 			}
 			if _, err := e.sessions.Authenticate(ctx, bPhone.Token); err != nil {
 				t.Fatalf("B's session after A's attempts: Authenticate() = %v, want nil", err)
 			}
 
-			if err := e.sessions.Revoke(ctx, a.ID, aTV.Session.ID, aPhone.Session.ID); err != nil {
+			if err := e.sessions.Revoke(ctx, a.ID, aTV.Session.ID, aPhone.Session.ID, ""); err != nil {
 				t.Fatalf("Revoke(A phone) = %v", err)
 			}
 			_, err = e.sessions.Authenticate(ctx, aPhone.Token)
@@ -48,7 +48,7 @@ func TestUsersSeeAndRevokeOnlyTheirOwnSessions(t *testing.T) {
 			if !errors.As(err, &rev) || rev.Reason != models.ReasonRevokedByUser {
 				t.Fatalf("Authenticate(revoked phone) = %v, want SessionRevokedError(revoked_by_user)", err)
 			}
-			if err := e.sessions.Revoke(ctx, a.ID, aTV.Session.ID, aPhone.Session.ID); !errors.Is(err, models.ErrNotFound) {
+			if err := e.sessions.Revoke(ctx, a.ID, aTV.Session.ID, aPhone.Session.ID, ""); !errors.Is(err, models.ErrNotFound) {
 				t.Errorf("Revoke(already revoked) = %v, want ErrNotFound", err)
 			}
 		})

@@ -210,7 +210,9 @@ func (o *OIDC) callback(ctx context.Context, name string, cb models.OIDCCallback
 	}
 	device := models.Device{ID: st.DeviceID, Name: st.DeviceName, Type: st.DeviceType}
 	// The token is spent like a native client's: it cannot be replayed at the token endpoint.
-	res, err := o.login(ctx, prov, id, signIn{device: device, ip: cb.IP, userAgent: cb.UserAgent, keepPending: true, spendToken: id.key})
+	res, err := o.login(ctx, prov, id, signIn{
+		device: device, deviceKey: cb.DeviceKey, ip: cb.IP, userAgent: cb.UserAgent, keepPending: true, spendToken: id.key,
+	})
 	return res, st.ReturnTo, err
 }
 
@@ -287,7 +289,7 @@ func (o *OIDC) loginWithIDToken(ctx context.Context, name string, p models.IDTok
 		return models.LoginResult{}, err
 	}
 	return o.login(ctx, prov, id, signIn{
-		device: device, replaceID: p.ReplaceSessionID, ip: p.IP, userAgent: p.UserAgent, spendToken: id.key,
+		device: device, deviceKey: p.DeviceKey, replaceID: p.ReplaceSessionID, ip: p.IP, userAgent: p.UserAgent, spendToken: id.key,
 	})
 }
 
@@ -366,6 +368,7 @@ func idTokenFailure(err error) error {
 // signIn is how a verified person signs a device in.
 type signIn struct {
 	device        models.Device
+	deviceKey     string // the device's key, if any: given back when valid, else a new one
 	replaceID     string
 	ip, userAgent string
 	keepPending   bool
@@ -414,7 +417,9 @@ func (o *OIDC) loginOnce(ctx context.Context, prov *oidcProvider, id verified, i
 		if err != nil {
 			return err
 		}
-		res, limitErr, err = o.sessions.admit(tx, out, locked, admission{sess: sess, token: token, replaceID: in.replaceID, keepPending: in.keepPending}, now)
+		res, limitErr, err = o.sessions.admit(tx, out, locked, admission{
+			sess: sess, token: token, deviceKey: in.deviceKey, replaceID: in.replaceID, keepPending: in.keepPending,
+		}, now)
 		if err != nil || limitErr != nil {
 			return err
 		}

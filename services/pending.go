@@ -30,20 +30,21 @@ func keepPending(tx *gorm.DB, sess models.Session, now time.Time) (string, error
 
 // Resume completes a login that the reject policy held at the device limit (LoginParams.KeepPending),
 // signing out replaceSessionID to make room, without asking for the password again. The pending
-// login is spent by the transaction that admits it, so it completes at most once.
+// login is spent by the transaction that admits it, so it completes at most once. deviceKey is
+// the device's key, if it has one (LoginParams.DeviceKey): given back when valid, else a new one.
 //
 // Errors: models.ErrPendingLoginInvalid when the token is unknown, spent or expired, or the user
 // was disabled or changed password since (password changes delete pending logins);
 // *models.DeviceLimitError, carrying the same pending token, when the limit still refuses (the
 // chosen session ended meanwhile and another took its place); *models.ValidationError for a
 // malformed session id.
-func (s *Sessions) Resume(ctx context.Context, pending, replaceSessionID string) (models.LoginResult, error) {
-	res, err := s.resume(ctx, pending, replaceSessionID)
+func (s *Sessions) Resume(ctx context.Context, pending, replaceSessionID, deviceKey string) (models.LoginResult, error) {
+	res, err := s.resume(ctx, pending, replaceSessionID, deviceKey)
 	s.cfg.Observer.LoginFinished(loginOutcome(err))
 	return res, err
 }
 
-func (s *Sessions) resume(ctx context.Context, pending, replaceSessionID string) (models.LoginResult, error) {
+func (s *Sessions) resume(ctx context.Context, pending, replaceSessionID, deviceKey string) (models.LoginResult, error) {
 	if replaceSessionID != "" && !validID(replaceSessionID) {
 		return models.LoginResult{}, models.Invalid("replace_session_id", "is not a session id")
 	}
@@ -72,7 +73,7 @@ func (s *Sessions) resume(ctx context.Context, pending, replaceSessionID string)
 			return err
 		}
 		var limitErr *models.DeviceLimitError
-		res, limitErr, err = s.admit(tx, out, locked, admission{sess: sess, token: token, replaceID: replaceSessionID}, now)
+		res, limitErr, err = s.admit(tx, out, locked, admission{sess: sess, token: token, deviceKey: deviceKey, replaceID: replaceSessionID}, now)
 		if err == nil && limitErr != nil {
 			// Still refused: roll back, which keeps the pending login for another choice.
 			limitErr.Pending, limitErr.PendingExpiresAt = pending, pl.ExpiresAt

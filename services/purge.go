@@ -32,7 +32,7 @@ type PurgeResult struct {
 	Expired      int64         // sessions past their idle or absolute expiry
 	Revoked      int64         // revoked sessions older than the retention
 	Events       int64         // session events older than their retention
-	Throttles    int64         // login counters left alone past their window (not locks), spent rate limits
+	Throttles    int64         // login counters left alone past their window (not locks), spent rate limits, expired device keys
 	SignIns      int64         // unfinished sign-ins (held at the limit, gone to a provider), spent ID tokens past expiry
 	Batches      int           // DELETE statements that removed rows
 	LongestBatch time.Duration // the slowest of them
@@ -111,6 +111,7 @@ func (p *Purger) purge(ctx context.Context, dryRun bool, progress func(PurgeResu
 		{"login_throttle", "failures < ? AND updated_at < ?", "updated_at",
 			[]any{p.cfg.Throttle.LockAfter, now.Add(-p.cfg.Throttle.Window)}, &res.Throttles},
 		{"rate_limits", "expires_at <= ?", "expires_at", []any{now}, &res.Throttles},
+		{"device_keys", "expires_at <= ?", "expires_at", []any{now}, &res.Throttles},
 		{"pending_logins", "expires_at <= ?", "expires_at", []any{now}, &res.SignIns},
 		{"oidc_states", "expires_at <= ?", "expires_at", []any{now}, &res.SignIns},
 		{"oidc_used_tokens", "expires_at <= ?", "expires_at", []any{now}, &res.SignIns},

@@ -31,6 +31,11 @@ type SessionsConfig struct {
 	Cache         *SessionCache   // validated sessions kept in memory; nil: every check asks the store
 	Now           func() time.Time
 	Log           *slog.Logger
+
+	DeviceKeyTTL time.Duration // a device key unused this long expires; 0: DefaultDeviceKeyTTL
+	// FreshSessionAge: a session younger than this needs the password to sign out an older
+	// one (Revoke); 0: never.
+	FreshSessionAge time.Duration
 }
 
 // Sessions logs devices in under their user's device limit and checks their tokens.
@@ -46,6 +51,9 @@ func NewSessions(db *gorm.DB, hasher *Hasher, cfg SessionsConfig) *Sessions {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	cfg.Observer = observerOr(cfg.Observer)
+	if cfg.DeviceKeyTTL <= 0 {
+		cfg.DeviceKeyTTL = DefaultDeviceKeyTTL
+	}
 	return &Sessions{db: db, hasher: hasher, cfg: cfg}
 }
 
@@ -75,7 +83,7 @@ func (s *Sessions) login(ctx context.Context, p models.LoginParams) (models.Logi
 	if err := s.cfg.Throttle.admitAddress(ctx, p.IP); err != nil {
 		return models.LoginResult{}, err
 	}
-	user, attempt, err := s.checkPassword(ctx, p.Email, p.Password) // outside the transaction: hashing is slow
+	user, attempt, err := s.checkPassword(ctx, p.Email, p.Password, p.DeviceKey) // outside the transaction: hashing is slow
 	if err != nil {
 		return models.LoginResult{}, err
 	}
@@ -103,7 +111,9 @@ func (s *Sessions) login(ctx context.Context, p models.LoginParams) (models.Logi
 		if err := s.cfg.Throttle.succeededIn(tx, attempt); err != nil {
 			return err
 		}
-		res, limitErr, err = s.admit(tx, out, locked, admission{sess: sess, token: token, replaceID: p.ReplaceSessionID, keepPending: p.KeepPending}, now)
+		res, limitErr, err = s.admit(tx, out, locked, admission{
+			sess: sess, token: token, deviceKey: p.DeviceKey, replaceID: p.ReplaceSessionID, keepPending: p.KeepPending,
+		}, now)
 		return err
 	})
 	if err == nil && limitErr != nil {
@@ -115,78 +125,21 @@ func (s *Sessions) login(ctx context.Context, p models.LoginParams) (models.Logi
 	return res, nil
 }
 
-// admission is a new session waiting for the device limit to admit it.
-type admission struct {
-	sess        models.Session // not yet stored; lifetimes are set by admit
-	token       string
-	replaceID   string // the session to sign out to make room, if any
-	keepPending bool   // on a refusal, keep the login pending (LoginParams.KeepPending)
-}
-
-// admit enforces the device limit for a.sess of the user, whose row the caller has locked, and
-// stores it: the session named by a.replaceID and any of the same device are replaced, and the
-// policy evicts to make room or refuses. A refusal comes back as limitErr with a nil error, so
-// that the caller's transaction commits its record (and the pending login, when asked for).
-func (s *Sessions) admit(tx *gorm.DB, out *ended, user models.User, a admission, now time.Time) (models.LoginResult, *models.DeviceLimitError, error) {
-	sess := a.sess
-	plan, err := planOf(tx, user.PlanID)
-	if err != nil {
-		return models.LoginResult{}, nil, err
-	}
-	// Lifetimes come from the plan as it is now, under the lock.
-	t := plan.Timeouts(s.cfg.Defaults)
-	sess.ExpiresAt = now.Add(t.Absolute)
-	sess.IdleExpiresAt = models.IdleDeadline(now, t.Idle, sess.ExpiresAt)
-	active, err := activeSessions(tx, user.ID, now)
-	if err != nil {
-		return models.LoginResult{}, nil, err
-	}
-	adm, err := models.Admit(active, sess.DeviceID, a.replaceID, user.EffectiveLimit(plan, now))
-	var limitErr *models.DeviceLimitError
-	if errors.As(err, &limitErr) {
-		if a.keepPending {
-			if limitErr.Pending, err = keepPending(tx, sess, now); err != nil {
-				return models.LoginResult{}, nil, err
-			}
-			limitErr.PendingExpiresAt = now.Add(PendingLoginTTL)
-		}
-		// Commit the refusal to the history; the caller still gets the error.
-		ev := sessionEvent(sess, models.EventLimitRejected, actorSelf(user.ID), now, map[string]any{"limit": limitErr.Limit})
-		ev.SessionID = nil // the refused session never existed
-		return models.LoginResult{}, limitErr, insertEvents(tx, ev)
-	}
-	if err != nil {
-		return models.LoginResult{}, nil, err
-	}
-	if err := revoke(tx, out, adm.Replaced, models.ReasonReplaced, sess.ID, actorSelf(user.ID), now); err != nil {
-		return models.LoginResult{}, nil, err
-	}
-	if err := revoke(tx, out, adm.Evicted, models.ReasonEvicted, sess.ID, actorSelf(user.ID), now); err != nil {
-		return models.LoginResult{}, nil, err
-	}
-	if err := storeError(tx.Create(&sess).Error); err != nil {
-		return models.LoginResult{}, nil, err
-	}
-	if err := insertEvents(tx, sessionEvent(sess, models.EventLogin, actorSelf(user.ID), now, nil)); err != nil {
-		return models.LoginResult{}, nil, err
-	}
-	return models.LoginResult{Token: a.token, Session: sess, User: user, Evicted: adm.Evicted}, nil, nil
-}
-
-// checkPassword returns the active user with this email and password, after the account
-// throttle has counted the attempt. Unknown emails are throttled alike and verified against a
-// dummy hash, so every failure costs the same and reads the same, as does a locked account.
-// So does an email NormalizeEmail refuses: no account has it (it is counted under itself).
-// The hashing slot comes first: a login the full queue refuses (models.ErrOverloaded), or
-// whose deadline passes while it waits, is neither counted nor hashed.
-func (s *Sessions) checkPassword(ctx context.Context, raw, password string) (models.User, accountAttempt, error) {
+// checkPassword returns the active user with this email and password, after the throttle has
+// counted the attempt (under the device key, when it is a valid one of this account). Unknown
+// emails are throttled alike and verified against a dummy hash, so every failure costs the
+// same and reads the same, as does a locked account or device key, and an email NormalizeEmail
+// refuses (no account has it: it is counted under itself). The hashing slot comes first: a
+// login the full queue refuses (models.ErrOverloaded), or whose deadline passes while it
+// waits, is neither counted nor hashed.
+func (s *Sessions) checkPassword(ctx context.Context, raw, password, deviceKey string) (models.User, loginAttempt, error) {
 	email, malformed := accountEmail(raw)
 	release, err := s.hasher.acquire(ctx)
 	if err != nil {
-		return models.User{}, accountAttempt{}, err
+		return models.User{}, loginAttempt{}, err
 	}
 	defer release()
-	attempt, err := s.cfg.Throttle.admitAccount(ctx, email)
+	attempt, err := s.cfg.Throttle.admitLogin(ctx, email, deviceKey)
 	if err != nil {
 		return models.User{}, attempt, err
 	}

@@ -106,41 +106,96 @@ func (t *Throttle) admitAddress(ctx context.Context, ip string) error {
 	return nil
 }
 
-// accountAttempt is a login attempt the account throttle let through, already counted as a
-// failure; succeeded clears the count.
-type accountAttempt struct {
-	key    string
-	locked bool // the account is locked: the attempt must fail whatever the password
+// counter is one failure count of the login throttle: an account's row of login_throttle
+// (made by its first failure), or a device key's own columns in device_keys.
+type counter struct {
+	table, column, key string // the row: WHERE column = key
+	count              string // counts one more failure unless locked or delayed (see admit)
+	reset              string // clears the count and any lock or delay
 }
 
-// admitAccount counts a login attempt for email as a failure before its password is checked,
-// so that attempts racing each other are all counted and the delay that follows the n-th
-// binds the (n+1)-th at once. Inside the delay it returns *models.RateLimitedError and counts
-// nothing. A locked account is admitted with locked set: the caller verifies the password
-// anyway (the same work and answer as a wrong one) and refuses.
-func (t *Throttle) admitAccount(ctx context.Context, email string) (accountAttempt, error) {
-	a := accountAttempt{key: accountKey(email)}
+// accountCounter is the failure count of the account with this normalised email.
+func accountCounter(email string) counter {
+	return counter{table: "login_throttle", column: "key", key: accountKey(email), count: countAccountFailure,
+		reset: `DELETE FROM login_throttle WHERE key = ?`}
+}
+
+// deviceKeyCounter is the failure count of the device key with this id.
+func deviceKeyCounter(id string) counter {
+	return counter{table: "device_keys", column: "id", key: id, count: countDeviceKeyFailure,
+		reset: `UPDATE device_keys SET failures = 0, failed_at = NULL, blocked_until = NULL WHERE id = ?`}
+}
+
+// The statements that count one more failure (named arguments: key, now, stale — a count
+// last changed before it starts again —, and lock_after). Neither counts a locked or delayed
+// one; both return the new count.
+const (
+	countAccountFailure = `INSERT INTO login_throttle (key, failures, blocked_until, updated_at) VALUES (@key, 1, NULL, @now)
+ON CONFLICT (key) DO UPDATE SET
+    failures = CASE WHEN login_throttle.updated_at < @stale THEN 1 ELSE login_throttle.failures + 1 END,
+    blocked_until = NULL, updated_at = excluded.updated_at
+WHERE login_throttle.failures < @lock_after AND (login_throttle.blocked_until IS NULL OR login_throttle.blocked_until <= @now)
+RETURNING failures`
+	countDeviceKeyFailure = `UPDATE device_keys SET
+    failures = CASE WHEN failed_at IS NULL OR failed_at < @stale THEN 1 ELSE failures + 1 END,
+    failed_at = @now, blocked_until = NULL
+WHERE id = @key AND failures < @lock_after AND (blocked_until IS NULL OR blocked_until <= @now)
+RETURNING failures`
+)
+
+// loginAttempt is a login attempt the throttle let through, already counted as a failure
+// under its counter; succeeded clears that count.
+type loginAttempt struct {
+	counter counter
+	locked  bool // the counter is locked: the attempt must fail whatever the password
+}
+
+// admitLogin counts a login attempt for the account with this normalised email: under the
+// device key presented when it is a valid key of this account (the account's count, lock and
+// delays do not apply to it, nor feed on it), else under the account, as an attempt without a
+// key (an unknown, malformed, expired or other account's key reads exactly like none).
+func (t *Throttle) admitLogin(ctx context.Context, email, deviceKey string) (loginAttempt, error) {
+	c := accountCounter(email)
+	if t == nil {
+		return loginAttempt{counter: c}, nil
+	}
+	id, ok, err := validDeviceKey(t.db.WithContext(ctx), email, deviceKey, t.now())
+	if err != nil {
+		return loginAttempt{counter: c}, fmt.Errorf("login throttle: %w", err)
+	}
+	if ok {
+		c = deviceKeyCounter(id)
+	}
+	return t.admit(ctx, c)
+}
+
+// admit counts a login attempt as a failure of c before its password is checked, so that
+// attempts racing each other are all counted and the delay that follows the n-th binds the
+// (n+1)-th at once. Inside the delay it returns *models.RateLimitedError and counts nothing. A
+// locked counter is admitted with locked set: the caller verifies the password anyway (the
+// same work and answer as a wrong one) and refuses.
+func (t *Throttle) admit(ctx context.Context, c counter) (loginAttempt, error) {
+	a := loginAttempt{counter: c}
 	if t == nil {
 		return a, nil
 	}
 	now := t.now()
 	err := t.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var failures []int
-		err := tx.Raw(`INSERT INTO login_throttle (key, failures, blocked_until, updated_at) VALUES (?, 1, NULL, ?)
-ON CONFLICT (key) DO UPDATE SET
-    failures = CASE WHEN login_throttle.updated_at < ? THEN 1 ELSE login_throttle.failures + 1 END,
-    blocked_until = NULL, updated_at = excluded.updated_at
-WHERE login_throttle.failures < ? AND (login_throttle.blocked_until IS NULL OR login_throttle.blocked_until <= ?)
-RETURNING failures`, a.key, now, now.Add(-t.cfg.Window), t.cfg.LockAfter, now).Scan(&failures).Error
+		err := tx.Raw(c.count, map[string]any{
+			"key": c.key, "now": now, "stale": now.Add(-t.cfg.Window), "lock_after": t.cfg.LockAfter,
+		}).Scan(&failures).Error
 		if err != nil {
 			return err
 		}
+		block := fmt.Sprintf(`UPDATE %s SET blocked_until = ? WHERE %s = ?`, c.table, c.column)
 		if len(failures) == 0 { // locked, or inside the delay
 			var row struct {
 				Failures     int
 				BlockedUntil *time.Time
 			}
-			if err := tx.Raw(`SELECT failures, blocked_until FROM login_throttle WHERE key = ?`, a.key).Scan(&row).Error; err != nil {
+			err := tx.Raw(fmt.Sprintf(`SELECT failures, blocked_until FROM %s WHERE %s = ?`, c.table, c.column), c.key).Scan(&row).Error
+			if err != nil {
 				return err
 			}
 			if row.Failures >= t.cfg.LockAfter {
@@ -151,16 +206,16 @@ RETURNING failures`, a.key, now, now.Add(-t.cfg.Window), t.cfg.LockAfter, now).S
 					return &models.RateLimitedError{RetryAfter: row.BlockedUntil.Sub(now)}
 				}
 				a.locked = true
-				return tx.Exec(`UPDATE login_throttle SET blocked_until = ? WHERE key = ?`, now.Add(t.cfg.MaxDelay), a.key).Error
+				return tx.Exec(block, now.Add(t.cfg.MaxDelay), c.key).Error
 			}
-			wait := time.Second // the row just changed under us: try again shortly
+			wait := time.Second // the row just changed (or went) under us: try again shortly
 			if row.BlockedUntil != nil && row.BlockedUntil.After(now) {
 				wait = row.BlockedUntil.Sub(now)
 			}
 			return &models.RateLimitedError{RetryAfter: wait}
 		}
 		if delay, ok := t.delayAfter(failures[0]); ok {
-			return tx.Exec(`UPDATE login_throttle SET blocked_until = ? WHERE key = ?`, now.Add(delay), a.key).Error
+			return tx.Exec(block, now.Add(delay), c.key).Error
 		}
 		return nil
 	})
@@ -187,11 +242,12 @@ func (t *Throttle) delayAfter(n int) (time.Duration, bool) {
 	return min(d, t.cfg.MaxDelay), true
 }
 
-// verify checks the password of a signed-in user (a bulk sign-out, a password change) under
-// the account's throttle: a stolen token must not become a way to guess the password. A lock
-// does not bar these checks (the person holds a live session, and a password change is how
-// a locked account is reset); the delays do. As at login, the hashing slot is taken before
-// the attempt is counted, so a refusal for a full queue or a passed deadline never counts.
+// verify checks the password of a signed-in user (a bulk sign-out, a password change, signing
+// out an older session from a new one) under the account's throttle: a stolen token must not
+// become a way to guess the password. A lock does not bar these checks (the person holds a
+// live session, and a password change is how a locked account is reset); the delays do. As at
+// login, the hashing slot is taken before the attempt is counted, so a refusal for a full queue
+// or a passed deadline never counts.
 func (t *Throttle) verify(ctx context.Context, h *Hasher, email, password, hash string) error {
 	a, err := t.admitAndVerify(ctx, h, email, password, hash)
 	if err != nil {
@@ -200,94 +256,60 @@ func (t *Throttle) verify(ctx context.Context, h *Hasher, email, password, hash 
 	return t.succeeded(ctx, a)
 }
 
-// admitAndVerify counts the attempt and checks the password, holding a hashing slot.
-func (t *Throttle) admitAndVerify(ctx context.Context, h *Hasher, email, password, hash string) (accountAttempt, error) {
+// admitAndVerify counts the attempt under the account and checks the password, holding a
+// hashing slot.
+func (t *Throttle) admitAndVerify(ctx context.Context, h *Hasher, email, password, hash string) (loginAttempt, error) {
 	release, err := h.acquire(ctx)
 	if err != nil {
-		return accountAttempt{}, err
+		return loginAttempt{}, err
 	}
 	defer release()
-	a, err := t.admitAccount(ctx, email)
+	a, err := t.admit(ctx, accountCounter(email))
 	if err != nil {
 		return a, err
 	}
 	return a, verifyPassword(h, password, hash)
 }
 
-// succeededIn clears, in tx, the failure count of an attempt whose password was right.
-func (t *Throttle) succeededIn(tx *gorm.DB, a accountAttempt) error {
+// succeededIn clears, in tx, the failure count an attempt whose password was right was
+// counted under: the device key's, or the account's. A success with a key leaves the
+// account's count alone: the owner signing in on a known device must not hand whoever is
+// guessing from elsewhere a fresh round of attempts.
+func (t *Throttle) succeededIn(tx *gorm.DB, a loginAttempt) error {
 	if t == nil {
 		return nil
 	}
-	return storeError(tx.Exec(`DELETE FROM login_throttle WHERE key = ?`, a.key).Error)
+	return storeError(tx.Exec(a.counter.reset, a.counter.key).Error)
 }
 
 // succeeded clears the failure count of an attempt whose password was right.
-func (t *Throttle) succeeded(ctx context.Context, a accountAttempt) error {
+func (t *Throttle) succeeded(ctx context.Context, a loginAttempt) error {
 	if t == nil {
 		return nil
 	}
-	return t.clear(ctx, a.key)
-}
-
-// Reset clears the failure count and any lock of the account with this email: the way back
-// for a locked account (an operator's unlock, a password change).
-func (t *Throttle) Reset(ctx context.Context, email string) error {
-	if t == nil {
-		return nil
-	}
-	normal, _ := accountEmail(email)
-	return t.clear(ctx, accountKey(normal))
-}
-
-func (t *Throttle) clear(ctx context.Context, key string) error {
-	if err := t.db.WithContext(ctx).Exec(`DELETE FROM login_throttle WHERE key = ?`, key).Error; err != nil {
-		return fmt.Errorf("login throttle reset: %w", storeError(err))
+	if err := t.succeededIn(t.db.WithContext(ctx), a); err != nil {
+		return fmt.Errorf("login throttle reset: %w", err)
 	}
 	return nil
 }
 
-// rateStore keeps the GCRA state of the per-address limits in the rate_limits table
-// (throttled.GCRAStoreCtx). Time is the application clock, which every process shares
-// closely enough (GCRA tolerates small skews).
-type rateStore struct {
-	db  *gorm.DB
-	now func() time.Time
-}
-
-// rateStoreError marks a store failure, so that it is not taken for a lost race.
-type rateStoreError struct{ err error }
-
-func (e *rateStoreError) Error() string { return "rate limit store: " + e.err.Error() }
-
-func storeFailed(err error) error {
-	if err == nil {
+// Reset clears the failure counts and any locks of the account with this email and of its
+// device keys: the way back for a locked account (an operator's unlock, a password change).
+func (t *Throttle) Reset(ctx context.Context, email string) error {
+	if t == nil {
 		return nil
 	}
-	return &rateStoreError{err: fmt.Errorf("rate limit: %w", storeError(err))}
-}
-
-func (s *rateStore) GetWithTime(ctx context.Context, key string) (int64, time.Time, error) {
-	now := s.now()
-	var values []int64
-	err := s.db.WithContext(ctx).Raw(`SELECT value FROM rate_limits WHERE key = ? AND expires_at > ?`, key, now).Scan(&values).Error
-	if err != nil || len(values) == 0 {
-		return -1, now, storeFailed(err)
+	email, _ = accountEmail(email)
+	err := t.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		c := accountCounter(email)
+		if err := tx.Exec(c.reset, c.key).Error; err != nil {
+			return err
+		}
+		return tx.Exec(`UPDATE device_keys SET failures = 0, failed_at = NULL, blocked_until = NULL
+WHERE user_id IN (SELECT id FROM users WHERE email = ?) AND failures > 0`, email).Error
+	})
+	if err != nil {
+		return fmt.Errorf("login throttle reset: %w", storeError(err))
 	}
-	return values[0], now, nil
-}
-
-func (s *rateStore) SetIfNotExistsWithTTL(ctx context.Context, key string, value int64, ttl time.Duration) (bool, error) {
-	now := s.now()
-	res := s.db.WithContext(ctx).Exec(`INSERT INTO rate_limits (key, value, expires_at) VALUES (?, ?, ?)
-ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
-WHERE rate_limits.expires_at <= ?`, key, value, now.Add(ttl), now)
-	return res.RowsAffected == 1, storeFailed(res.Error)
-}
-
-func (s *rateStore) CompareAndSwapWithTTL(ctx context.Context, key string, old, value int64, ttl time.Duration) (bool, error) {
-	now := s.now()
-	res := s.db.WithContext(ctx).Exec(`UPDATE rate_limits SET value = ?, expires_at = ? WHERE key = ? AND value = ? AND expires_at > ?`,
-		value, now.Add(ttl), key, old, now)
-	return res.RowsAffected == 1, storeFailed(res.Error)
+	return nil
 }

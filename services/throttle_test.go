@@ -210,34 +210,7 @@ func TestThrottleCountsRacingAttempts(t *testing.T) {
 			e := newThrottled(t, store, accountOnly())
 			u := e.register(t, nil)
 			before := e.hasher.Runs()
-			var (
-				wg               sync.WaitGroup
-				mu               sync.Mutex
-				checked, refused int
-				unexpected       []error
-				start            = make(chan struct{})
-			)
-			for range 30 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					err := e.attempt(u.Email, "wrong password", "")
-					var limited *models.RateLimitedError
-					mu.Lock()
-					defer mu.Unlock()
-					switch {
-					case errors.Is(err, models.ErrInvalidCredentials):
-						checked++
-					case errors.As(err, &limited):
-						refused++
-					default:
-						unexpected = append(unexpected, err)
-					}
-				}()
-			}
-			close(start)
-			wg.Wait()
+			checked, refused, unexpected := raceAttempts(30, func() error { return e.attempt(u.Email, "wrong password", "") })
 			if len(unexpected) > 0 || checked != 5 || refused != 25 {
 				t.Fatalf("30 racing attempts: %d checked, %d refused, others %v; want 5 and 25", checked, refused, unexpected)
 			}
@@ -246,6 +219,35 @@ func TestThrottleCountsRacingAttempts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// raceAttempts runs n attempts released at once and sorts their outcomes: a password checked
+// (and wrong), refused by the throttle, or anything else.
+func raceAttempts(n int, attempt func() error) (checked, refused int, unexpected []error) {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		start = make(chan struct{})
+	)
+	for range n {
+		wg.Go(func() {
+			<-start
+			err := attempt()
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, models.ErrInvalidCredentials):
+				checked++
+			case errors.As(err, new(*models.RateLimitedError)):
+				refused++
+			default:
+				unexpected = append(unexpected, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	return checked, refused, unexpected
 }
 
 // TestThrottleLimitsAddresses: an address gets its burst and then one attempt per period,

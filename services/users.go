@@ -139,7 +139,8 @@ func clock(now func() time.Time) time.Time {
 // ChangePassword replaces the user's password after checking the current one
 // (models.ErrInvalidCredentials when wrong) and the policy for the new one
 // (*models.WeakPasswordError). Unless signOutOthers is false, every other session of the user
-// is revoked (reason password_changed) in the same transaction; the presenting one stays.
+// is revoked (reason password_changed) in the same transaction, and every device key but the
+// presenting device's is deleted; the presenting session stays.
 func (u *Users) ChangePassword(ctx context.Context, userID, currentSessionID, current, next string, signOutOthers bool) error {
 	var user models.User
 	if err := u.db.WithContext(ctx).Where("id = ?", userID).Take(&user).Error; err != nil {
@@ -183,6 +184,12 @@ func (u *Users) ChangePassword(ctx context.Context, userID, currentSessionID, cu
 		}
 		if err := revoke(tx, out, others, models.ReasonPasswordChanged, userID, actorSelf(userID), now); err != nil {
 			return err
+		}
+		// Signed out, the other devices stop counting as known too (only this one's key stays).
+		if signOutOthers {
+			if err := voidDeviceKeys(tx, userID, currentSessionID); err != nil {
+				return err
+			}
 		}
 		var cur models.Session
 		if err := tx.Where("id = ?", currentSessionID).Take(&cur).Error; err != nil {

@@ -95,6 +95,9 @@ func newApp(env *environment) (*app, error) {
 		Observer:      obs,
 		Cache:         a.cache,
 		Log:           log,
+
+		DeviceKeyTTL:    cfg.DeviceKeyTTL,
+		FreshSessionAge: cfg.FreshSessionAge,
 	})
 	return a, nil
 }

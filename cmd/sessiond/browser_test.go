@@ -344,6 +344,41 @@ func TestBrowser(t *testing.T) {
 		laptop.wantText(".usage", "1 of 4")
 	})
 
+	t.Run("a new sign-in needs the password to sign out an older device", func(t *testing.T) {
+		email := register(t)
+		if status, body := apiLogin(t, email, "Living room TV"); status != 201 {
+			t.Fatalf("TV login = %d %v", status, body)
+		}
+		laptop := newDevice(t, chromium, base, "New laptop")
+		laptop.signIn(email, pw)
+		laptop.wantText("main", "signed in less than 24 hours ago")
+		password := `form.confirm input[name=password]`
+		laptop.do("sign the TV out without the password",
+			chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('form.confirm input').forEach(e => { e.required = false })`),
+			chromedp.Click(chromedp.CSS(`form.confirm button.danger`)),
+			chromedp.WaitVisible(chromedp.CSS(".notice.error")),
+		)
+		laptop.wantText(".notice", "enter your password")
+		laptop.open("/devices") // a page without a notice, so that the next one is awaited
+		laptop.do("a wrong password",
+			chromedp.SendKeys(chromedp.CSS(password), "not my password"),
+			chromedp.Click(chromedp.CSS(`form.confirm button.danger`)),
+			chromedp.WaitVisible(chromedp.CSS(".notice.error")),
+		)
+		laptop.wantText(".notice", "Wrong password")
+		laptop.wantText("ul.devices", "Living room TV")
+		laptop.do("the right password",
+			chromedp.SendKeys(chromedp.CSS(password), pw),
+			chromedp.Click(chromedp.CSS(`form.confirm button.danger`)),
+			chromedp.WaitVisible(chromedp.CSS(".notice.ok")),
+		)
+		laptop.wantText(".notice", "signed out")
+		if got := laptop.text("ul.devices"); strings.Contains(got, "Living room TV") {
+			t.Fatalf("after signing the TV out with the password the list still reads %q", got)
+		}
+		laptop.checkPage()
+	})
+
 	t.Run("admin changes a plan and signs a user out", func(t *testing.T) {
 		email := register(t)
 		if status, body := apiLogin(t, email, "Garage TV"); status != 201 {

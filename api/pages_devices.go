@@ -1,0 +1,140 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sessiond/sessiond/models"
+)
+
+// The "Your devices" page: the list, signing one device out (with the password when this
+// browser signed in recently and the device before it), signing all others out.
+
+// devicesData is the "Your devices" page.
+type devicesData struct {
+	Sessions    []models.Session
+	CurrentID   string
+	Limit       int
+	PlanName    string
+	Policy      string
+	OverLimit   string // why more devices than the limit are signed in, if they are
+	BadPassword bool   // the password of "sign out all others" was refused
+	// Confirm marks the devices this one, signed in less than FreshAge ago, may sign out only
+	// with the password; Asked is the one whose sign-out was just refused for it (the notice
+	// says why).
+	Confirm  map[string]bool
+	FreshAge string
+	Asked    string
+}
+
+var policyTexts = map[models.LimitPolicy]string{
+	models.PolicyEvictOldest:      "at the limit, a new sign-in signs out your oldest device",
+	models.PolicyEvictLeastRecent: "at the limit, a new sign-in signs out the device you used least recently",
+	models.PolicyReject:           "at the limit, a new sign-in asks you which device to sign out",
+}
+
+var nextSignIn = map[models.LimitPolicy]string{
+	models.PolicyEvictOldest:      "signs out the oldest",
+	models.PolicyEvictLeastRecent: "signs out the one used least recently",
+	models.PolicyReject:           "will ask you which to sign out",
+}
+
+func (h *handler) devicesPage(c *gin.Context) {
+	h.renderDevices(c, http.StatusOK, doneNotice(c), "")
+}
+
+// renderDevices renders the devices page with notice n; asked names the device whose sign-out
+// just asked for the password, if any.
+func (h *handler) renderDevices(c *gin.Context, status int, n *notice, asked string) {
+	p := principal(c)
+	list, err := h.sessions.List(c.Request.Context(), p.User.ID)
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	d := devicesData{
+		Sessions: list.Sessions, CurrentID: p.Session.ID, Limit: list.Limit.Max,
+		PlanName: capitalize(p.Plan.Name), Policy: policyTexts[list.Limit.Policy],
+		BadPassword: asked == "" && n != nil && n.Kind == "error",
+		Confirm:     map[string]bool{}, FreshAge: longDuration(list.FreshSessionAge), Asked: asked,
+	}
+	for _, s := range list.Sessions {
+		if s.ID == asked || list.NeedsPassword(p.Session, s) {
+			d.Confirm[s.ID] = true
+		}
+	}
+	if len(list.Sessions) > list.Limit.Max {
+		d.OverLimit = fmt.Sprintf("Your plan now allows %d %s. These stay signed in; the next sign-in %s.",
+			list.Limit.Max, plural(list.Limit.Max, "device", "devices"), nextSignIn[list.Limit.Policy])
+	}
+	h.render(c, status, "devices", pageData{Nav: "devices", Notice: n, Data: d})
+}
+
+// doneNotice confirms what the last form did; the query names one of a fixed set of outcomes,
+// so a link cannot make the page say anything else.
+func doneNotice(c *gin.Context) *notice {
+	n, err := strconv.Atoi(c.Query("n"))
+	if err != nil || n < 0 || n > 1000 {
+		n = 0
+	}
+	switch c.Query("done") {
+	case "signed_out":
+		return &notice{Kind: "ok", Text: "The device was signed out. It will be told why the next time it is used."}
+	case "gone":
+		return &notice{Kind: "ok", Text: "That device was already signed out."}
+	case "others":
+		return &notice{Kind: "ok", Text: fmt.Sprintf("Signed out %d other %s.", n, plural(n, "device", "devices"))}
+	case "evicted":
+		return &notice{Kind: "ok", Title: "Signed in", Text: fmt.Sprintf("To stay within your plan, %d %s signed out.", n, plural(n, "device was", "devices were"))}
+	case "replaced":
+		return &notice{Kind: "ok", Title: "Signed in", Text: "The device you chose was signed out."}
+	case "plan_saved":
+		return &notice{Kind: "ok", Text: "Plan saved."}
+	case "enforced":
+		return &notice{Kind: "ok", Text: fmt.Sprintf("Plan saved and enforced: %d %s signed out.", n, plural(n, "session", "sessions"))}
+	}
+	return nil
+}
+
+func (h *handler) signOutDevice(c *gin.Context) {
+	p := principal(c)
+	id := c.Param("id")
+	err := h.sessions.Revoke(c.Request.Context(), p.User.ID, p.Session.ID, id, c.PostForm("password"))
+	var limited *models.RateLimitedError
+	switch {
+	case err == nil:
+		c.Redirect(http.StatusSeeOther, "/devices?done=signed_out")
+	case errors.Is(err, models.ErrNotFound):
+		c.Redirect(http.StatusSeeOther, "/devices?done=gone")
+	case errors.Is(err, models.ErrSessionTooNew):
+		status, n := failureNotice(err)
+		n.Text = "This device signed in recently: enter your password to sign out a device that signed in before it."
+		if errors.Is(err, models.ErrInvalidCredentials) {
+			n.Text = "Wrong password: the device was not signed out."
+		}
+		h.renderDevices(c, status, n, id)
+	case errors.As(err, &limited):
+		status, n := failureNotice(err)
+		h.renderDevices(c, status, n, id)
+	default:
+		h.pageFail(c, err)
+	}
+}
+
+func (h *handler) signOutOthers(c *gin.Context) {
+	p := principal(c)
+	n, err := h.sessions.RevokeAll(c.Request.Context(), p.User.ID, p.Session.ID, c.PostForm("password"), models.ScopeOthers)
+	if err != nil {
+		status, msg := failureNotice(err)
+		if errors.Is(err, models.ErrInvalidCredentials) {
+			msg.Text = "Wrong password: no device was signed out."
+		}
+		h.renderDevices(c, status, msg, "")
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/devices?done=others&n="+strconv.Itoa(n))
+}
