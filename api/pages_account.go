@@ -136,94 +136,6 @@ func (h *handler) browserID(c *gin.Context) string {
 	return "browser-" + id
 }
 
-// limitData is the chooser: the device waiting to sign in and the ones it can replace.
-type limitData struct {
-	Device      string
-	Limit       int
-	Sessions    []models.Session
-	MinutesLeft int
-	Free        bool // a device signed out meanwhile: the sign-in can go ahead without a choice
-}
-
-func (h *handler) chooserPage(c *gin.Context) {
-	token, err := c.Cookie(h.pendingCookie())
-	if err != nil || token == "" {
-		c.Redirect(http.StatusSeeOther, "/login")
-		return
-	}
-	held, err := h.sessions.Held(c.Request.Context(), token)
-	if errors.Is(err, models.ErrPendingLoginInvalid) {
-		h.clearPending(c)
-		h.renderLogin(c, http.StatusOK, prefilledLogin(c, ""), expiredChoice)
-		return
-	}
-	if err != nil {
-		h.pageFail(c, err)
-		return
-	}
-	var n *notice
-	switch c.Query("retry") {
-	case "choose":
-		n = &notice{Kind: "error", Text: "Choose a device to sign out."}
-	case "gone":
-		n = &notice{Kind: "warn", Text: "That device had already signed out, and another took its place. Choose again."}
-	}
-	h.render(c, http.StatusOK, "limit", pageData{Notice: n, Data: limitData{
-		Device: held.Device.Name, Limit: held.Limit.Max, Sessions: held.Sessions,
-		MinutesLeft: max(1, int(time.Until(held.ExpiresAt).Minutes()+0.5)),
-		Free:        len(held.Sessions) < held.Limit.Max || held.Limit.Policy != models.PolicyReject,
-	}})
-}
-
-var expiredChoice = &notice{Kind: "warn", Title: "That sign-in has expired", Text: "Sign in again to continue."}
-
-func (h *handler) chooserSubmit(c *gin.Context) {
-	token, err := c.Cookie(h.pendingCookie())
-	if err != nil || token == "" {
-		c.Redirect(http.StatusSeeOther, "/login")
-		return
-	}
-	// No choice is fine when a device signed out meanwhile; otherwise the limit asks again.
-	res, err := h.sessions.Resume(c.Request.Context(), token, c.PostForm("replace_session_id"))
-	var (
-		limit   *models.DeviceLimitError
-		invalid *models.ValidationError
-	)
-	switch {
-	case err == nil:
-		h.setCookie(c, res.Token, res.Session)
-		h.clearPending(c)
-		to := "/devices"
-		if len(res.Evicted) > 0 {
-			to += "?done=replaced"
-		}
-		c.Redirect(http.StatusSeeOther, to)
-	case errors.As(err, &limit) && c.PostForm("replace_session_id") == "":
-		c.Redirect(http.StatusSeeOther, "/devices/limit?retry=choose")
-	case errors.As(err, &limit):
-		c.Redirect(http.StatusSeeOther, "/devices/limit?retry=gone")
-	case errors.As(err, &invalid):
-		c.Redirect(http.StatusSeeOther, "/devices/limit?retry=choose")
-	case errors.Is(err, models.ErrPendingLoginInvalid):
-		h.clearPending(c)
-		h.renderLogin(c, http.StatusOK, prefilledLogin(c, ""), expiredChoice)
-	default:
-		h.pageFail(c, err)
-	}
-}
-
-// chooserCancel abandons the held sign-in: the browser forgets it and so does the store.
-func (h *handler) chooserCancel(c *gin.Context) {
-	if token, err := c.Cookie(h.pendingCookie()); err == nil && token != "" {
-		if err := h.sessions.Cancel(c.Request.Context(), token); err != nil {
-			h.pageFail(c, err)
-			return
-		}
-	}
-	h.clearPending(c)
-	c.Redirect(http.StatusSeeOther, "/login")
-}
-
 func (h *handler) logoutSubmit(c *gin.Context) {
 	p := principal(c)
 	if err := h.sessions.Logout(c.Request.Context(), p.User.ID, p.Session.ID); err != nil {
@@ -240,9 +152,10 @@ type devicesData struct {
 	Sessions    []models.Session
 	CurrentID   string
 	Limit       int
+	Noun        string // "device" or "devices", for "1 of 1 device", "2 of 1 devices"
 	PlanName    string
 	Policy      string
-	OverLimit   string // why more devices than the limit are signed in, if they are
+	OverLimit   string // what being over the limit means, if the account is
 	BadPassword bool
 }
 
@@ -252,10 +165,12 @@ var policyTexts = map[models.LimitPolicy]string{
 	models.PolicyReject:           "at the limit, a new sign-in asks you which device to sign out",
 }
 
-var nextSignIn = map[models.LimitPolicy]string{
-	models.PolicyEvictOldest:      "signs out the oldest",
-	models.PolicyEvictLeastRecent: "signs out the one used least recently",
-	models.PolicyReject:           "will ask you which to sign out",
+// overLimit says what the next sign-in does to an account over its limit (a lowered plan),
+// given how many devices it must sign out.
+var overLimit = map[models.LimitPolicy]string{
+	models.PolicyEvictOldest:      "over your plan's limit, a new sign-in signs out the %d oldest",
+	models.PolicyEvictLeastRecent: "over your plan's limit, a new sign-in signs out the %d used least recently",
+	models.PolicyReject:           "over your plan's limit, a new sign-in will ask you to choose %d to sign out",
 }
 
 func (h *handler) devicesPage(c *gin.Context) {
@@ -269,14 +184,16 @@ func (h *handler) renderDevices(c *gin.Context, status int, n *notice) {
 		h.pageFail(c, err)
 		return
 	}
+	signedIn := len(list.Sessions)
 	d := devicesData{
 		Sessions: list.Sessions, CurrentID: p.Session.ID, Limit: list.Limit.Max,
+		Noun:     plural(max(signedIn, list.Limit.Max), "device", "devices"),
 		PlanName: capitalize(p.Plan.Name), Policy: policyTexts[list.Limit.Policy],
 		BadPassword: n != nil && n.Kind == "error",
 	}
-	if len(list.Sessions) > list.Limit.Max {
-		d.OverLimit = fmt.Sprintf("Your plan now allows %d %s. These stay signed in; the next sign-in %s.",
-			list.Limit.Max, plural(list.Limit.Max, "device", "devices"), nextSignIn[list.Limit.Policy])
+	if signedIn > list.Limit.Max {
+		// These stay signed in; only a new sign-in must make room, for itself too.
+		d.OverLimit = fmt.Sprintf(overLimit[list.Limit.Policy], signedIn-max(list.Limit.Max, 1)+1)
 	}
 	h.render(c, status, "devices", pageData{Nav: "devices", Notice: n, Data: d})
 }
@@ -298,6 +215,9 @@ func doneNotice(c *gin.Context) *notice {
 	case "evicted":
 		return &notice{Kind: "ok", Title: "Signed in", Text: fmt.Sprintf("To stay within your plan, %d %s signed out.", n, plural(n, "device was", "devices were"))}
 	case "replaced":
+		if n > 1 {
+			return &notice{Kind: "ok", Title: "Signed in", Text: fmt.Sprintf("The %d devices you chose were signed out.", n)}
+		}
 		return &notice{Kind: "ok", Title: "Signed in", Text: "The device you chose was signed out."}
 	case "plan_saved":
 		return &notice{Kind: "ok", Text: "Plan saved."}

@@ -70,8 +70,9 @@ func (s *Sessions) login(ctx context.Context, p models.LoginParams) (models.Logi
 	if err != nil {
 		return models.LoginResult{}, err
 	}
-	if p.ReplaceSessionID != "" && !validID(p.ReplaceSessionID) {
-		return models.LoginResult{}, models.Invalid("replace_session_id", "is not a session id")
+	chosen, err := chosenSessions(p.ReplaceSessionID, p.ReplaceSessionIDs)
+	if err != nil {
+		return models.LoginResult{}, err
 	}
 	if err := s.cfg.Throttle.admitAddress(ctx, p.IP); err != nil {
 		return models.LoginResult{}, err
@@ -104,7 +105,7 @@ func (s *Sessions) login(ctx context.Context, p models.LoginParams) (models.Logi
 		if err := s.cfg.Throttle.succeededIn(tx, attempt); err != nil {
 			return err
 		}
-		res, limitErr, err = s.admit(tx, out, locked, admission{sess: sess, token: token, replaceID: p.ReplaceSessionID, keepPending: p.KeepPending}, now)
+		res, limitErr, err = s.admit(tx, out, locked, admission{sess: sess, token: token, chosen: chosen, keepPending: p.KeepPending}, now)
 		return err
 	})
 	if err == nil && limitErr != nil {
@@ -120,13 +121,13 @@ func (s *Sessions) login(ctx context.Context, p models.LoginParams) (models.Logi
 type admission struct {
 	sess        models.Session // not yet stored; lifetimes are set by admit
 	token       string
-	replaceID   string // the session to sign out to make room, if any
-	keepPending bool   // on a refusal, keep the login pending (LoginParams.KeepPending)
+	chosen      []string // the sessions to sign out to make room, if any (chosenSessions)
+	keepPending bool     // on a refusal, keep the login pending (LoginParams.KeepPending)
 }
 
 // admit enforces the device limit for a.sess of the user, whose row the caller has locked, and
-// stores it: the session named by a.replaceID and any of the same device are replaced, and the
-// policy evicts to make room or refuses. A refusal comes back as limitErr with a nil error, so
+// stores it: the sessions a.chosen names are evicted and any of the same device replaced, and
+// the policy evicts to make room or refuses. A refusal comes back as limitErr with a nil error, so
 // that the caller's transaction commits its record (and the pending login, when asked for).
 func (s *Sessions) admit(tx *gorm.DB, out *ended, user models.User, a admission, now time.Time) (models.LoginResult, *models.DeviceLimitError, error) {
 	sess := a.sess
@@ -142,9 +143,10 @@ func (s *Sessions) admit(tx *gorm.DB, out *ended, user models.User, a admission,
 	if err != nil {
 		return models.LoginResult{}, nil, err
 	}
-	adm, err := models.Admit(active, sess.DeviceID, a.replaceID, user.EffectiveLimit(plan, now))
+	adm, err := models.Admit(active, sess.DeviceID, a.chosen, user.EffectiveLimit(plan, now))
 	var limitErr *models.DeviceLimitError
 	if errors.As(err, &limitErr) {
+		limitErr.Device = sess.Device()
 		if a.keepPending {
 			if limitErr.Pending, err = keepPending(tx, sess, now); err != nil {
 				return models.LoginResult{}, nil, err
@@ -152,7 +154,7 @@ func (s *Sessions) admit(tx *gorm.DB, out *ended, user models.User, a admission,
 			limitErr.PendingExpiresAt = now.Add(PendingLoginTTL)
 		}
 		// Commit the refusal to the history; the caller still gets the error.
-		ev := sessionEvent(sess, models.EventLimitRejected, actorSelf(user.ID), now, map[string]any{"limit": limitErr.Limit})
+		ev := sessionEvent(sess, models.EventLimitRejected, actorSelf(user.ID), now, map[string]any{"limit": limitErr.Limit, "must_sign_out": limitErr.MustSignOut})
 		ev.SessionID = nil // the refused session never existed
 		return models.LoginResult{}, limitErr, insertEvents(tx, ev)
 	}
