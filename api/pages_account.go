@@ -223,6 +223,10 @@ func doneNotice(c *gin.Context) *notice {
 		return &notice{Kind: "ok", Text: "Plan saved."}
 	case "enforced":
 		return &notice{Kind: "ok", Text: fmt.Sprintf("Plan saved and enforced: %d %s signed out.", n, plural(n, "session", "sessions"))}
+	case "enforcing":
+		return &notice{Kind: "warn", Title: "Plan saved, still enforcing", Text: fmt.Sprintf(
+			"%d %s signed out so far. The rest of the plan's users are brought down by the purge job's next pass, on any server; nothing more to do here.",
+			n, plural(n, "session", "sessions"))}
 	}
 	return nil
 }
