@@ -32,9 +32,9 @@ const (
 // enforcer runs plan enforcements (models.PlanEnforcement): for the request that records one
 // (Plans.Update) and for the purge pass that finishes those left unfinished.
 //
-// Concurrency: each user is brought down in a transaction that locks the enforcement's row,
-// then the user's (the login lock), and advances the enforcement's cursor and counts with the
-// evictions, so a user is done and counted exactly once however runs stop or die. Only the run
+// Concurrency: each user is brought down in a transaction under the user's lock (the login
+// lock) that also advances the enforcement's cursor and counts, if the run still holds the
+// claim, so a user is done and counted exactly once however runs stop or die. Only the run
 // holding the claim does users; the others leave it alone until its lease lapses.
 type enforcer struct {
 	db  *gorm.DB
@@ -94,12 +94,17 @@ func (e enforcer) run(ctx context.Context, enf models.PlanEnforcement, runner st
 			if ctx.Err() != nil || (!stop.IsZero() && !time.Now().Before(stop)) {
 				return ended(enf, stepDone, nil)
 			}
-			cur, state, err := e.step(ctx, enf.ID, runner, userID)
-			if err != nil || state != stepDone {
-				return ended(cur, state, err)
+			n, err := e.step(ctx, enf, runner, userID)
+			if errors.Is(err, errClaimLost) {
+				return ended(e.whyLost(ctx, enf.ID))
 			}
-			mine += cur.SessionsEvicted - res.Sessions
-			res.Users, res.Sessions = cur.Users, cur.SessionsEvicted
+			if err != nil {
+				return ended(enf, stepDone, err)
+			}
+			mine, res.Sessions = mine+n, res.Sessions+n
+			if n > 0 {
+				res.Users++
+			}
 		}
 		if len(ids) < enforceBatch {
 			return ended(e.finish(ctx, enf.ID, runner))
@@ -124,39 +129,62 @@ GROUP BY s.user_id HAVING count(*) > min(p.max_sessions) ORDER BY s.user_id LIMI
 type stepState int
 
 const (
-	stepDone     stepState = iota // the step was taken
+	stepDone     stepState = iota // the run may go on
 	stepLost                      // another run holds the claim now
 	stepFinished                  // finished (by this run, another, or a newer enforcement), or its plan deleted
 )
 
-// step brings one user down in one transaction with the enforcement's progress and the
-// renewal of runner's claim, and returns the enforcement as the step left it.
-func (e enforcer) step(ctx context.Context, id, runner, userID string) (models.PlanEnforcement, stepState, error) {
+// errClaimLost rolls a step back: the enforcement is no longer the run's to advance.
+var errClaimLost = errors.New("plan enforcement no longer claimed by this run")
+
+// step brings one user down and returns how many sessions it evicted. The enforcement's
+// progress (cursor, counts) and the renewal of runner's lease commit in the same transaction,
+// and only while runner holds the claim: otherwise the step rolls back with errClaimLost. The
+// progress UPDATE takes the enforcement's row lock after the user's (lock order: user, then
+// enforcement; nothing takes them the other way round), which serialises it with a takeover,
+// a supersede or a finish.
+func (e enforcer) step(ctx context.Context, enf models.PlanEnforcement, runner, userID string) (int, error) {
 	now := clock(e.now)
-	var (
-		cur   models.PlanEnforcement
-		state stepState
-	)
+	var n int
 	err := transact(ctx, e.db, e.obs, func(tx *gorm.DB, out *ended) error {
 		var err error
-		// Lock order: the enforcement, then the user (then the user's sessions, as a login).
-		if cur, state, err = lockClaimed(tx, id, runner); err != nil || state != stepDone {
+		if n, err = bringDown(tx, out, enf, userID, now); err != nil {
 			return err
 		}
-		n, err := bringDown(tx, out, cur, userID, now)
-		if err != nil {
-			return err
-		}
-		until := now.Add(enforceLease)
-		cur.LastUserID, cur.SessionsEvicted, cur.ClaimedUntil = userID, cur.SessionsEvicted+n, &until
+		users := 0
 		if n > 0 {
-			cur.Users++
+			users = 1
 		}
-		return storeError(tx.Model(&models.PlanEnforcement{}).Where("id = ?", id).Updates(map[string]any{
-			"last_user_id": userID, "users": cur.Users, "sessions_evicted": cur.SessionsEvicted, "claimed_until": until,
-		}).Error)
+		upd := tx.Model(&models.PlanEnforcement{}).Where("id = ? AND claimed_by = ? AND finished_at IS NULL", enf.ID, runner).
+			Updates(map[string]any{
+				"last_user_id": userID, "users": gorm.Expr("users + ?", users),
+				"sessions_evicted": gorm.Expr("sessions_evicted + ?", n), "claimed_until": now.Add(enforceLease),
+			})
+		if err := storeError(upd.Error); err != nil {
+			return err
+		}
+		if upd.RowsAffected == 0 {
+			return errClaimLost
+		}
+		return nil
 	})
-	return cur, state, err
+	return n, err
+}
+
+// whyLost reads why a step found the enforcement no longer its run's: finished (or gone with
+// its plan), or claimed by another run.
+func (e enforcer) whyLost(ctx context.Context, id string) (models.PlanEnforcement, stepState, error) {
+	var cur models.PlanEnforcement
+	err := storeError(e.db.WithContext(ctx).Where("id = ?", id).Take(&cur).Error)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return cur, stepFinished, nil
+	case err != nil:
+		return cur, stepLost, err
+	case cur.Finished():
+		return cur, stepFinished, nil
+	}
+	return cur, stepLost, nil
 }
 
 // finish marks the enforcement finished, if runner still holds it.

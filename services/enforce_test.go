@@ -221,6 +221,55 @@ func TestEnforcementHasOneRunAtATime(t *testing.T) {
 	}
 }
 
+// TestEnforcementRunStopsOnceTakenOver: the request stops past its lease after its first
+// user, a purge pass takes the enforcement over and is itself between two users when the
+// request comes back. The request must stop at once (enforcing: the purge has it) rather than
+// work beside it; the purge then finishes alone.
+//
+// Checked by hand once (2026-12-01): with the step's progress not conditioned on the claim,
+// the request carried on beside the purge and this test failed on both stores.
+func TestEnforcementRunStopsOnceTakenOver(t *testing.T) {
+	const users, perUser = 50, 3
+	for _, store := range servicetest.FreshStores(t) {
+		t.Run(store.Name, func(t *testing.T) {
+			clock := newFakeClock()
+			purgePaused, resumePurge, purgeDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
+			purger := services.NewPurger(store.Open(t), services.PurgeConfig{RevokedRetention: revokedRetention, EventRetention: eventRetention,
+				Now: clock.Now, Observer: hook(func(step int) {
+					if step == 1 {
+						close(purgePaused)
+						<-resumePurge
+					}
+				})})
+			var (
+				pres services.PurgeResult
+				perr error
+			)
+			plans := services.NewPlans(store.DB, clock.Now, nil, hook(func(step int) {
+				if step == 1 {
+					clock.Advance(time.Minute) // past the lease
+					go func() {
+						defer close(purgeDone)
+						pres, perr = purger.Purge(context.Background(), false, nil)
+					}()
+					<-purgePaused
+				}
+			}))
+			plan, newest := planOfUsers(t, store.DB, plans, clock.Now(), users, perUser)
+			_, res, err := plans.Update(context.Background(), admin, plan.ID, models.PlanInput{MaxSessions: ptr(1)}, true)
+			close(resumePurge)
+			<-purgeDone
+			if err != nil || !res.Enforcing || res.Users != 1 {
+				t.Errorf("Update(enforce now), taken over after 1 user = %+v, %v; want enforcing, 1 user done", res, err)
+			}
+			if perr != nil || pres.Enforcements != 1 || pres.Enforced != int64((users-1)*(perUser-1)) {
+				t.Errorf("Purge() = %+v, %v; want it to finish alone: %d sessions evicted", pres, perr, (users-1)*(perUser-1))
+			}
+			wantBroughtDown(t, store.DB, plan, newest, perUser)
+		})
+	}
+}
+
 // TestNewerEnforcementSupersedesAnOlder: an enforcement down to 2 is left unfinished, then the
 // plan goes down to 1 with enforce now: the older is finished as superseded, and the newer
 // brings everyone to 1.
