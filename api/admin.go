@@ -132,7 +132,9 @@ func (h *handler) updatePlan(c *gin.Context) {
 		"idle_timeout": seconds(p.IdleTimeoutSeconds), "absolute_timeout": seconds(p.AbsoluteTimeoutSeconds),
 	}
 	if enforce == "now" {
+		// What was done so far; enforcing: the rest is recorded and the purge job finishes it.
 		out["enforced"] = gin.H{"users": res.Users, "sessions_evicted": res.Sessions}
+		out["enforcing"] = res.Enforcing
 	}
 	c.JSON(http.StatusOK, out)
 }

@@ -83,8 +83,9 @@ func TestAdminManagesPlansUsersAndClients(t *testing.T) {
 			}
 			r = s.json("PATCH", "/v1/admin/plans/"+planID+"?enforce=now", map[string]any{"max_sessions": 1}, adm...)
 			enforced, _ := r.body["enforced"].(map[string]any)
-			if r.Code != 200 || r.body["max_sessions"] != float64(1) || enforced["sessions_evicted"] != float64(2) {
-				t.Fatalf("PATCH plan ?enforce=now = %d %s, want 2 sessions evicted", r.Code, r.Body)
+			if r.Code != 200 || r.body["max_sessions"] != float64(1) || enforced["sessions_evicted"] != float64(2) ||
+				enforced["users"] != float64(1) || r.body["enforcing"] != false {
+				t.Fatalf("PATCH plan ?enforce=now = %d %s, want 2 sessions of 1 user evicted, finished", r.Code, r.Body)
 			}
 			if r := s.do("GET", "/v1/auth/session", "", "", bearer(tokens[0])...); r.errorCode() != "session_evicted" {
 				t.Errorf("oldest device after enforce = %d %s, want session_evicted", r.Code, r.Body)

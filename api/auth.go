@@ -33,10 +33,11 @@ func (h *handler) register(c *gin.Context) {
 }
 
 type loginRequest struct {
-	Email            string        `json:"email"`
-	Password         string        `json:"password"`
-	Device           deviceRequest `json:"device"`
-	ReplaceSessionID string        `json:"replace_session_id"`
+	Email             string        `json:"email"`
+	Password          string        `json:"password"`
+	Device            deviceRequest `json:"device"`
+	ReplaceSessionID  string        `json:"replace_session_id"`
+	ReplaceSessionIDs []string      `json:"replace_session_ids"`
 }
 
 // deviceRequest is the device a login names, with the key an earlier sign-in gave it.
@@ -58,13 +59,14 @@ func (h *handler) login(c *gin.Context) {
 		return
 	}
 	res, err := h.sessions.Login(c.Request.Context(), models.LoginParams{
-		Email:            req.Email,
-		Password:         req.Password,
-		Device:           req.Device.model(),
-		DeviceKey:        h.deviceKey(c, req.Device.Key),
-		ReplaceSessionID: req.ReplaceSessionID,
-		IP:               c.ClientIP(),
-		UserAgent:        c.Request.UserAgent(),
+		Email:             req.Email,
+		Password:          req.Password,
+		Device:            req.Device.model(),
+		DeviceKey:         h.deviceKey(c, req.Device.Key),
+		ReplaceSessionID:  req.ReplaceSessionID,
+		ReplaceSessionIDs: req.ReplaceSessionIDs,
+		IP:                c.ClientIP(),
+		UserAgent:         c.Request.UserAgent(),
 	})
 	if err != nil {
 		h.fail(c, err)

@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/sessiond/sessiond/api"
 	"github.com/sessiond/sessiond/models"
+	"github.com/sessiond/sessiond/services"
 	"github.com/sessiond/sessiond/services/servicetest"
 )
 
@@ -67,8 +70,8 @@ func TestRejectPolicyAnswers409WithDevices(t *testing.T) {
 			first := s.login(t, email, "Phone")
 			r := s.login(t, email, "TV")
 			d := r.errorDetails()
-			if r.Code != http.StatusConflict || r.errorCode() != "device_limit_reached" || d["limit"] != float64(1) {
-				t.Fatalf("login over the limit = %d %s, want 409 device_limit_reached limit 1", r.Code, r.Body)
+			if r.Code != http.StatusConflict || r.errorCode() != "device_limit_reached" || d["limit"] != float64(1) || d["must_sign_out"] != float64(1) {
+				t.Fatalf("login over the limit = %d %s, want 409 device_limit_reached limit 1, must_sign_out 1", r.Code, r.Body)
 			}
 			listed := d["sessions"].([]any)
 			firstID := first.body["session"].(map[string]any)["id"]
@@ -78,6 +81,62 @@ func TestRejectPolicyAnswers409WithDevices(t *testing.T) {
 			r = s.login(t, email, "TV", map[string]any{"replace_session_id": firstID})
 			if r.Code != http.StatusCreated {
 				t.Fatalf("login with replace_session_id = %d %s, want 201", r.Code, r.Body)
+			}
+		})
+	}
+}
+
+// TestOverTheLimitAnswers409WithMustSignOut is issue 18's trap through the API: a user moved
+// to a reject plan of 1 device with 4 signed in (3 over) is told that 4 must go; naming 3 is
+// refused again with the same answer, and naming 4 (replace_session_id and
+// replace_session_ids together) gets in.
+func TestOverTheLimitAnswers409WithMustSignOut(t *testing.T) {
+	for _, store := range servicetest.Stores(t) {
+		t.Run(store.Name, func(t *testing.T) {
+			s := newServer(t, store, options{})
+			email := s.register(t)
+			s.setLimit(t, email, models.Limit{Max: 4, Policy: models.PolicyReject})
+			var tokens []string
+			for _, d := range []string{"Phone", "Laptop", "Tablet", "Kitchen TV"} {
+				tokens = append(tokens, s.mustLogin(t, email, d))
+				s.clock.Advance(time.Second)
+			}
+			s.setLimit(t, email, models.Limit{Max: 1, Policy: models.PolicyReject})
+
+			r := s.login(t, email, "Living room TV")
+			d := r.errorDetails()
+			listed, _ := d["sessions"].([]any)
+			if r.Code != http.StatusConflict || r.errorCode() != "device_limit_reached" || d["must_sign_out"] != float64(4) || len(listed) != 4 ||
+				!strings.Contains(r.body["error"].(map[string]any)["message"].(string), "sign 4 of them out") {
+				t.Fatalf("login 3 over the limit = %d %s, want 409 with must_sign_out 4 of 4 listed", r.Code, r.Body)
+			}
+			var ids []any
+			for _, l := range listed {
+				ids = append(ids, l.(map[string]any)["id"])
+			}
+			r = s.login(t, email, "Living room TV", map[string]any{"replace_session_ids": ids[:3]})
+			if r.Code != http.StatusConflict || r.errorDetails()["must_sign_out"] != float64(4) {
+				t.Fatalf("login naming 3 = %d %s, want 409 still asking for 4", r.Code, r.Body)
+			}
+			if r := s.do("GET", "/v1/auth/session", "", "", bearer(tokens[0])...); r.Code != 200 {
+				t.Fatalf("a device named in a refused login = %d %s, want still signed in", r.Code, r.Body)
+			}
+			r = s.login(t, email, "Living room TV", map[string]any{"replace_session_id": ids[3], "replace_session_ids": ids[:3]})
+			if r.Code != http.StatusCreated || len(r.body["evicted"].([]any)) != 4 {
+				t.Fatalf("login naming all 4 = %d %s, want 201 with 4 evicted", r.Code, r.Body)
+			}
+			for _, tok := range tokens {
+				if r := s.do("GET", "/v1/auth/session", "", "", bearer(tok)...); r.errorCode() != "session_evicted" || r.errorDetails()["by_device_name"] != "Living room TV" {
+					t.Errorf("a named device afterwards = %d %s, want session_evicted by Living room TV", r.Code, r.Body)
+				}
+			}
+			tooMany := make([]string, services.MaxReplaceSessions+1)
+			for i := range tooMany {
+				tooMany[i] = uuid.NewString()
+			}
+			r = s.login(t, email, "Another TV", map[string]any{"replace_session_ids": tooMany})
+			if r.Code != http.StatusBadRequest || r.errorDetails()["fields"].(map[string]any)["replace_session_ids"] == nil {
+				t.Errorf("login naming %d sessions = %d %.300s, want 400 naming replace_session_ids", len(tooMany), r.Code, r.Body)
 			}
 		})
 	}

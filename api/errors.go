@@ -72,9 +72,8 @@ func classify(err error) apiError {
 	case errors.As(err, &weak):
 		return apiError{status: http.StatusBadRequest, Code: "weak_password", Message: weak.Reason + "."}
 	case errors.As(err, &limit):
-		return apiError{http.StatusConflict, "device_limit_reached",
-			"Your plan's device limit is reached: sign one device out to continue.",
-			map[string]any{"limit": limit.Limit, "sessions": toSessions(limit.Sessions, "")}}
+		return apiError{http.StatusConflict, "device_limit_reached", limitMessage(limit),
+			map[string]any{"limit": limit.Limit, "must_sign_out": limit.MustSignOut, "sessions": toSessions(limit.Sessions, "")}}
 	case errors.As(err, &evicted):
 		return apiError{http.StatusUnauthorized, "session_evicted",
 			"This device was signed out because another device signed in and the plan's device limit was reached.",
@@ -130,6 +129,16 @@ var sentinels = []struct {
 	{models.ErrPlanInUse, apiError{status: http.StatusConflict, Code: "plan_in_use", Message: "Users are on this plan: move them first."}},
 	{models.ErrLastAdmin, apiError{status: http.StatusConflict, Code: "last_admin", Message: "This is the last enabled admin: make another account admin first."}},
 	{models.ErrConflict, apiError{status: http.StatusConflict, Code: "conflict", Message: "That already exists."}},
+}
+
+// limitMessage says what a refusal at the device limit asks for: one device at the limit,
+// more when the account is over it (a lowered plan).
+func limitMessage(e *models.DeviceLimitError) string {
+	if e.MustSignOut <= 1 {
+		return "Your plan's device limit is reached: sign one device out to continue."
+	}
+	return fmt.Sprintf("Your plan allows %d %s and %d are signed in: sign %d of them out to continue.",
+		e.Limit, plural(e.Limit, "device", "devices"), len(e.Sessions), e.MustSignOut)
 }
 
 func evictedDetails(e *models.SessionEvictedError) map[string]any {

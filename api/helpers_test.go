@@ -233,7 +233,7 @@ func (f fakeSessions) History(context.Context, string, int, string) ([]models.Se
 func (f fakeSessions) Held(context.Context, string) (models.HeldLogin, error) {
 	return models.HeldLogin{}, f.err
 }
-func (f fakeSessions) Resume(context.Context, string, string, string) (models.LoginResult, error) {
+func (f fakeSessions) Resume(context.Context, string, []string, string) (models.LoginResult, error) {
 	return models.LoginResult{}, f.err
 }
 func (f fakeSessions) Cancel(context.Context, string) error { return f.err }

@@ -83,6 +83,10 @@ func TestHostileRequests(t *testing.T) {
 				{"login: 300-byte email", "POST", "/v1/auth/login", j, `{"email":"` + long(300) + `@b.co","password":"` + password + `"}`, nil, 401, "invalid_credentials", ""},
 				{"login: 10 KB password", "POST", "/v1/auth/login", j, `{"email":"` + email + `","password":"` + long(10<<10) + `"}`, nil, 401, "invalid_credentials", ""},
 				{"login: replace a garbage id", "POST", "/v1/auth/login", j, `{"email":"` + email + `","password":"` + password + `","replace_session_id":"' OR 1=1 --"}`, nil, 400, "invalid_request", "replace_session_id"},
+				{"login: replace garbage ids", "POST", "/v1/auth/login", j, `{"email":"` + email + `","password":"` + password + `","replace_session_ids":["' OR 1=1 --"]}`, nil, 400, "invalid_request", "replace_session_ids"},
+				{"login: replace ids a string", "POST", "/v1/auth/login", j, `{"email":"a@b.co","password":"x","replace_session_ids":"0190a000-0000-7000-8000-000000000001"}`, nil, 400, "invalid_request", "replace_session_ids"},
+				{"login: replace ids of numbers", "POST", "/v1/auth/login", j, `{"email":"a@b.co","password":"x","replace_session_ids":[1]}`, nil, 400, "invalid_request", "replace_session_ids"},
+				{"login: replace ids with a null", "POST", "/v1/auth/login", j, `{"email":"` + email + `","password":"` + password + `","replace_session_ids":[null]}`, nil, 400, "invalid_request", "replace_session_ids"},
 				{"login: multipart", "POST", "/v1/auth/login", "multipart/form-data; boundary=x", "--x--", nil, 415, "unsupported_media_type", ""},
 				{"login: 65 KiB body", "POST", "/v1/auth/login", j, `{"email":"` + long(65<<10) + `"}`, nil, 413, "request_too_large", ""},
 				{"healthz: 65 KiB body", "GET", "/healthz", j, long(65 << 10), nil, 413, "request_too_large", ""},
@@ -238,7 +242,7 @@ var (
 		"GET /healthz", "GET /readyz", "GET /nope", "POST /v1/auth/login/", "GET //v1//sessions",
 	}
 	barrageMethods = []string{"GET", "POST", "PATCH", "DELETE", "PUT", "HEAD", "OPTIONS"}
-	barrageFields  = []string{"email", "password", "device", "name", "type", "id", "replace_session_id", "scope",
+	barrageFields  = []string{"email", "password", "device", "name", "type", "id", "replace_session_id", "replace_session_ids", "scope",
 		"current_password", "new_password", "sign_out_others", "max_sessions", "limit_policy", "plan_id", "role",
 		"disabled", "max_sessions_override", "limit_policy_override", "idle_timeout_seconds", "display_name"}
 	barrageQueries = []string{"", "?limit=2", "?limit=-5", "?limit=abc", "?before=%00", "?enforce=now", "?email=%27",

@@ -121,10 +121,11 @@ var oidcTexts = map[string]string{
 }
 
 type idTokenRequest struct {
-	IDToken          string        `json:"id_token"`
-	Nonce            string        `json:"nonce"`
-	Device           deviceRequest `json:"device"`
-	ReplaceSessionID string        `json:"replace_session_id"`
+	IDToken           string        `json:"id_token"`
+	Nonce             string        `json:"nonce"`
+	Device            deviceRequest `json:"device"`
+	ReplaceSessionID  string        `json:"replace_session_id"`
+	ReplaceSessionIDs []string      `json:"replace_session_ids"`
 }
 
 // oidcToken signs a native client's device in with an ID token it holds: the answers of
@@ -143,7 +144,8 @@ func (h *handler) oidcToken(c *gin.Context) {
 		IDToken: req.IDToken, Nonce: req.Nonce,
 		Device:           req.Device.model(),
 		DeviceKey:        h.deviceKey(c, req.Device.Key),
-		ReplaceSessionID: req.ReplaceSessionID, IP: c.ClientIP(), UserAgent: c.Request.UserAgent(),
+		ReplaceSessionID: req.ReplaceSessionID, ReplaceSessionIDs: req.ReplaceSessionIDs,
+		IP: c.ClientIP(), UserAgent: c.Request.UserAgent(),
 	})
 	if err != nil {
 		h.fail(c, err)

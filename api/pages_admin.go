@@ -83,6 +83,8 @@ func (h *handler) adminSavePlan(c *gin.Context) {
 	}
 	var invalid *models.ValidationError
 	switch {
+	case err == nil && res.Enforcing:
+		c.Redirect(http.StatusSeeOther, "/admin?done=enforcing&n="+strconv.Itoa(res.Sessions))
 	case err == nil && enforce:
 		c.Redirect(http.StatusSeeOther, "/admin?done=enforced&n="+strconv.Itoa(res.Sessions))
 	case err == nil:

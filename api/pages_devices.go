@@ -19,9 +19,10 @@ type devicesData struct {
 	Sessions    []models.Session
 	CurrentID   string
 	Limit       int
+	Noun        string // "device" or "devices", for "1 of 1 device", "2 of 1 devices"
 	PlanName    string
 	Policy      string
-	OverLimit   string // why more devices than the limit are signed in, if they are
+	OverLimit   string // what being over the limit means, if the account is
 	BadPassword bool   // the password of "sign out all others" was refused
 	// Confirm marks the devices this one, signed in less than FreshAge ago, may sign out only
 	// with the password; Asked is the one whose sign-out was just refused for it (the notice
@@ -37,10 +38,12 @@ var policyTexts = map[models.LimitPolicy]string{
 	models.PolicyReject:           "at the limit, a new sign-in asks you which device to sign out",
 }
 
-var nextSignIn = map[models.LimitPolicy]string{
-	models.PolicyEvictOldest:      "signs out the oldest",
-	models.PolicyEvictLeastRecent: "signs out the one used least recently",
-	models.PolicyReject:           "will ask you which to sign out",
+// overLimit says what the next sign-in does to an account over its limit (a lowered plan),
+// given how many devices it must sign out.
+var overLimit = map[models.LimitPolicy]string{
+	models.PolicyEvictOldest:      "over your plan's limit, a new sign-in signs out the %d oldest",
+	models.PolicyEvictLeastRecent: "over your plan's limit, a new sign-in signs out the %d used least recently",
+	models.PolicyReject:           "over your plan's limit, a new sign-in will ask you to choose %d to sign out",
 }
 
 func (h *handler) devicesPage(c *gin.Context) {
@@ -56,8 +59,10 @@ func (h *handler) renderDevices(c *gin.Context, status int, n *notice, asked str
 		h.pageFail(c, err)
 		return
 	}
+	signedIn := len(list.Sessions)
 	d := devicesData{
 		Sessions: list.Sessions, CurrentID: p.Session.ID, Limit: list.Limit.Max,
+		Noun:     plural(max(signedIn, list.Limit.Max), "device", "devices"),
 		PlanName: capitalize(p.Plan.Name), Policy: policyTexts[list.Limit.Policy],
 		BadPassword: asked == "" && n != nil && n.Kind == "error",
 		Confirm:     map[string]bool{}, FreshAge: longDuration(list.FreshSessionAge), Asked: asked,
@@ -67,9 +72,9 @@ func (h *handler) renderDevices(c *gin.Context, status int, n *notice, asked str
 			d.Confirm[s.ID] = true
 		}
 	}
-	if len(list.Sessions) > list.Limit.Max {
-		d.OverLimit = fmt.Sprintf("Your plan now allows %d %s. These stay signed in; the next sign-in %s.",
-			list.Limit.Max, plural(list.Limit.Max, "device", "devices"), nextSignIn[list.Limit.Policy])
+	if signedIn > list.Limit.Max {
+		// These stay signed in; only a new sign-in must make room, for itself too.
+		d.OverLimit = fmt.Sprintf(overLimit[list.Limit.Policy], signedIn-max(list.Limit.Max, 1)+1)
 	}
 	h.render(c, status, "devices", pageData{Nav: "devices", Notice: n, Data: d})
 }
@@ -91,11 +96,18 @@ func doneNotice(c *gin.Context) *notice {
 	case "evicted":
 		return &notice{Kind: "ok", Title: "Signed in", Text: fmt.Sprintf("To stay within your plan, %d %s signed out.", n, plural(n, "device was", "devices were"))}
 	case "replaced":
+		if n > 1 {
+			return &notice{Kind: "ok", Title: "Signed in", Text: fmt.Sprintf("The %d devices you chose were signed out.", n)}
+		}
 		return &notice{Kind: "ok", Title: "Signed in", Text: "The device you chose was signed out."}
 	case "plan_saved":
 		return &notice{Kind: "ok", Text: "Plan saved."}
 	case "enforced":
 		return &notice{Kind: "ok", Text: fmt.Sprintf("Plan saved and enforced: %d %s signed out.", n, plural(n, "session", "sessions"))}
+	case "enforcing":
+		return &notice{Kind: "warn", Title: "Plan saved, still enforcing", Text: fmt.Sprintf(
+			"%d %s signed out so far. The rest of the plan's users are brought down by the purge job's next pass, on any server; nothing more to do here.",
+			n, plural(n, "session", "sessions"))}
 	}
 	return nil
 }

@@ -220,6 +220,77 @@ func TestPagesDeviceChooser(t *testing.T) {
 	}
 }
 
+// TestPagesChooserOverTheLimit: an account moved to a reject plan of 1 device with 3 signed in
+// sees it on its devices page; a new browser's sign-in asks for all 3 to go, with checkboxes;
+// choosing 2 says truthfully that 1 more is needed, with the 2 still checked; choosing 3 gets in.
+func TestPagesChooserOverTheLimit(t *testing.T) {
+	for _, store := range servicetest.Stores(t) {
+		t.Run(store.Name, func(t *testing.T) {
+			s := newServer(t, store, options{})
+			email := s.register(t)
+			s.setLimit(t, email, models.Limit{Max: 3, Policy: models.PolicyReject})
+			phone := newBrowser(s)
+			wantRedirect(t, "sign in the phone", phone.signIn(email, password, "Phone"), "/devices")
+			var ids []string
+			for _, d := range []string{"Living room TV", "Bedroom TV"} {
+				tok := s.mustLogin(t, email, d)
+				ids = append(ids, s.do("GET", "/v1/auth/session", "", "", bearer(tok)...).body["session"].(map[string]any)["id"].(string))
+			}
+			s.setLimit(t, email, models.Limit{Max: 1, Policy: models.PolicyReject})
+			wantPage(t, "devices over the limit", phone.get("/devices"), 200,
+				"<strong>3 of 1</strong> devices: <span class=\"over\">over your plan&#39;s limit, a new sign-in will ask you to choose 3 to sign out</span>")
+
+			b := newBrowser(s)
+			wantRedirect(t, "sign in 2 over the limit", b.signIn(email, password, "Laptop"), "/devices/limit")
+			r := b.get("/devices/limit")
+			wantPage(t, "chooser", r, 200, "Your plan now allows 1 device and 3 are signed in: choose 3 to sign out",
+				"Sign out 3 of these devices", `type="checkbox" name="replace_session_id" value="`+ids[0]+`"`)
+			if strings.Contains(r.Body.String(), `type="radio"`) || strings.Contains(r.Body.String(), " required") {
+				t.Fatal("the chooser for 3 offers radio buttons or requires a single choice")
+			}
+			wantRedirect(t, "continue without a choice", b.post("/devices/limit", nil), "/devices/limit?retry=choose")
+			wantPage(t, "chooser asking again", b.get("/devices/limit?retry=choose"), 200, "Choose 3 devices to sign out.")
+
+			r = b.post("/devices/limit", url.Values{"replace_session_id": ids})
+			wantPage(t, "choosing 2 of 3", r, http.StatusConflict, "To sign in on Laptop, 3 devices must be signed out and you chose 2: choose 1 more.",
+				`value="`+ids[0]+`" checked`, `value="`+ids[1]+`" checked`, "Sign out 3 of these devices")
+			if strings.Contains(r.Body.String(), "no longer signed in") || strings.Contains(r.Body.String(), "already signed out") {
+				t.Fatalf("choosing too few says a device was gone:\n%s", r.Body)
+			}
+			if b.cookies["sessiond"] != "" || b.cookies["sessiond-pending"] == "" {
+				t.Fatalf("cookies after too few = %v, want the sign-in still pending", b.cookies)
+			}
+			phoneID := s.do("GET", "/v1/auth/session", "", "", "Cookie", "sessiond="+phone.cookies["sessiond"]).body["session"].(map[string]any)["id"].(string)
+			wantRedirect(t, "choosing all 3", b.post("/devices/limit", url.Values{"replace_session_id": append(ids, phoneID)}), "/devices?done=replaced&n=3")
+			wantPage(t, "devices after choosing", b.get("/devices?done=replaced&n=3"), 200, "<strong>1 of 1</strong> device<", "The 3 devices you chose were signed out", "Laptop")
+			wantRedirect(t, "the phone afterwards", phone.get("/devices"), "/login?next=%2Fdevices")
+		})
+	}
+}
+
+// TestPagesChooserWhenTheChosenDeviceLeft: the device chosen signed out meanwhile and another
+// took its place: the chooser says exactly that, and asks again.
+func TestPagesChooserWhenTheChosenDeviceLeft(t *testing.T) {
+	s := newServer(t, servicetest.SQLite(t), options{})
+	email := s.register(t)
+	s.setLimit(t, email, models.Limit{Max: 1, Policy: models.PolicyReject})
+	tv := s.mustLogin(t, email, "Living room TV")
+	tvID := s.do("GET", "/v1/auth/session", "", "", bearer(tv)...).body["session"].(map[string]any)["id"].(string)
+	b := newBrowser(s)
+	wantRedirect(t, "sign in at the limit", b.signIn(email, password, "Laptop"), "/devices/limit")
+	wantPage(t, "chooser", b.get("/devices/limit"), 200, `type="radio" name="replace_session_id" value="`+tvID+`" required`)
+	if r := s.do("POST", "/v1/auth/logout", "", "", bearer(tv)...); r.Code != 204 {
+		t.Fatalf("TV logout = %d", r.Code)
+	}
+	s.mustLogin(t, email, "Bedroom TV")
+	r := b.post("/devices/limit", url.Values{"replace_session_id": {tvID}})
+	wantPage(t, "choosing the TV that left", r, http.StatusConflict,
+		"A device you chose is no longer signed in. To sign in on Laptop, choose a device to sign out.", "Bedroom TV")
+	if strings.Contains(r.Body.String(), "Living room TV") {
+		t.Fatal("the chooser still lists the device that left")
+	}
+}
+
 func TestPagesTellASignedOutDeviceWhy(t *testing.T) {
 	s := newServer(t, servicetest.SQLite(t), options{})
 	email := s.register(t)

@@ -28,7 +28,7 @@ type SessionService interface {
 	History(ctx context.Context, userID string, limit int, before string) ([]models.SessionEvent, string, error)
 	Introspect(ctx context.Context, clientID, clientSecret, token string) (models.Introspection, error)
 	Held(ctx context.Context, pending string) (models.HeldLogin, error)
-	Resume(ctx context.Context, pending, replaceSessionID, deviceKey string) (models.LoginResult, error)
+	Resume(ctx context.Context, pending string, replaceSessionIDs []string, deviceKey string) (models.LoginResult, error)
 	Cancel(ctx context.Context, pending string) error
 }
 

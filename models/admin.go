@@ -56,10 +56,11 @@ type UserFilter struct {
 	PlanID      string
 }
 
-// EnforceResult says what applying a lowered limit at once did.
+// EnforceResult says what applying a lowered limit at once did: so far, when Enforcing.
 type EnforceResult struct {
-	Users    int // users brought down to the limit
-	Sessions int // sessions evicted
+	Users     int  // users brought down to the limit
+	Sessions  int  // sessions evicted
+	Enforcing bool // not finished yet: the purge job's next pass (on any process) finishes it
 }
 
 // Admin is who acts in an admin use case: an admin user, or an operator on the command line.

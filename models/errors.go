@@ -57,19 +57,22 @@ type WeakPasswordError struct {
 
 func (e *WeakPasswordError) Error() string { return "weak password: " + e.Reason }
 
-// DeviceLimitError is returned by a login that the reject policy refuses: the user already
-// holds Limit active sessions, listed newest first so one can be chosen for sign-out. Pending
-// is the token of the login kept pending, when the caller asked for one (LoginParams.KeepPending),
-// valid until PendingExpiresAt.
+// DeviceLimitError is returned by a login that the reject policy refuses. Sessions are the
+// user's active sessions that could make room for Device, newest first; MustSignOut is how
+// many of them must be signed out for it to fit: 1 at the limit, more when the user is over it
+// (a lowered plan). Pending is the token of the login kept pending, when the caller asked for
+// one (LoginParams.KeepPending), valid until PendingExpiresAt.
 type DeviceLimitError struct {
 	Limit            int
+	MustSignOut      int
 	Sessions         []Session
+	Device           Device // the device that was refused
 	Pending          string
 	PendingExpiresAt time.Time
 }
 
 func (e *DeviceLimitError) Error() string {
-	return fmt.Sprintf("device limit of %d reached", e.Limit)
+	return fmt.Sprintf("device limit of %d reached: %d of %d sessions must be signed out", e.Limit, e.MustSignOut, len(e.Sessions))
 }
 
 // SessionRevokedError is the answer to a token whose session was ended by a logout, the user,

@@ -36,13 +36,15 @@ type OIDCCallback struct {
 
 // IDTokenLogin is a native client's sign-in with an ID token it already holds (a TV or phone
 // app using the provider's SDK). Nonce, when the app asked the provider for one, must match.
+// ReplaceSessionID and ReplaceSessionIDs are as in LoginParams.
 type IDTokenLogin struct {
-	IDToken          string
-	Nonce            string
-	Device           Device
-	DeviceKey        string // LoginParams.DeviceKey
-	ReplaceSessionID string
-	IP, UserAgent    string
+	IDToken           string
+	Nonce             string
+	Device            Device
+	DeviceKey         string // LoginParams.DeviceKey
+	ReplaceSessionID  string
+	ReplaceSessionIDs []string
+	IP, UserAgent     string
 }
 
 // Errors of sign-ins through an identity provider.

@@ -28,10 +28,13 @@ type PendingLogin struct {
 var ErrPendingLoginInvalid = errors.New("pending login unknown or expired")
 
 // HeldLogin is what a pending login waits on: the device it would sign in, the user's device
-// limit and active sessions (newest first), and when it can no longer be completed.
+// limit, the active sessions that could make room (newest first), how many of them must be
+// signed out for the device to fit (0: there is room now), and when it can no longer be
+// completed.
 type HeldLogin struct {
-	Device    Device
-	Limit     Limit
-	Sessions  []Session
-	ExpiresAt time.Time
+	Device      Device
+	Limit       Limit
+	Sessions    []Session
+	MustSignOut int
+	ExpiresAt   time.Time
 }

@@ -88,35 +88,44 @@ func IdleDeadline(seen time.Time, idle time.Duration, expiresAt time.Time) time.
 // Admission is what must happen to a user's active sessions so that one more may start.
 type Admission struct {
 	Replaced []Session // the same device signing in again
-	Evicted  []Session // signed out to make room: the one the user chose, then the policy's picks
+	Evicted  []Session // signed out to make room: the ones the user chose, then the policy's picks
 }
 
 // Admit decides, without side effects, which of a user's active sessions must end for a new
 // session on device deviceID to fit within limit. A session with the same non-empty device id
-// is replaced; the session replaceID names (the user's choice at the limit) is evicted. Both
-// free their slot. If the rest still leave no room, the evict policies pick exactly enough
-// victims, while PolicyReject returns a *DeviceLimitError listing the remaining sessions,
-// newest first.
-func Admit(active []Session, deviceID, replaceID string, limit Limit) (Admission, error) {
+// is replaced; the sessions chosen names (the user's answer to a DeviceLimitError) are
+// evicted. Both free their slot. Chosen ids that are not among active (signed out meanwhile,
+// or never the user's) are ignored: the limit decides without them. If the rest still leave
+// no room, the evict policies pick exactly enough victims, while PolicyReject returns a
+// *DeviceLimitError.
+//
+// A refusal signs nobody out, the chosen sessions included, so the error lists every session
+// that could make room (the chosen ones too), newest first, and MustSignOut counts how many
+// of those must go: a retry naming that many of the listed sessions always gets in, whatever
+// the refused attempt named. (Counting only the unchosen ones would send a client that
+// retries with the new list alone round in circles.)
+func Admit(active []Session, deviceID string, chosen []string, limit Limit) (Admission, error) {
 	var adm Admission
 	var rest []Session
 	for _, s := range active {
 		switch {
 		case deviceID != "" && s.DeviceID == deviceID:
 			adm.Replaced = append(adm.Replaced, s)
-		case replaceID != "" && s.ID == replaceID:
+		case slices.Contains(chosen, s.ID):
 			adm.Evicted = append(adm.Evicted, s)
 		default:
 			rest = append(rest, s)
 		}
 	}
-	excess := len(rest) + 1 - max(limit.Max, 1)
+	room := max(limit.Max, 1)
+	excess := len(rest) + 1 - room
 	if excess <= 0 {
 		return adm, nil
 	}
 	if limit.Policy == PolicyReject {
-		slices.SortFunc(rest, newestFirst)
-		return Admission{}, &DeviceLimitError{Limit: limit.Max, Sessions: rest}
+		candidates := slices.Concat(rest, adm.Evicted)
+		slices.SortFunc(candidates, newestFirst)
+		return Admission{}, &DeviceLimitError{Limit: limit.Max, MustSignOut: len(candidates) + 1 - room, Sessions: candidates}
 	}
 	slices.SortFunc(rest, evictionOrder(limit.Policy))
 	adm.Evicted = append(adm.Evicted, rest[:excess]...)
@@ -178,21 +187,23 @@ type Introspection struct {
 	Principal Principal // when Active
 }
 
-// LoginParams is one device's sign-in attempt. ReplaceSessionID optionally names one of the
-// user's sessions to sign out to make room (the answer to a DeviceLimitError). KeepPending
-// asks, should the reject policy refuse the device, for the login to be kept pending
-// (DeviceLimitError.Pending) so that it can be completed without the password. DeviceKey is
-// the key an earlier sign-in of this device issued (LoginResult.DeviceKey), if the client has
-// one: a valid one has its own failure count; anything else counts as none.
+// LoginParams is one device's sign-in attempt. ReplaceSessionID and ReplaceSessionIDs
+// optionally name sessions of the user to sign out to make room (the answer to a
+// DeviceLimitError): together, one set. KeepPending asks, should the reject policy refuse the
+// device, for the login to be kept pending (DeviceLimitError.Pending) so that it can be
+// completed without the password. DeviceKey is the key an earlier sign-in of this device
+// issued (LoginResult.DeviceKey), if the client has one: a valid one has its own failure
+// count; anything else counts as none.
 type LoginParams struct {
-	Email            string
-	Password         string
-	Device           Device
-	DeviceKey        string
-	ReplaceSessionID string
-	IP               string
-	UserAgent        string
-	KeepPending      bool
+	Email             string
+	Password          string
+	Device            Device
+	DeviceKey         string
+	ReplaceSessionID  string
+	ReplaceSessionIDs []string
+	IP                string
+	UserAgent         string
+	KeepPending       bool
 }
 
 // LoginResult is a successful login: the token (returned only here; the store keeps its hash),

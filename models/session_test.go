@@ -3,6 +3,7 @@ package models
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -29,34 +30,50 @@ func ids(ss []Session) string {
 func TestAdmit(t *testing.T) {
 	// a is oldest but seen most recently; c is newest.
 	active := []Session{sess("a", "dev-a", 1, 30), sess("b", "dev-b", 2, 10), sess("c", "", 3, 20)}
+	four := append(slices.Clone(active), sess("d", "", 4, 40))
 	cases := []struct {
 		name              string
 		active            []Session
-		deviceID, replace string
+		deviceID          string
+		chosen            []string
 		limit             Limit
 		replaced, evicted string
 		limitErr          string // ids listed by DeviceLimitError, newest first
+		mustSignOut       int    // and how many of them it says must go
 	}{
-		{"room left", active, "", "", Limit{4, PolicyReject}, "", "", ""},
-		{"no sessions, limit 1", nil, "", "", Limit{1, PolicyReject}, "", "", ""},
-		{"evict oldest", active, "", "", Limit{3, PolicyEvictOldest}, "", "a", ""},
-		{"evict least recent", active, "", "", Limit{3, PolicyEvictLeastRecent}, "", "b", ""},
-		{"lowered limit evicts down to it", active, "", "", Limit{1, PolicyEvictOldest}, "", "abc", ""},
-		{"reject lists newest first", active, "", "", Limit{3, PolicyReject}, "", "", "cba"},
-		{"same device replaced, not counted", active, "dev-b", "", Limit{3, PolicyReject}, "b", "", ""},
-		{"replace_session_id: the chosen one is evicted", active, "", "c", Limit{3, PolicyReject}, "", "c", ""},
-		{"chosen first, then the policy", active, "", "a", Limit{2, PolicyEvictOldest}, "", "ab", ""},
-		{"replace unknown id changes nothing", active, "", "zz", Limit{3, PolicyReject}, "", "", "cba"},
-		{"same device and still over", active, "dev-a", "", Limit{1, PolicyEvictOldest}, "a", "bc", ""},
-		{"limit below one acts as one", active, "", "", Limit{0, PolicyEvictOldest}, "", "abc", ""},
+		{"room left", active, "", nil, Limit{4, PolicyReject}, "", "", "", 0},
+		{"no sessions, limit 1", nil, "", nil, Limit{1, PolicyReject}, "", "", "", 0},
+		{"evict oldest", active, "", nil, Limit{3, PolicyEvictOldest}, "", "a", "", 0},
+		{"evict least recent", active, "", nil, Limit{3, PolicyEvictLeastRecent}, "", "b", "", 0},
+		{"lowered limit evicts down to it", active, "", nil, Limit{1, PolicyEvictOldest}, "", "abc", "", 0},
+		{"reject lists newest first", active, "", nil, Limit{3, PolicyReject}, "", "", "cba", 1},
+		{"same device replaced, not counted", active, "dev-b", nil, Limit{3, PolicyReject}, "b", "", "", 0},
+		{"replace_session_id: the chosen one is evicted", active, "", []string{"c"}, Limit{3, PolicyReject}, "", "c", "", 0},
+		{"chosen first, then the policy", active, "", []string{"a"}, Limit{2, PolicyEvictOldest}, "", "ab", "", 0},
+		{"replace unknown id changes nothing", active, "", []string{"zz"}, Limit{3, PolicyReject}, "", "", "cba", 1},
+		{"same device and still over", active, "dev-a", nil, Limit{1, PolicyEvictOldest}, "a", "bc", "", 0},
+		{"limit below one acts as one", active, "", nil, Limit{0, PolicyEvictOldest}, "", "abc", "", 0},
+		// Over the limit on a reject plan (a lowered plan): 3 signed in, 1 allowed.
+		{"over the limit: all three must go", active, "", nil, Limit{1, PolicyReject}, "", "", "cba", 3},
+		{"over the limit: one named is too few, and the list keeps it", active, "", []string{"a"}, Limit{1, PolicyReject}, "", "", "cba", 3},
+		{"over the limit: two named are too few", active, "", []string{"c", "a"}, Limit{1, PolicyReject}, "", "", "cba", 3},
+		{"over the limit: naming all three gets in", active, "", []string{"c", "b", "a"}, Limit{1, PolicyReject}, "", "abc", "", 0},
+		{"over the limit: unknown ids do not count", active, "", []string{"a", "b", "zz"}, Limit{1, PolicyReject}, "", "", "cba", 3},
+		{"over the limit at 2: two of three must go", active, "", nil, Limit{2, PolicyReject}, "", "", "cba", 2},
+		{"over the limit at 2: any two get in", active, "", []string{"b", "c"}, Limit{2, PolicyReject}, "", "bc", "", 0},
+		{"three over the limit: four must go", four, "", []string{"a", "b", "c"}, Limit{1, PolicyReject}, "", "", "dcba", 4},
+		{"three over the limit: naming four gets in", four, "", []string{"a", "b", "c", "d"}, Limit{1, PolicyReject}, "", "abcd", "", 0},
+		{"the device's own session is replaced, not listed", active, "dev-a", nil, Limit{1, PolicyReject}, "", "", "cb", 2},
+		{"the device's own session and the others named", active, "dev-a", []string{"b", "c"}, Limit{1, PolicyReject}, "a", "bc", "", 0},
+		{"duplicates count once", active, "", []string{"a", "a", "a"}, Limit{1, PolicyReject}, "", "", "cba", 3},
 	}
 	for _, tc := range cases {
-		adm, err := Admit(tc.active, tc.deviceID, tc.replace, tc.limit)
+		adm, err := Admit(tc.active, tc.deviceID, tc.chosen, tc.limit)
 		var le *DeviceLimitError
 		switch {
 		case tc.limitErr != "":
-			if !errors.As(err, &le) || ids(le.Sessions) != tc.limitErr || le.Limit != tc.limit.Max {
-				t.Errorf("%s: Admit() = %+v, %v; want DeviceLimitError listing %s", tc.name, adm, err, tc.limitErr)
+			if !errors.As(err, &le) || ids(le.Sessions) != tc.limitErr || le.Limit != tc.limit.Max || le.MustSignOut != tc.mustSignOut {
+				t.Errorf("%s: Admit() = %+v, %v; want DeviceLimitError listing %s, must sign out %d", tc.name, adm, err, tc.limitErr, tc.mustSignOut)
 			}
 		case err != nil:
 			t.Errorf("%s: Admit() error = %v, want nil", tc.name, err)
@@ -66,9 +83,50 @@ func TestAdmit(t *testing.T) {
 	}
 }
 
+// TestAdmitNamingMustSignOutAlwaysGetsIn checks the contract's promise over every way of
+// being refused: whatever a refused attempt named, a retry naming MustSignOut of the sessions
+// the refusal listed is admitted, and naming one fewer is refused again.
+func TestAdmitNamingMustSignOutAlwaysGetsIn(t *testing.T) {
+	for signedIn := 0; signedIn <= 6; signedIn++ {
+		var active []Session
+		for i := range signedIn {
+			active = append(active, sess(fmt.Sprint("s", i), fmt.Sprint("dev-", i), i, i))
+		}
+		for limit := 1; limit <= 4; limit++ {
+			for named := 0; named <= signedIn; named++ {
+				for _, deviceID := range []string{"", "dev-0"} {
+					first := make([]string, named) // a first attempt naming some, oldest first
+					for i := range named {
+						first[i] = active[i].ID
+					}
+					_, err := Admit(active, deviceID, first, Limit{limit, PolicyReject})
+					var le *DeviceLimitError
+					if !errors.As(err, &le) {
+						continue // admitted
+					}
+					what := fmt.Sprintf("%d signed in, limit %d, %d named, device %q", signedIn, limit, named, deviceID)
+					if le.MustSignOut < 1 || le.MustSignOut > len(le.Sessions) {
+						t.Fatalf("%s: MustSignOut = %d of %d listed", what, le.MustSignOut, len(le.Sessions))
+					}
+					var retry []string // the newest ones listed: a choice the first attempt did not make
+					for _, s := range le.Sessions[:le.MustSignOut] {
+						retry = append(retry, s.ID)
+					}
+					if _, err := Admit(active, deviceID, retry, Limit{limit, PolicyReject}); err != nil {
+						t.Errorf("%s: retry naming %v = %v, want admitted", what, retry, err)
+					}
+					if _, err := Admit(active, deviceID, retry[1:], Limit{limit, PolicyReject}); !errors.As(err, &le) {
+						t.Errorf("%s: retry naming one fewer %v = %v, want refused", what, retry[1:], err)
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestAdmitDoesNotReorderItsInput(t *testing.T) {
 	active := []Session{sess("a", "", 1, 30), sess("b", "", 2, 10)}
-	_, _ = Admit(active, "", "", Limit{1, PolicyEvictLeastRecent})
+	_, _ = Admit(active, "", nil, Limit{1, PolicyEvictLeastRecent})
 	if ids(active) != "ab" {
 		t.Errorf("Admit reordered its input to %s", ids(active))
 	}
@@ -121,7 +179,7 @@ func TestSessionLifetime(t *testing.T) {
 
 func ExampleAdmit() {
 	active := []Session{sess("phone", "", 1, 1), sess("tv", "", 2, 2)}
-	adm, _ := Admit(active, "", "", Limit{Max: 2, Policy: PolicyEvictOldest})
+	adm, _ := Admit(active, "", nil, Limit{Max: 2, Policy: PolicyEvictOldest})
 	fmt.Println(ids(adm.Evicted))
 	// Output: phone
 }

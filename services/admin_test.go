@@ -90,67 +90,6 @@ func TestPlanValidation(t *testing.T) {
 	}
 }
 
-// TestEnforceNowBringsEveryUserDown lowers a reject plan from 4 to 1 with enforce now, over
-// 1,000 users holding 4 sessions each: each keeps exactly its newest session.
-func TestEnforceNowBringsEveryUserDown(t *testing.T) {
-	const users, perUser = 1000, 4
-	for _, store := range servicetest.Stores(t) {
-		t.Run(store.Name, func(t *testing.T) {
-			ctx := context.Background()
-			now := time.Now().UTC().Truncate(time.Microsecond)
-			plans := services.NewPlans(store.DB, func() time.Time { return now }, nil, nil)
-			name := "quad-" + randomSuffix()
-			plan, err := plans.Create(ctx, admin, models.PlanInput{Name: &name, MaxSessions: ptr(perUser), LimitPolicy: ptr(models.PolicyReject)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var us []models.User
-			var ss []models.Session
-			newest := map[string]string{}
-			for i := range users {
-				u := models.User{ID: uuid.NewString(), Email: fmt.Sprintf("quad-%d-%s@example.com", i, randomSuffix()), PasswordHash: "x",
-					Role: models.RoleUser, PlanID: plan.ID, CreatedAt: now, UpdatedAt: now}
-				us = append(us, u)
-				for j := range perUser {
-					created := now.Add(-time.Duration(perUser-j) * time.Minute)
-					s := models.Session{ID: uuid.NewString(), UserID: u.ID, SecretHash: []byte("h"), DeviceName: fmt.Sprint("d", j), DeviceType: "tv",
-						CreatedAt: created, LastSeenAt: created, ExpiresAt: now.Add(time.Hour), IdleExpiresAt: now.Add(time.Hour)}
-					ss = append(ss, s)
-					newest[u.ID] = s.ID
-				}
-			}
-			if err := store.DB.CreateInBatches(us, 200).Error; err != nil {
-				t.Fatal(err)
-			}
-			if err := store.DB.CreateInBatches(ss, 500).Error; err != nil {
-				t.Fatal(err)
-			}
-
-			_, res, err := plans.Update(ctx, admin, plan.ID, models.PlanInput{MaxSessions: ptr(1)}, true)
-			if err != nil || res.Users != users || res.Sessions != users*(perUser-1) {
-				t.Fatalf("Update(max 1, enforce now) = %+v, %v; want %d users, %d sessions", res, err, users, users*(perUser-1))
-			}
-			var left []models.Session
-			err = store.DB.Joins("JOIN users ON users.id = sessions.user_id").
-				Where("users.plan_id = ? AND sessions.revoked_at IS NULL", plan.ID).Find(&left).Error
-			if err != nil || len(left) != users {
-				t.Fatalf("active sessions on the plan = %d (%v), want %d", len(left), err, users)
-			}
-			for _, s := range left {
-				if newest[s.UserID] != s.ID {
-					t.Fatalf("user %s kept session %s, want its newest %s (reject evicts oldest first)", s.UserID, s.ID, newest[s.UserID])
-				}
-			}
-			var evicted int64
-			store.DB.Model(&models.SessionEvent{}).Where("type = ? AND actor_kind = ? AND actor_id = ? AND user_id IN (?)",
-				models.EventEvicted, models.ActorAdmin, admin.ID, store.DB.Model(&models.User{}).Select("id").Where("plan_id = ?", plan.ID)).Count(&evicted)
-			if evicted != users*(perUser-1) {
-				t.Errorf("evicted events by the admin = %d, want %d", evicted, users*(perUser-1))
-			}
-		})
-	}
-}
-
 func TestOverrideExpires(t *testing.T) {
 	for _, store := range servicetest.Stores(t) {
 		t.Run(store.Name, func(t *testing.T) {

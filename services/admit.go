@@ -16,14 +16,14 @@ import (
 type admission struct {
 	sess        models.Session // not yet stored; lifetimes are set by admit
 	token       string
-	deviceKey   string // the device key presented, if any: given back if valid, else a new one
-	replaceID   string // the session to sign out to make room, if any
-	keepPending bool   // on a refusal, keep the login pending (LoginParams.KeepPending)
+	deviceKey   string   // the device key presented, if any: given back if valid, else a new one
+	chosen      []string // the sessions to sign out to make room, if any (chosenSessions)
+	keepPending bool     // on a refusal, keep the login pending (LoginParams.KeepPending)
 }
 
 // admit enforces the device limit for a.sess of the user, whose row the caller has locked, and
-// stores it with the device's key: the session named by a.replaceID and any of the same device
-// are replaced, and the policy evicts to make room or refuses. A refusal comes back as limitErr
+// stores it with the device's key: the sessions a.chosen names are evicted and any of the same
+// device replaced, and the policy evicts to make room or refuses. A refusal comes back as limitErr
 // with a nil error, so that the caller's transaction commits its record (and the pending login,
 // when asked for).
 func (s *Sessions) admit(tx *gorm.DB, out *ended, user models.User, a admission, now time.Time) (models.LoginResult, *models.DeviceLimitError, error) {
@@ -40,9 +40,10 @@ func (s *Sessions) admit(tx *gorm.DB, out *ended, user models.User, a admission,
 	if err != nil {
 		return models.LoginResult{}, nil, err
 	}
-	adm, err := models.Admit(active, sess.DeviceID, a.replaceID, user.EffectiveLimit(plan, now))
+	adm, err := models.Admit(active, sess.DeviceID, a.chosen, user.EffectiveLimit(plan, now))
 	var limitErr *models.DeviceLimitError
 	if errors.As(err, &limitErr) {
+		limitErr.Device = sess.Device()
 		if a.keepPending {
 			if limitErr.Pending, err = keepPending(tx, sess, now); err != nil {
 				return models.LoginResult{}, nil, err
@@ -50,7 +51,7 @@ func (s *Sessions) admit(tx *gorm.DB, out *ended, user models.User, a admission,
 			limitErr.PendingExpiresAt = now.Add(PendingLoginTTL)
 		}
 		// Commit the refusal to the history; the caller still gets the error.
-		ev := sessionEvent(sess, models.EventLimitRejected, actorSelf(user.ID), now, map[string]any{"limit": limitErr.Limit})
+		ev := sessionEvent(sess, models.EventLimitRejected, actorSelf(user.ID), now, map[string]any{"limit": limitErr.Limit, "must_sign_out": limitErr.MustSignOut})
 		ev.SessionID = nil // the refused session never existed
 		return models.LoginResult{}, limitErr, insertEvents(tx, ev)
 	}

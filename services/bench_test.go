@@ -3,6 +3,7 @@ package services_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -141,4 +142,62 @@ func benchThrottle(b *testing.B, store servicetest.Store) *services.Throttle {
 		b.Fatal(err)
 	}
 	return t
+}
+
+// BenchmarkEnforce brings b.N users of a plan from 4 sessions to 1 with enforce now: one
+// transaction per user that also advances the enforcement's durable record. Its baseline is
+// an admin signing as many users out (Users.RevokeSessions): one transaction per user under
+// the same lock that revokes 4 sessions, with no record to keep. The two alternate over five
+// rounds of b.N/5 users each (the machine is noisy); reported are the medians of µs/user and
+// of the per-round ratio enforce/revoke.
+func BenchmarkEnforce(b *testing.B) {
+	const rounds = 5
+	for _, store := range servicetest.Stores(b) {
+		b.Run(store.Name, func(b *testing.B) {
+			ctx := context.Background()
+			clock := newFakeClock()
+			plans := services.NewPlans(store.DB, clock.Now, nil, nil)
+			users := services.NewUsers(store.DB, servicetest.FastHasher(), services.UsersConfig{DefaultPlan: "standard", Now: clock.Now})
+			per := max(b.N/rounds, 1)
+			var enforce, revoke, ratio []float64
+			for round := range rounds {
+				enforced, _ := planOfUsers(b, store.DB, plans, clock.Now(), per, 4)
+				_, revoked := planOfUsers(b, store.DB, plans, clock.Now(), per, 4)
+				runRevoke := func() time.Duration {
+					start := time.Now()
+					for userID := range revoked {
+						if _, err := users.RevokeSessions(ctx, admin, userID); err != nil {
+							b.Fatal(err)
+						}
+					}
+					return time.Since(start)
+				}
+				runEnforce := func() time.Duration {
+					start := time.Now()
+					if _, res, err := plans.Update(ctx, admin, enforced.ID, models.PlanInput{MaxSessions: ptr(1)}, true); err != nil || res.Users != per {
+						b.Fatalf("Update(enforce now) = %+v, %v", res, err)
+					}
+					return time.Since(start)
+				}
+				var e, r time.Duration
+				if round%2 == 0 {
+					e, r = runEnforce(), runRevoke()
+				} else {
+					r, e = runRevoke(), runEnforce()
+				}
+				enforce = append(enforce, float64(e.Microseconds())/float64(per))
+				revoke = append(revoke, float64(r.Microseconds())/float64(per))
+				ratio = append(ratio, e.Seconds()/r.Seconds())
+			}
+			b.ReportMetric(median(revoke), "revoke-µs/user")
+			b.ReportMetric(median(enforce), "enforce-µs/user")
+			b.ReportMetric(median(ratio), "enforce/revoke")
+		})
+	}
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }

@@ -379,7 +379,7 @@ func TestEveryWayInGivesTheDeviceKey(t *testing.T) {
 
 	e := newEnv(t, store)
 	_, a, _, held := heldAtLimit(t, e)
-	if res, err := e.sessions.Resume(ctx, held.Pending, a.Session.ID, a.DeviceKey); err != nil || res.DeviceKey != a.DeviceKey {
+	if res, err := e.sessions.Resume(ctx, held.Pending, []string{a.Session.ID}, a.DeviceKey); err != nil || res.DeviceKey != a.DeviceKey {
 		t.Errorf("Resume(with A's key) = key %q, %v; want A's key", res.DeviceKey, err)
 	}
 }

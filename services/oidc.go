@@ -254,7 +254,7 @@ func hashOf(s string) []byte {
 
 // LoginWithIDToken signs a native client's device in with an ID token it obtained from the
 // provider itself, with the same answers as Login (*models.DeviceLimitError under a reject
-// plan, to be retried with ReplaceSessionID and the same token). A token that signed a device
+// plan, to be retried with the sessions to sign out and the same token). A token that signed a device
 // in, here or through the browser flow, is refused afterwards (replay). Attempts count against
 // the per-address login limit.
 func (o *OIDC) LoginWithIDToken(ctx context.Context, name string, p models.IDTokenLogin) (models.LoginResult, error) {
@@ -275,8 +275,9 @@ func (o *OIDC) loginWithIDToken(ctx context.Context, name string, p models.IDTok
 	if err != nil {
 		return models.LoginResult{}, err
 	}
-	if p.ReplaceSessionID != "" && !validID(p.ReplaceSessionID) {
-		return models.LoginResult{}, models.Invalid("replace_session_id", "is not a session id")
+	chosen, err := chosenSessions(p.ReplaceSessionID, p.ReplaceSessionIDs)
+	if err != nil {
+		return models.LoginResult{}, err
 	}
 	if p.IDToken == "" || len(p.IDToken) > 16<<10 {
 		return models.LoginResult{}, models.Invalid("id_token", "is required (at most 16 KiB)")
@@ -289,7 +290,7 @@ func (o *OIDC) loginWithIDToken(ctx context.Context, name string, p models.IDTok
 		return models.LoginResult{}, err
 	}
 	return o.login(ctx, prov, id, signIn{
-		device: device, deviceKey: p.DeviceKey, replaceID: p.ReplaceSessionID, ip: p.IP, userAgent: p.UserAgent, spendToken: id.key,
+		device: device, deviceKey: p.DeviceKey, chosen: chosen, ip: p.IP, userAgent: p.UserAgent, spendToken: id.key,
 	})
 }
 
@@ -368,8 +369,8 @@ func idTokenFailure(err error) error {
 // signIn is how a verified person signs a device in.
 type signIn struct {
 	device        models.Device
-	deviceKey     string // the device's key, if any: given back when valid, else a new one
-	replaceID     string
+	deviceKey     string   // the device's key, if any: given back when valid, else a new one
+	chosen        []string // sessions to sign out to make room (chosenSessions)
 	ip, userAgent string
 	keepPending   bool
 	spendToken    []byte // the SHA-256 of a native client's ID token, refused once it signed in
@@ -418,7 +419,7 @@ func (o *OIDC) loginOnce(ctx context.Context, prov *oidcProvider, id verified, i
 			return err
 		}
 		res, limitErr, err = o.sessions.admit(tx, out, locked, admission{
-			sess: sess, token: token, deviceKey: in.deviceKey, replaceID: in.replaceID, keepPending: in.keepPending,
+			sess: sess, token: token, deviceKey: in.deviceKey, chosen: in.chosen, keepPending: in.keepPending,
 		}, now)
 		if err != nil || limitErr != nil {
 			return err

@@ -439,6 +439,26 @@ func TestOIDCKeepsTheDeviceLimit(t *testing.T) {
 			if _, err := e.oidc.LoginWithIDToken(ctx, "linking", p); err != nil {
 				t.Fatalf("retry with replace_session_id = %v", err)
 			}
+
+			// Moved down to 1 device with 2 signed in: both must go, named together.
+			setLimit(t, store.DB, u.ID, models.Limit{Max: 1, Policy: models.PolicyReject})
+			tok = nativeIDToken(t, e.mock, carl, "")
+			_, err = e.oidc.LoginWithIDToken(ctx, "linking", native(tok, "", "SSO watch"))
+			if !errors.As(err, &limit) || limit.MustSignOut != 2 || len(limit.Sessions) != 2 {
+				t.Fatalf("sign-in over a reject limit = %v, want DeviceLimitError with both to go", err)
+			}
+			p = native(tok, "", "SSO watch")
+			p.ReplaceSessionIDs = []string{limit.Sessions[1].ID}
+			if _, err := e.oidc.LoginWithIDToken(ctx, "linking", p); !errors.As(err, &limit) || limit.MustSignOut != 2 {
+				t.Fatalf("retry naming one of two = %v, want DeviceLimitError with 2 to go", err)
+			}
+			p.ReplaceSessionIDs = []string{limit.Sessions[0].ID, limit.Sessions[1].ID}
+			if res, err := e.oidc.LoginWithIDToken(ctx, "linking", p); err != nil || len(res.Evicted) != 2 {
+				t.Fatalf("retry naming both = %v, want signed in with 2 evicted", err)
+			}
+			if n := activeCount(t, store.DB, u.ID, e.clock.Now()); n != 1 {
+				t.Errorf("active sessions = %d, want 1", n)
+			}
 		})
 	}
 }

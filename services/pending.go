@@ -29,28 +29,30 @@ func keepPending(tx *gorm.DB, sess models.Session, now time.Time) (string, error
 }
 
 // Resume completes a login that the reject policy held at the device limit (LoginParams.KeepPending),
-// signing out replaceSessionID to make room, without asking for the password again. The pending
-// login is spent by the transaction that admits it, so it completes at most once. deviceKey is
-// the device's key, if it has one (LoginParams.DeviceKey): given back when valid, else a new one.
+// signing out the sessions replaceSessionIDs names to make room, without asking for the
+// password again. The pending login is spent by the transaction that admits it, so it
+// completes at most once. deviceKey is the device's key, if it has one (LoginParams.DeviceKey):
+// given back when valid, else a new one.
 //
 // Errors: models.ErrPendingLoginInvalid when the token is unknown, spent or expired, or the user
 // was disabled or changed password since (password changes delete pending logins);
-// *models.DeviceLimitError, carrying the same pending token, when the limit still refuses (the
-// chosen session ended meanwhile and another took its place); *models.ValidationError for a
-// malformed session id.
-func (s *Sessions) Resume(ctx context.Context, pending, replaceSessionID, deviceKey string) (models.LoginResult, error) {
-	res, err := s.resume(ctx, pending, replaceSessionID, deviceKey)
+// *models.DeviceLimitError, carrying the same pending token, when the limit still refuses (too
+// few were chosen, or a chosen session ended meanwhile and another took its place);
+// *models.ValidationError for malformed session ids or too many of them.
+func (s *Sessions) Resume(ctx context.Context, pending string, replaceSessionIDs []string, deviceKey string) (models.LoginResult, error) {
+	res, err := s.resume(ctx, pending, replaceSessionIDs, deviceKey)
 	s.cfg.Observer.LoginFinished(loginOutcome(err))
 	return res, err
 }
 
-func (s *Sessions) resume(ctx context.Context, pending, replaceSessionID, deviceKey string) (models.LoginResult, error) {
-	if replaceSessionID != "" && !validID(replaceSessionID) {
-		return models.LoginResult{}, models.Invalid("replace_session_id", "is not a session id")
+func (s *Sessions) resume(ctx context.Context, pending string, replaceSessionIDs []string, deviceKey string) (models.LoginResult, error) {
+	chosen, err := chosenSessions("", replaceSessionIDs)
+	if err != nil {
+		return models.LoginResult{}, err
 	}
 	now := s.now()
 	var res models.LoginResult
-	err := transact(ctx, s.db, s.cfg.Observer, func(tx *gorm.DB, out *ended) error {
+	err = transact(ctx, s.db, s.cfg.Observer, func(tx *gorm.DB, out *ended) error {
 		pl, err := findPending(tx, pending, now)
 		if err != nil {
 			return err
@@ -73,7 +75,7 @@ func (s *Sessions) resume(ctx context.Context, pending, replaceSessionID, device
 			return err
 		}
 		var limitErr *models.DeviceLimitError
-		res, limitErr, err = s.admit(tx, out, locked, admission{sess: sess, token: token, deviceKey: deviceKey, replaceID: replaceSessionID}, now)
+		res, limitErr, err = s.admit(tx, out, locked, admission{sess: sess, token: token, deviceKey: deviceKey, chosen: chosen}, now)
 		if err == nil && limitErr != nil {
 			// Still refused: roll back, which keeps the pending login for another choice.
 			limitErr.Pending, limitErr.PendingExpiresAt = pending, pl.ExpiresAt
@@ -88,7 +90,10 @@ func (s *Sessions) resume(ctx context.Context, pending, replaceSessionID, device
 }
 
 // Held returns what a pending login waits on: the device it would sign in, the user's device
-// limit and active sessions (newest first), and when it expires. Errors as for Resume.
+// limit, the sessions that could make room for it (newest first) and how many of them must go
+// (0 when there is room now: a device signed out meanwhile), and when it expires. It is
+// models.Admit's answer for the pending device, so the chooser asks for exactly what a
+// completion needs. Errors as for Resume.
 func (s *Sessions) Held(ctx context.Context, pending string) (models.HeldLogin, error) {
 	now := s.now()
 	db := s.db.WithContext(ctx)
@@ -107,10 +112,17 @@ func (s *Sessions) Held(ctx context.Context, pending string) (models.HeldLogin, 
 	if err != nil {
 		return models.HeldLogin{}, fmt.Errorf("held login: %w", err)
 	}
-	return models.HeldLogin{
+	held := models.HeldLogin{
 		Device: models.Device{ID: pl.DeviceID, Name: pl.DeviceName, Type: pl.DeviceType},
 		Limit:  list.Limit, Sessions: list.Sessions, ExpiresAt: pl.ExpiresAt,
-	}, nil
+	}
+	// A session of the waiting device itself is replaced, not chosen: Admit leaves it out. An
+	// evict policy (the user's changed meanwhile) makes room by itself: nothing to choose.
+	var limitErr *models.DeviceLimitError
+	if _, err := models.Admit(list.Sessions, pl.DeviceID, nil, list.Limit); errors.As(err, &limitErr) {
+		held.Sessions, held.MustSignOut = limitErr.Sessions, limitErr.MustSignOut
+	}
+	return held, nil
 }
 
 // findPending returns the pending login the token names if it can still be completed.

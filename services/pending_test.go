@@ -46,13 +46,13 @@ func TestResumeCompletesAHeldLoginOnce(t *testing.T) {
 			}
 
 			// Without a choice the limit still refuses, and the pending login survives.
-			_, err = e.sessions.Resume(ctx, held.Pending, "", "")
+			_, err = e.sessions.Resume(ctx, held.Pending, nil, "")
 			var again *models.DeviceLimitError
 			if !errors.As(err, &again) || again.Pending != held.Pending {
 				t.Fatalf("Resume(no choice) = %v, want DeviceLimitError with the same pending token", err)
 			}
 
-			res, err := e.sessions.Resume(ctx, held.Pending, a.Session.ID, "")
+			res, err := e.sessions.Resume(ctx, held.Pending, []string{a.Session.ID}, "")
 			if err != nil {
 				t.Fatalf("Resume(sign out A) = %v", err)
 			}
@@ -70,7 +70,7 @@ func TestResumeCompletesAHeldLoginOnce(t *testing.T) {
 				t.Errorf("Authenticate(B) = %v, want still signed in", err)
 			}
 			// Spent: a second completion, even naming another device, is refused.
-			if _, err := e.sessions.Resume(ctx, held.Pending, b.Session.ID, ""); !errors.Is(err, models.ErrPendingLoginInvalid) {
+			if _, err := e.sessions.Resume(ctx, held.Pending, []string{b.Session.ID}, ""); !errors.Is(err, models.ErrPendingLoginInvalid) {
 				t.Errorf("Resume(again) = %v, want ErrPendingLoginInvalid", err)
 			}
 			if _, err := e.sessions.Held(ctx, held.Pending); !errors.Is(err, models.ErrPendingLoginInvalid) {
@@ -91,7 +91,7 @@ func TestResumeRefusesStaleOrForgedPendingLogins(t *testing.T) {
 				e := newEnv(t, store)
 				_, a, _, held := heldAtLimit(t, e)
 				e.clock.Advance(services.PendingLoginTTL)
-				if _, err := e.sessions.Resume(ctx, held.Pending, a.Session.ID, ""); !errors.Is(err, models.ErrPendingLoginInvalid) {
+				if _, err := e.sessions.Resume(ctx, held.Pending, []string{a.Session.ID}, ""); !errors.Is(err, models.ErrPendingLoginInvalid) {
 					t.Errorf("Resume(after %s) = %v, want ErrPendingLoginInvalid", services.PendingLoginTTL, err)
 				}
 			})
@@ -101,7 +101,7 @@ func TestResumeRefusesStaleOrForgedPendingLogins(t *testing.T) {
 				if err := e.users.ChangePassword(ctx, u.ID, b.Session.ID, testPassword, "a new long passphrase", false); err != nil {
 					t.Fatalf("ChangePassword() = %v", err)
 				}
-				if _, err := e.sessions.Resume(ctx, held.Pending, a.Session.ID, ""); !errors.Is(err, models.ErrPendingLoginInvalid) {
+				if _, err := e.sessions.Resume(ctx, held.Pending, []string{a.Session.ID}, ""); !errors.Is(err, models.ErrPendingLoginInvalid) {
 					t.Errorf("Resume(after a password change) = %v, want ErrPendingLoginInvalid", err)
 				}
 			})
@@ -114,7 +114,7 @@ func TestResumeRefusesStaleOrForgedPendingLogins(t *testing.T) {
 				if _, err := e.sessions.Held(ctx, held.Pending); !errors.Is(err, models.ErrPendingLoginInvalid) {
 					t.Errorf("Held(disabled user) = %v, want ErrPendingLoginInvalid: the chooser must not list their devices", err)
 				}
-				if _, err := e.sessions.Resume(ctx, held.Pending, a.Session.ID, ""); !errors.Is(err, models.ErrPendingLoginInvalid) {
+				if _, err := e.sessions.Resume(ctx, held.Pending, []string{a.Session.ID}, ""); !errors.Is(err, models.ErrPendingLoginInvalid) {
 					t.Errorf("Resume(disabled user) = %v, want ErrPendingLoginInvalid", err)
 				}
 			})
@@ -124,7 +124,7 @@ func TestResumeRefusesStaleOrForgedPendingLogins(t *testing.T) {
 				if _, err := e.sessions.RevokeAll(ctx, u.ID, b.Session.ID, testPassword, models.ScopeOthers); err != nil {
 					t.Fatalf("RevokeAll(others) = %v", err)
 				}
-				if _, err := e.sessions.Resume(ctx, held.Pending, a.Session.ID, ""); !errors.Is(err, models.ErrPendingLoginInvalid) {
+				if _, err := e.sessions.Resume(ctx, held.Pending, []string{a.Session.ID}, ""); !errors.Is(err, models.ErrPendingLoginInvalid) {
 					t.Errorf("Resume(after signing out the others) = %v, want ErrPendingLoginInvalid", err)
 				}
 			})
@@ -136,7 +136,7 @@ func TestResumeRefusesStaleOrForgedPendingLogins(t *testing.T) {
 						t.Fatalf("Cancel() = %v", err)
 					}
 				}
-				if _, err := e.sessions.Resume(ctx, held.Pending, a.Session.ID, ""); !errors.Is(err, models.ErrPendingLoginInvalid) {
+				if _, err := e.sessions.Resume(ctx, held.Pending, []string{a.Session.ID}, ""); !errors.Is(err, models.ErrPendingLoginInvalid) {
 					t.Errorf("Resume(cancelled) = %v, want ErrPendingLoginInvalid", err)
 				}
 			})
@@ -148,11 +148,11 @@ func TestResumeRefusesStaleOrForgedPendingLogins(t *testing.T) {
 					forged = held.Pending[:len(held.Pending)-2] + "AQ"
 				}
 				for _, tok := range []string{forged, a.Token, "", "garbage"} {
-					if _, err := e.sessions.Resume(ctx, tok, a.Session.ID, ""); !errors.Is(err, models.ErrPendingLoginInvalid) {
+					if _, err := e.sessions.Resume(ctx, tok, []string{a.Session.ID}, ""); !errors.Is(err, models.ErrPendingLoginInvalid) {
 						t.Errorf("Resume(%q) = %v, want ErrPendingLoginInvalid", tok, err)
 					}
 				}
-				if _, err := e.sessions.Resume(ctx, held.Pending, a.Session.ID, ""); err != nil {
+				if _, err := e.sessions.Resume(ctx, held.Pending, []string{a.Session.ID}, ""); err != nil {
 					t.Errorf("Resume(the real token) after forgeries = %v", err)
 				}
 			})
@@ -180,7 +180,7 @@ func TestResumeRaceCompletesOnce(t *testing.T) {
 			for i := range racers {
 				wg.Go(func() {
 					<-start
-					_, errs[i] = pools[i%2].sessions.Resume(context.Background(), held.Pending, a.Session.ID, "")
+					_, errs[i] = pools[i%2].sessions.Resume(context.Background(), held.Pending, []string{a.Session.ID}, "")
 				})
 			}
 			close(start)

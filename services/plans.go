@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/google/uuid"
 	"gorm.io/gorm"
 
 	"github.com/sessiond/sessiond/models"
@@ -17,10 +16,6 @@ const (
 	MaxPlanSessions = 1000
 	maxPlanNameLen  = 64
 	maxTimeout      = 10 * 365 * 24 * time.Hour
-	// enforceBatch is how many over-limit users one read of "enforce now" picks; each user is
-	// then brought down in a short transaction of their own, so a plan with 100,000 users never
-	// holds one huge transaction.
-	enforceBatch = 500
 )
 
 // actorOf names who acts in an admin use case.
@@ -107,27 +102,53 @@ func (p *Plans) Create(ctx context.Context, by models.Admin, in models.PlanInput
 	return plan, nil
 }
 
-// Update changes a plan. Without enforceNow a lowered limit applies at each user's next login;
-// with it, every user of the plan holding more active sessions than the new limit (and no
-// override) is brought down to it at once, per the plan's policy (reject: oldest first).
+// Update changes the plan's fields that in sets, and only those, so that admins changing
+// different fields at once all keep their change; the audit row commits with it. Without
+// enforceNow a lowered limit applies at each user's next login. With it, an enforcement is
+// recorded in the same transaction and then run here: every user of the plan holding more
+// active sessions than its limit (and no higher override) is brought down to it, per the
+// plan's policy (reject: oldest first), one user per transaction. If ctx's deadline comes
+// first (or the store fails), the result says Enforcing and the purge job's next pass, on any
+// process, finishes it: the change is never lost, and never has to be repeated.
 func (p *Plans) Update(ctx context.Context, by models.Admin, id string, in models.PlanInput, enforceNow bool) (models.Plan, models.EnforceResult, error) {
-	plan, err := p.Get(ctx, id)
+	if !validID(id) {
+		return models.Plan{}, models.EnforceResult{}, models.ErrNotFound
+	}
+	now := clock(p.now)
+	changes, err := planChanges(in, now)
 	if err != nil {
 		return models.Plan{}, models.EnforceResult{}, err
 	}
-	now := clock(p.now)
-	if err := applyPlanInput(&plan, in, now); err != nil {
-		return models.Plan{}, models.EnforceResult{}, err
-	}
+	var (
+		plan   models.Plan
+		enf    models.PlanEnforcement
+		runner = newID()
+	)
 	err = transact(ctx, p.db, p.obs, func(tx *gorm.DB, out *ended) error {
-		err := tx.Model(&models.Plan{}).Where("id = ?", id).Select("*").Omit("id", "created_at").Updates(&plan).Error
-		if err := storeError(err); err != nil {
+		upd := tx.Model(&models.Plan{}).Where("id = ?", id).Updates(changes)
+		if err := storeError(upd.Error); err != nil {
 			return err
 		}
+		if upd.RowsAffected == 0 {
+			return models.ErrNotFound
+		}
 		out.planChanged() // cached checks carry the plan: its limit, timeouts, name
-		return audit(tx, by, "plan.update", "plan", id, now, map[string]any{
-			"name": plan.Name, "max_sessions": plan.MaxSessions, "limit_policy": plan.LimitPolicy, "enforce_now": enforceNow,
-		})
+		var err error
+		if plan, err = planOf(tx, id); err != nil {
+			return err
+		}
+		details := map[string]any{"enforce_now": enforceNow}
+		for k, v := range changes {
+			details[k] = v
+		}
+		delete(details, "updated_at")
+		if enforceNow {
+			if enf, err = startEnforcement(tx, id, by, runner, now); err != nil {
+				return err
+			}
+			details["enforcement_id"] = enf.ID
+		}
+		return audit(tx, by, "plan.update", "plan", id, now, details)
 	})
 	if err != nil {
 		return models.Plan{}, models.EnforceResult{}, fmt.Errorf("update plan %s: %w", id, err)
@@ -135,69 +156,18 @@ func (p *Plans) Update(ctx context.Context, by models.Admin, id string, in model
 	if !enforceNow {
 		return plan, models.EnforceResult{}, nil
 	}
-	res, err := p.enforce(ctx, by, plan)
+	res, _, err := p.enforcer().run(ctx, enf, runner)
 	if err != nil {
-		return plan, res, fmt.Errorf("enforce plan %s: %w", id, err)
+		// Recorded with the change: the purge job finishes it.
+		p.log.WarnContext(ctx, "plan enforcement interrupted", "plan_id", id, "enforcement_id", enf.ID, "err", err)
+		res.Enforcing = true
 	}
-	p.log.InfoContext(ctx, "plan limit enforced", "plan_id", id, "users", res.Users, "sessions", res.Sessions)
+	p.log.InfoContext(ctx, "plan limit enforced", "plan_id", id, "enforcement_id", enf.ID,
+		"users", res.Users, "sessions", res.Sessions, "enforcing", res.Enforcing)
 	return plan, res, nil
 }
 
-// enforce brings every over-limit user of plan down to the limit, one user per transaction,
-// reading over-limit users in keyset batches.
-func (p *Plans) enforce(ctx context.Context, by models.Admin, plan models.Plan) (models.EnforceResult, error) {
-	var res models.EnforceResult
-	after := uuid.Nil.String() // below every id, and a valid uuid for Postgres
-	for {
-		now := clock(p.now)
-		var ids []string
-		err := p.db.WithContext(ctx).Raw(`SELECT s.user_id FROM sessions s JOIN users u ON u.id = s.user_id
-WHERE u.plan_id = ? AND s.user_id > ? AND s.revoked_at IS NULL AND s.expires_at > ? AND s.idle_expires_at > ?
-GROUP BY s.user_id HAVING count(*) > ? ORDER BY s.user_id LIMIT ?`,
-			plan.ID, after, now, now, plan.MaxSessions, enforceBatch).Scan(&ids).Error
-		if err != nil {
-			return res, storeError(err)
-		}
-		for _, userID := range ids {
-			n, err := p.bringDownToLimit(ctx, by, userID, now)
-			if err != nil {
-				return res, err
-			}
-			if n > 0 {
-				res.Users++
-				res.Sessions += n
-			}
-		}
-		if len(ids) < enforceBatch {
-			return res, nil
-		}
-		after = ids[len(ids)-1]
-	}
-}
-
-// bringDownToLimit evicts, under the user lock, the sessions above the user's effective limit,
-// in the policy's order. It returns how many it evicted.
-func (p *Plans) bringDownToLimit(ctx context.Context, by models.Admin, userID string, now time.Time) (int, error) {
-	var n int
-	err := transact(ctx, p.db, p.obs, func(tx *gorm.DB, out *ended) error {
-		u, err := lockUser(tx, userID)
-		if err != nil {
-			return err
-		}
-		plan, err := planOf(tx, u.PlanID)
-		if err != nil {
-			return err
-		}
-		active, err := activeSessions(tx, userID, now)
-		if err != nil {
-			return err
-		}
-		victims := models.EvictionOrder(active, u.EffectiveLimit(plan, now))
-		n = len(victims)
-		return revoke(tx, out, victims, models.ReasonEvicted, by.ID, actorOf(by), now)
-	})
-	return n, err
-}
+func (p *Plans) enforcer() enforcer { return enforcer{db: p.db, obs: p.obs, now: p.now, log: p.log} }
 
 // Delete removes a plan nobody is on; models.ErrPlanInUse otherwise.
 func (p *Plans) Delete(ctx context.Context, by models.Admin, id string) error {
@@ -226,6 +196,31 @@ func (p *Plans) Delete(ctx context.Context, by models.Admin, id string) error {
 		return fmt.Errorf("delete plan %s: %w", id, err)
 	}
 	return nil
+}
+
+// planChanges validates a patch and returns the columns it sets, with their new values.
+func planChanges(in models.PlanInput, now time.Time) (map[string]any, error) {
+	var p models.Plan
+	if err := applyPlanInput(&p, in, now); err != nil {
+		return nil, err
+	}
+	changes := map[string]any{"updated_at": now}
+	if in.Name != nil {
+		changes["name"] = p.Name
+	}
+	if in.MaxSessions != nil {
+		changes["max_sessions"] = p.MaxSessions
+	}
+	if in.LimitPolicy != nil {
+		changes["limit_policy"] = p.LimitPolicy
+	}
+	if in.IdleTimeout.Set {
+		changes["idle_timeout_seconds"] = p.IdleTimeoutSeconds
+	}
+	if in.AbsoluteTimeout.Set {
+		changes["absolute_timeout_seconds"] = p.AbsoluteTimeoutSeconds
+	}
+	return changes, nil
 }
 
 // applyPlanInput validates in and writes the fields it sets into plan.

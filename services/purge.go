@@ -34,6 +34,8 @@ type PurgeResult struct {
 	Events       int64         // session events older than their retention
 	Throttles    int64         // login counters left alone past their window (not locks), spent rate limits, expired device keys
 	SignIns      int64         // unfinished sign-ins (held at the limit, gone to a provider), spent ID tokens past expiry
+	Enforced     int64         // sessions evicted finishing plan enforcements (enforce=now) left unfinished
+	Enforcements int           // plan enforcements finished
 	Batches      int           // DELETE statements that removed rows
 	LongestBatch time.Duration // the slowest of them
 	Duration     time.Duration
@@ -42,7 +44,8 @@ type PurgeResult struct {
 }
 
 // Purger deletes expired sessions, old revoked sessions and old events, in batches small
-// enough that logins and checks never wait on it.
+// enough that logins and checks never wait on it. First it finishes the plan enforcements
+// (enforce=now) that their request left unfinished, having run out of time or died.
 type Purger struct {
 	db    *gorm.DB
 	cfg   PurgeConfig
@@ -101,6 +104,13 @@ func (p *Purger) purge(ctx context.Context, dryRun bool, progress func(PurgeResu
 	defer unlock()
 
 	start := time.Now()
+	var enforceErr error // reported once the deletes are done: one failing enforcement must not stop them
+	if !dryRun {
+		enf := enforcer{db: p.db, obs: p.cfg.Observer, now: p.cfg.Now, log: p.cfg.Log}
+		if res.Enforced, res.Enforcements, enforceErr = enf.resume(ctx); enforceErr != nil {
+			enforceErr = fmt.Errorf("purge: finish plan enforcements: %w", enforceErr)
+		}
+	}
 	now := clock(p.cfg.Now)
 	targets := []purgeTarget{
 		// idle_expires_at never passes expires_at, so it alone finds both kinds of expiry.
@@ -129,7 +139,7 @@ func (p *Purger) purge(ctx context.Context, dryRun bool, progress func(PurgeResu
 		}
 	}
 	res.Duration = time.Since(start)
-	return res, nil
+	return res, enforceErr
 }
 
 // purgeTarget deletes t's rows batch by batch until none are left or ctx ends, walking t's

@@ -77,8 +77,9 @@ func (s *Sessions) login(ctx context.Context, p models.LoginParams) (models.Logi
 	if err != nil {
 		return models.LoginResult{}, err
 	}
-	if p.ReplaceSessionID != "" && !validID(p.ReplaceSessionID) {
-		return models.LoginResult{}, models.Invalid("replace_session_id", "is not a session id")
+	chosen, err := chosenSessions(p.ReplaceSessionID, p.ReplaceSessionIDs)
+	if err != nil {
+		return models.LoginResult{}, err
 	}
 	if err := s.cfg.Throttle.admitAddress(ctx, p.IP); err != nil {
 		return models.LoginResult{}, err
@@ -112,7 +113,7 @@ func (s *Sessions) login(ctx context.Context, p models.LoginParams) (models.Logi
 			return err
 		}
 		res, limitErr, err = s.admit(tx, out, locked, admission{
-			sess: sess, token: token, deviceKey: p.DeviceKey, replaceID: p.ReplaceSessionID, keepPending: p.KeepPending,
+			sess: sess, token: token, deviceKey: p.DeviceKey, chosen: chosen, keepPending: p.KeepPending,
 		}, now)
 		return err
 	})

@@ -84,7 +84,10 @@ func plansCmd(env *environment) *cobra.Command {
 					return err
 				}
 				fmt.Fprintf(env.stdout, "plan %s: %d sessions, %s", p.Name, p.MaxSessions, p.LimitPolicy)
-				if enforce {
+				switch {
+				case res.Enforcing:
+					fmt.Fprintf(env.stdout, "; enforcing: %d sessions of %d users evicted so far, the purge job finishes the rest", res.Sessions, res.Users)
+				case enforce:
 					fmt.Fprintf(env.stdout, "; enforced now: %d sessions of %d users evicted", res.Sessions, res.Users)
 				}
 				fmt.Fprintln(env.stdout)

@@ -32,7 +32,8 @@ func (a *app) schedulePurge(ctx context.Context) (*cron.Cron, error) {
 
 func (a *app) logPurge(ctx context.Context, res services.PurgeResult, err error) {
 	attrs := []any{
-		"expired", res.Expired, "revoked", res.Revoked, "events", res.Events, "throttles", res.Throttles, "sign_ins", res.SignIns, "batches", res.Batches,
+		"expired", res.Expired, "revoked", res.Revoked, "events", res.Events, "throttles", res.Throttles, "sign_ins", res.SignIns,
+		"enforcements", res.Enforcements, "enforced", res.Enforced, "batches", res.Batches,
 		"longest_batch_ms", res.LongestBatch.Milliseconds(), "duration_ms", res.Duration.Milliseconds(),
 		"skipped", res.Skipped, "dry_run", res.DryRun,
 	}
@@ -80,6 +81,9 @@ func purgeCmd(env *environment) *cobra.Command {
 				fmt.Fprintf(env.stdout, "%s %d expired sessions, %d revoked sessions past retention, %d old events, %d stale login counters, %d unfinished sign-ins", verb, res.Expired, res.Revoked, res.Events, res.Throttles, res.SignIns)
 				if !dryRun {
 					fmt.Fprintf(env.stdout, " in %d batches, %s (longest batch %s)", res.Batches, res.Duration.Round(1e6), res.LongestBatch.Round(1e5))
+				}
+				if res.Enforcements > 0 || res.Enforced > 0 {
+					fmt.Fprintf(env.stdout, "; finished %d plan enforcements, %d sessions evicted", res.Enforcements, res.Enforced)
 				}
 				fmt.Fprintln(env.stdout)
 				return nil

@@ -102,6 +102,7 @@ func TestOperatorCommands(t *testing.T) {
 	}{
 		{"", []string{"plans", "set", "family", "--max-sessions", "5", "--policy", "evict_least_recent"}, "plan family created: 5 sessions, evict_least_recent"},
 		{"", []string{"plans", "set", "basic", "--max-sessions", "2"}, "plan basic: 2 sessions, reject"},
+		{"", []string{"plans", "set", "family", "--max-sessions", "4", "--enforce-now"}, "plan family: 4 sessions, evict_least_recent; enforced now: 0 sessions of 0 users evicted"},
 		{"", []string{"plans", "list"}, "family"},
 		{"op password 1\n", []string{"admin", "create", "--email", "op@example.com"}, "created"},
 		{"", []string{"users", "set-plan", "op@example.com", "family"}, "user op@example.com is on plan family"},
