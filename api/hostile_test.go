@@ -85,7 +85,7 @@ func TestHostileRequests(t *testing.T) {
 				{"login: replace a garbage id", "POST", "/v1/auth/login", j, `{"email":"` + email + `","password":"` + password + `","replace_session_id":"' OR 1=1 --"}`, nil, 400, "invalid_request", "replace_session_id"},
 				{"login: replace garbage ids", "POST", "/v1/auth/login", j, `{"email":"` + email + `","password":"` + password + `","replace_session_ids":["' OR 1=1 --"]}`, nil, 400, "invalid_request", "replace_session_ids"},
 				{"login: replace ids a string", "POST", "/v1/auth/login", j, `{"email":"a@b.co","password":"x","replace_session_ids":"0190a000-0000-7000-8000-000000000001"}`, nil, 400, "invalid_request", "replace_session_ids"},
-				{"login: replace ids of numbers", "POST", "/v1/auth/login", j, `{"email":"a@b.co","password":"x","replace_session_ids":[1]}`, nil, 400, "invalid_request", "replace_session_ids"},
+				{"login: replace ids of numbers", "POST", "/v1/auth/login", j, `{"email":"a@b.co","password":"x","replace_session_ids":[1]}`, nil, 400, "invalid_request", "replace_session_ids.0"},
 				{"login: replace ids with a null", "POST", "/v1/auth/login", j, `{"email":"` + email + `","password":"` + password + `","replace_session_ids":[null]}`, nil, 400, "invalid_request", "replace_session_ids"},
 				{"login: multipart", "POST", "/v1/auth/login", "multipart/form-data; boundary=x", "--x--", nil, 415, "unsupported_media_type", ""},
 				{"login: 65 KiB body", "POST", "/v1/auth/login", j, `{"email":"` + long(65<<10) + `"}`, nil, 413, "request_too_large", ""},

@@ -225,7 +225,9 @@ func (e *outageEnv) useCases() (all, writers []useCase) {
 			return err
 		}},
 		{"Logout", func(ctx context.Context) error { return e.sessions.Logout(ctx, u.ID, s[0].Session.ID) }},
-		{"Revoke", func(ctx context.Context) error { return e.sessions.Revoke(ctx, u.ID, s[1].Session.ID, s[2].Session.ID, "") }},
+		{"Revoke", func(ctx context.Context) error {
+			return e.sessions.Revoke(ctx, u.ID, s[1].Session.ID, s[2].Session.ID, "")
+		}},
 		{"RevokeAll", func(ctx context.Context) error {
 			_, err := e.sessions.RevokeAll(ctx, u.ID, s[3].Session.ID, testPassword, models.ScopeOthers)
 			return err
