@@ -69,6 +69,16 @@ type Admin struct {
 	Operator bool   // true on the command line
 }
 
+// AsAdmin returns the principal as the actor of admin use cases, or ErrForbidden when its user
+// is not an admin. It is the one place that says who may administer: the API's admin routes
+// and the admin pages both ask it, and only render its refusal their own way.
+func (p Principal) AsAdmin() (Admin, error) {
+	if p.User.Role != RoleAdmin {
+		return Admin{}, ErrForbidden
+	}
+	return Admin{ID: p.User.ID}, nil
+}
+
 // EmailCollision is what `sessiond users collisions` reports: accounts whose stored emails are
 // one address in the one spelling sessiond now gives it (Email), at least one of them stored in
 // another spelling; or, with Email "" and Problem set, an account whose stored email is refused
