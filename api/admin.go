@@ -13,14 +13,14 @@ import (
 
 // requireAdmin admits only users with role admin (after authenticate).
 func (h *handler) requireAdmin(c *gin.Context) {
-	if principal(c).User.Role != models.RoleAdmin {
+	if Principal(c).User.Role != models.RoleAdmin {
 		h.fail(c, models.ErrForbidden)
 		return
 	}
 	c.Next()
 }
 
-func adminOf(c *gin.Context) models.Admin { return models.Admin{ID: principal(c).User.ID} }
+func adminOf(c *gin.Context) models.Admin { return models.Admin{ID: Principal(c).User.ID} }
 
 // optional decodes a field of a partial update: absent, null, or a value.
 type optional[T any] struct {

@@ -3,7 +3,6 @@ package api
 import (
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -62,7 +61,7 @@ func (h *handler) login(c *gin.Context) {
 		Email:             req.Email,
 		Password:          req.Password,
 		Device:            req.Device.model(),
-		DeviceKey:         h.deviceKey(c, req.Device.Key),
+		DeviceKey:         h.cookies.PresentedDeviceKey(c, req.Device.Key),
 		ReplaceSessionID:  req.ReplaceSessionID,
 		ReplaceSessionIDs: req.ReplaceSessionIDs,
 		IP:                c.ClientIP(),
@@ -78,7 +77,7 @@ func (h *handler) login(c *gin.Context) {
 // writeLogin answers a successful login: 201 with the token and the device key, and their
 // cookies.
 func (h *handler) writeLogin(c *gin.Context, res models.LoginResult) {
-	h.setCookies(c, res)
+	h.cookies.SignIn(c, res)
 	c.JSON(http.StatusCreated, gin.H{
 		"token":      res.Token,
 		"session":    toSession(res.Session, res.Session.ID),
@@ -89,12 +88,12 @@ func (h *handler) writeLogin(c *gin.Context, res models.LoginResult) {
 }
 
 func (h *handler) logout(c *gin.Context) {
-	p := principal(c)
+	p := Principal(c)
 	if err := h.sessions.Logout(c.Request.Context(), p.User.ID, p.Session.ID); err != nil {
 		h.fail(c, err)
 		return
 	}
-	h.clearCookie(c)
+	h.cookies.SignOut(c)
 	c.Status(http.StatusNoContent)
 }
 
@@ -107,14 +106,14 @@ type whoamiJSON struct {
 	Identities []models.LinkedIdentity `json:"identities"`
 }
 
-// whoami is the session check, which clients make on every request. It admits the token
+// whoami is the session check, which clients make on every request. It checks the token
 // itself rather than behind authenticate, and builds its answer in pooled memory: keeping the
 // principal in Gin's per-request keys (a map allocated per request) and boxing the answer for
 // the encoder were two thirds of what a cached check allocated beyond a no-op route, and
 // about 5 % of its throughput (scripts/bench.sh, which logs at warn). With the access log on
 // (info, the default) the keys are still filled, next to the cost of a log line.
 func (h *handler) whoami(c *gin.Context) {
-	p, ok := h.admit(c)
+	p, ok := h.checkToken(c)
 	if !ok {
 		return
 	}
@@ -131,53 +130,4 @@ func (h *handler) whoami(c *gin.Context) {
 		hb.who.Identities = []models.LinkedIdentity{}
 	}
 	hotJSON(c, hb, &hb.who)
-}
-
-// cookieName is __Host-sessiond when cookies are secure: the prefix makes browsers insist on
-// Secure, Path=/ and no Domain. Plain-HTTP development gets a plain name.
-func (h *handler) cookieName() string {
-	if h.cookieSecure {
-		return "__Host-sessiond"
-	}
-	return "sessiond"
-}
-
-// putCookie sets one of our cookies for maxAge seconds (negative: deletes it). All of them are
-// host-only, site-wide, HttpOnly, SameSite=Lax (sent on a provider's redirect back, not on
-// cross-site posts), and Secure when cookies are.
-func (h *handler) putCookie(c *gin.Context, name, value string, maxAge int) {
-	http.SetCookie(c.Writer, &http.Cookie{
-		Name: name, Value: value, Path: "/", MaxAge: maxAge,
-		Secure: h.cookieSecure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-	})
-}
-
-// setCookies hands the browser, at a sign-in, the token for as long as the session can live,
-// and the device key for as long as it lives unused.
-func (h *handler) setCookies(c *gin.Context, res models.LoginResult) {
-	s := res.Session
-	h.putCookie(c, h.cookieName(), res.Token, int(s.ExpiresAt.Sub(s.CreatedAt)/time.Second))
-	if res.DeviceKey != "" {
-		h.putCookie(c, h.deviceKeyCookie(), res.DeviceKey, int(res.DeviceKeyExpiresAt.Sub(s.CreatedAt)/time.Second))
-	}
-}
-
-// deviceKeyCookie holds the browser's device key (API.md: __Host-sessiond-device). It is
-// HttpOnly, so a page's script cannot send it as device.key: logins read it themselves.
-func (h *handler) deviceKeyCookie() string { return h.cookieName() + "-device" }
-
-// deviceKey is the device key a sign-in presents: the one in its body, else the browser's
-// cookie. Whatever it holds, the service treats an unusable key as none.
-func (h *handler) deviceKey(c *gin.Context, fromBody string) string {
-	if fromBody != "" {
-		return fromBody
-	}
-	key, _ := c.Cookie(h.deviceKeyCookie())
-	return key
-}
-
-// clearCookie ends the session cookie and, through Clear-Site-Data, every other of ours.
-func (h *handler) clearCookie(c *gin.Context) {
-	h.putCookie(c, h.cookieName(), "", -1)
-	c.Header("Clear-Site-Data", `"cookies"`)
 }

@@ -24,12 +24,15 @@ var (
 	errDraining         = fmt.Errorf("shutting down: %w", models.ErrUnavailable)
 )
 
-// apiError is the body of every error response: {"error": {code, message, details}}.
-type apiError struct {
-	status  int
-	Code    string         `json:"code"`
-	Message string         `json:"message"`
-	Details map[string]any `json:"details,omitempty"`
+// Problem is what an error means over HTTP, per API.md: its status, its stable code, a message
+// for people, optional details, and, for a 429 or a 503, the seconds to send in Retry-After.
+// The API writes it as {"error": {code, message, details}}; the pages render it as a page.
+type Problem struct {
+	Status     int            `json:"-"`
+	Code       string         `json:"code"`
+	Message    string         `json:"message"`
+	Details    map[string]any `json:"details,omitempty"`
+	RetryAfter string         `json:"-"` // "" when there is nothing to wait for
 }
 
 // retryAfter is what a 503 tells clients to wait, in seconds.
@@ -38,23 +41,19 @@ const retryAfter = "1"
 // fail writes err as the JSON error response. Unknown errors are logged once, with the request,
 // and answered 500 internal without their text.
 func (h *handler) fail(c *gin.Context, err error) {
-	e := classify(err)
-	if e.status == http.StatusInternalServerError {
+	p := Classify(err)
+	if p.Status == http.StatusInternalServerError {
 		h.log.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method, "route", c.FullPath(), "err", err)
 	}
-	var limited *models.RateLimitedError
-	switch {
-	case errors.As(err, &limited):
-		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(limited.RetryAfter.Seconds()))))
-	case e.status == http.StatusServiceUnavailable:
-		c.Header("Retry-After", retryAfter)
+	if p.RetryAfter != "" {
+		c.Header("Retry-After", p.RetryAfter)
 	}
-	c.AbortWithStatusJSON(e.status, gin.H{"error": e})
+	c.AbortWithStatusJSON(p.Status, gin.H{"error": p})
 }
 
-// classify maps an error to its status and stable code, per API.md. It is the only place
-// that knows the mapping.
-func classify(err error) apiError {
+// Classify maps an error to its Problem, per API.md. It is the only place that knows the
+// mapping: the API and the pages render what it says.
+func Classify(err error) Problem {
 	var (
 		validation *models.ValidationError
 		weak       *models.WeakPasswordError
@@ -66,69 +65,73 @@ func classify(err error) apiError {
 	)
 	switch {
 	case errors.As(err, &idToken):
-		return apiError{status: http.StatusUnauthorized, Code: "invalid_id_token", Message: "The identity token or code was refused: " + idToken.Reason + "."}
+		return Problem{Status: http.StatusUnauthorized, Code: "invalid_id_token", Message: "The identity token or code was refused: " + idToken.Reason + "."}
 	case errors.As(err, &validation):
-		return apiError{http.StatusBadRequest, "invalid_request", "The request is invalid.", map[string]any{"fields": validation.Fields}}
+		return Problem{Status: http.StatusBadRequest, Code: "invalid_request", Message: "The request is invalid.",
+			Details: map[string]any{"fields": validation.Fields}}
 	case errors.As(err, &weak):
-		return apiError{status: http.StatusBadRequest, Code: "weak_password", Message: weak.Reason + "."}
+		return Problem{Status: http.StatusBadRequest, Code: "weak_password", Message: weak.Reason + "."}
 	case errors.As(err, &limit):
-		return apiError{http.StatusConflict, "device_limit_reached", limitMessage(limit),
-			map[string]any{"limit": limit.Limit, "must_sign_out": limit.MustSignOut, "sessions": toSessions(limit.Sessions, "")}}
+		return Problem{Status: http.StatusConflict, Code: "device_limit_reached", Message: limitMessage(limit),
+			Details: map[string]any{"limit": limit.Limit, "must_sign_out": limit.MustSignOut, "sessions": toSessions(limit.Sessions, "")}}
 	case errors.As(err, &evicted):
-		return apiError{http.StatusUnauthorized, "session_evicted",
-			"This device was signed out because another device signed in and the plan's device limit was reached.",
-			evictedDetails(evicted)}
+		return Problem{Status: http.StatusUnauthorized, Code: "session_evicted",
+			Message: "This device was signed out because another device signed in and the plan's device limit was reached.",
+			Details: evictedDetails(evicted)}
 	case errors.As(err, &limited):
-		return apiError{http.StatusTooManyRequests, "rate_limited", "Too many attempts: wait before trying again.",
-			map[string]any{"retry_after_seconds": int(math.Ceil(limited.RetryAfter.Seconds()))}}
+		wait := int(math.Ceil(limited.RetryAfter.Seconds()))
+		return Problem{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "Too many attempts: wait before trying again.",
+			Details: map[string]any{"retry_after_seconds": wait}, RetryAfter: strconv.Itoa(wait)}
 	case errors.As(err, &revoked):
-		return apiError{http.StatusUnauthorized, "session_revoked", "This session was signed out.",
-			map[string]any{"reason": revoked.Reason, "revoked_at": revoked.RevokedAt.UTC()}}
+		return Problem{Status: http.StatusUnauthorized, Code: "session_revoked", Message: "This session was signed out.",
+			Details: map[string]any{"reason": revoked.Reason, "revoked_at": revoked.RevokedAt.UTC()}}
 	case errors.Is(err, models.ErrSessionTooNew): // before ErrInvalidCredentials, which it may carry
 		if errors.Is(err, models.ErrInvalidCredentials) {
-			return apiError{http.StatusForbidden, "session_too_new",
-				"Wrong password: a session this new signs out older ones only with the right password.", map[string]any{"password": "wrong"}}
+			return Problem{Status: http.StatusForbidden, Code: "session_too_new",
+				Message: "Wrong password: a session this new signs out older ones only with the right password.",
+				Details: map[string]any{"password": "wrong"}}
 		}
-		return apiError{http.StatusForbidden, "session_too_new",
-			"This session is too new to sign out an older one: send the account's password as \"password\".", map[string]any{"password": "required"}}
+		return Problem{Status: http.StatusForbidden, Code: "session_too_new",
+			Message: "This session is too new to sign out an older one: send the account's password as \"password\".",
+			Details: map[string]any{"password": "required"}}
 	}
 	for _, m := range sentinels {
 		if errors.Is(err, m.err) {
-			return m.apiError
+			return m.Problem
 		}
 	}
-	return apiError{status: http.StatusInternalServerError, Code: "internal", Message: "Internal error."}
+	return Problem{Status: http.StatusInternalServerError, Code: "internal", Message: "Internal error."}
 }
 
 var sentinels = []struct {
 	err error
-	apiError
+	Problem
 }{
-	{models.ErrOverloaded, apiError{status: http.StatusServiceUnavailable, Code: "unavailable", Message: "Too many sign-ins are waiting; try again shortly."}},
-	{models.ErrUnavailable, apiError{status: http.StatusServiceUnavailable, Code: "unavailable", Message: "The session store is unavailable; try again shortly."}},
-	{errTooLarge, apiError{status: http.StatusRequestEntityTooLarge, Code: "request_too_large", Message: "The request body is too large."}},
-	{errUnsupportedMedia, apiError{status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "Send the body as application/json."}},
-	{models.ErrInvalidClient, apiError{status: http.StatusUnauthorized, Code: "invalid_client", Message: "Unknown service client or wrong secret."}},
-	{models.ErrInvalidCredentials, apiError{status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "Wrong email or password."}},
-	{models.ErrUnauthenticated, apiError{status: http.StatusUnauthorized, Code: "unauthenticated", Message: "Sign in first: no session token was presented."}},
-	{models.ErrSessionInvalid, apiError{status: http.StatusUnauthorized, Code: "session_invalid", Message: "The session token is not valid."}},
-	{models.ErrPendingLoginInvalid, apiError{status: http.StatusUnauthorized, Code: "session_invalid", Message: "That sign-in is no longer waiting; sign in again."}},
-	{models.ErrUnknownProvider, apiError{status: http.StatusNotFound, Code: "not_found", Message: "No such identity provider."}},
-	{models.ErrSignInStateInvalid, apiError{status: http.StatusBadRequest, Code: "invalid_state", Message: "The sign-in state is unknown, expired, used, or from another browser; start again."}},
-	{models.ErrEmailNotVerified, apiError{status: http.StatusForbidden, Code: "email_not_verified", Message: "The identity provider did not assert a verified email."}},
-	{models.ErrIdentityNotLinked, apiError{status: http.StatusConflict, Code: "identity_not_linked", Message: "An account with this email exists and is not linked to this identity; sign in with its password."}},
-	{models.ErrProviderUnavailable, apiError{status: http.StatusServiceUnavailable, Code: "provider_unavailable", Message: "The identity provider could not be reached; try again shortly."}},
-	{models.ErrSessionExpired, apiError{status: http.StatusUnauthorized, Code: "session_expired", Message: "The session has expired; sign in again."}},
-	{models.ErrRegistrationClosed, apiError{status: http.StatusForbidden, Code: "registration_closed", Message: "Registration is closed."}},
-	{models.ErrForbidden, apiError{status: http.StatusForbidden, Code: "forbidden", Message: "You are not allowed to do that."}},
-	{errCSRF, apiError{status: http.StatusForbidden, Code: "csrf_failed", Message: "Cross-site request refused."}},
-	{models.ErrUseLogout, apiError{status: http.StatusBadRequest, Code: "use_logout", Message: "This is the session you are using: sign out with POST /v1/auth/logout."}},
-	{models.ErrNotFound, apiError{status: http.StatusNotFound, Code: "not_found", Message: "Not found."}},
-	{errRouteNotFound, apiError{status: http.StatusNotFound, Code: "not_found", Message: "No such route."}},
-	{errMethodNotAllowed, apiError{status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "Method not allowed on this route."}},
-	{models.ErrPlanInUse, apiError{status: http.StatusConflict, Code: "plan_in_use", Message: "Users are on this plan: move them first."}},
-	{models.ErrLastAdmin, apiError{status: http.StatusConflict, Code: "last_admin", Message: "This is the last enabled admin: make another account admin first."}},
-	{models.ErrConflict, apiError{status: http.StatusConflict, Code: "conflict", Message: "That already exists."}},
+	{models.ErrOverloaded, Problem{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "Too many sign-ins are waiting; try again shortly.", RetryAfter: retryAfter}},
+	{models.ErrUnavailable, Problem{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "The session store is unavailable; try again shortly.", RetryAfter: retryAfter}},
+	{errTooLarge, Problem{Status: http.StatusRequestEntityTooLarge, Code: "request_too_large", Message: "The request body is too large."}},
+	{errUnsupportedMedia, Problem{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "Send the body as application/json."}},
+	{models.ErrInvalidClient, Problem{Status: http.StatusUnauthorized, Code: "invalid_client", Message: "Unknown service client or wrong secret."}},
+	{models.ErrInvalidCredentials, Problem{Status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "Wrong email or password."}},
+	{models.ErrUnauthenticated, Problem{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: "Sign in first: no session token was presented."}},
+	{models.ErrSessionInvalid, Problem{Status: http.StatusUnauthorized, Code: "session_invalid", Message: "The session token is not valid."}},
+	{models.ErrPendingLoginInvalid, Problem{Status: http.StatusUnauthorized, Code: "session_invalid", Message: "That sign-in is no longer waiting; sign in again."}},
+	{models.ErrUnknownProvider, Problem{Status: http.StatusNotFound, Code: "not_found", Message: "No such identity provider."}},
+	{models.ErrSignInStateInvalid, Problem{Status: http.StatusBadRequest, Code: "invalid_state", Message: "The sign-in state is unknown, expired, used, or from another browser; start again."}},
+	{models.ErrEmailNotVerified, Problem{Status: http.StatusForbidden, Code: "email_not_verified", Message: "The identity provider did not assert a verified email."}},
+	{models.ErrIdentityNotLinked, Problem{Status: http.StatusConflict, Code: "identity_not_linked", Message: "An account with this email exists and is not linked to this identity; sign in with its password."}},
+	{models.ErrProviderUnavailable, Problem{Status: http.StatusServiceUnavailable, Code: "provider_unavailable", Message: "The identity provider could not be reached; try again shortly.", RetryAfter: retryAfter}},
+	{models.ErrSessionExpired, Problem{Status: http.StatusUnauthorized, Code: "session_expired", Message: "The session has expired; sign in again."}},
+	{models.ErrRegistrationClosed, Problem{Status: http.StatusForbidden, Code: "registration_closed", Message: "Registration is closed."}},
+	{models.ErrForbidden, Problem{Status: http.StatusForbidden, Code: "forbidden", Message: "You are not allowed to do that."}},
+	{errCSRF, Problem{Status: http.StatusForbidden, Code: "csrf_failed", Message: "Cross-site request refused."}},
+	{models.ErrUseLogout, Problem{Status: http.StatusBadRequest, Code: "use_logout", Message: "This is the session you are using: sign out with POST /v1/auth/logout."}},
+	{models.ErrNotFound, Problem{Status: http.StatusNotFound, Code: "not_found", Message: "Not found."}},
+	{errRouteNotFound, Problem{Status: http.StatusNotFound, Code: "not_found", Message: "No such route."}},
+	{errMethodNotAllowed, Problem{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "Method not allowed on this route."}},
+	{models.ErrPlanInUse, Problem{Status: http.StatusConflict, Code: "plan_in_use", Message: "Users are on this plan: move them first."}},
+	{models.ErrLastAdmin, Problem{Status: http.StatusConflict, Code: "last_admin", Message: "This is the last enabled admin: make another account admin first."}},
+	{models.ErrConflict, Problem{Status: http.StatusConflict, Code: "conflict", Message: "That already exists."}},
 }
 
 // limitMessage says what a refusal at the device limit asks for: one device at the limit,

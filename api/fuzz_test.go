@@ -34,9 +34,9 @@ func fuzzDecode[T any](t *testing.T, contentType, body string) {
 	err := decodeBody(contentType, body, &req)
 	if err != nil {
 		var v *models.ValidationError
-		if e := classify(err); e.status < 400 || e.status >= 500 || e.Code == "" ||
+		if e := Classify(err); e.Status < 400 || e.Status >= 500 || e.Code == "" ||
 			!(errors.As(err, &v) || errors.Is(err, errTooLarge) || errors.Is(err, errUnsupportedMedia)) {
-			t.Fatalf("decode(%q) = %v, answered %d %q; want a 4xx with a code", body, err, e.status, e.Code)
+			t.Fatalf("decode(%q) = %v, answered %d %q; want a 4xx with a code", body, err, e.Status, e.Code)
 		}
 		return
 	}
@@ -104,8 +104,8 @@ func FuzzDecode(f *testing.F) {
 		err := decodeBody("application/json", body, dst)
 		if err != nil {
 			var v *models.ValidationError
-			if e := classify(err); e.status != http.StatusBadRequest || e.Code != "invalid_request" || !errors.As(err, &v) || len(v.Fields) != 1 {
-				t.Fatalf("decode(%q) into %T = %v, answered %d %q; want 400 invalid_request naming one field", body, dst, err, e.status, e.Code)
+			if e := Classify(err); e.Status != http.StatusBadRequest || e.Code != "invalid_request" || !errors.As(err, &v) || len(v.Fields) != 1 {
+				t.Fatalf("decode(%q) into %T = %v, answered %d %q; want 400 invalid_request naming one field", body, dst, err, e.Status, e.Code)
 			}
 			return
 		}

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -15,99 +14,6 @@ import (
 
 	"github.com/sessiond/sessiond/models"
 )
-
-const (
-	principalKey = "sessiond.principal"
-)
-
-// authenticate admits the requests of the authed group (see admit) and keeps the principal in
-// the request's keys, where principal(c) finds it.
-func (h *handler) authenticate(c *gin.Context) {
-	p, ok := h.admit(c)
-	if !ok {
-		return
-	}
-	c.Set(principalKey, p)
-	c.Next()
-}
-
-// admit resolves the presented token (bearer header first, else the session cookie) into a
-// principal (possibly the session cache's own: read only), or answers 401 with the reason and
-// reports false. Cookie-authenticated unsafe requests must also come from our own origin.
-func (h *handler) admit(c *gin.Context) (*models.Principal, bool) {
-	token, viaCookie, err := h.presentedToken(c)
-	if err != nil {
-		h.fail(c, err)
-		return nil, false
-	}
-	if viaCookie && !safeMethod(c.Request.Method) && !sameOrigin(c.Request, h.cookieSecure) {
-		h.fail(c, errCSRF)
-		return nil, false
-	}
-	p, err := h.sessions.Authenticate(c.Request.Context(), token)
-	if err != nil {
-		h.fail(c, err)
-		return nil, false
-	}
-	return p, true
-}
-
-func (h *handler) presentedToken(c *gin.Context) (token string, viaCookie bool, err error) {
-	auth, err := authorization(c.Request)
-	if err != nil {
-		return "", false, err
-	}
-	if auth != "" {
-		scheme, token, ok := strings.Cut(auth, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-			return "", false, models.ErrSessionInvalid
-		}
-		return strings.TrimSpace(token), false, nil
-	}
-	if cookie, err := c.Cookie(h.cookieName()); err == nil && cookie != "" {
-		return cookie, true, nil
-	}
-	return "", false, models.ErrUnauthenticated
-}
-
-// authorization returns the request's Authorization header, "" when it has none. Two or more
-// are refused (400 invalid_request): which one counts would depend on who reads them, and a
-// proxy or service in front of us may have checked another one than we would use.
-func authorization(r *http.Request) (string, error) {
-	switch vs := r.Header["Authorization"]; len(vs) { // the canonical name: no copy to look it up
-	case 0:
-		return "", nil
-	case 1:
-		return vs[0], nil
-	}
-	return "", models.Invalid("Authorization", "must be sent once")
-}
-
-// principal returns who authenticate (or pageSession) admitted. The keys hold the session
-// cache's own principal, pointed to so that keeping it allocates nothing; this is a shallow
-// copy of it: never write through its slices (Identities, Session.SecretHash) or pointers.
-func principal(c *gin.Context) models.Principal {
-	return *c.MustGet(principalKey).(*models.Principal)
-}
-
-func safeMethod(m string) bool {
-	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
-}
-
-// sameOrigin reports whether the browser says the request comes from our own origin: the
-// Fetch metadata header when sent, else an Origin whose host is the one requested (and, when
-// cookies are secure, whose scheme is https).
-func sameOrigin(r *http.Request, secure bool) bool {
-	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
-		return site == "same-origin"
-	}
-	origin := r.Header.Get("Origin")
-	if origin == "" || origin == "null" {
-		return false
-	}
-	u, err := url.Parse(origin)
-	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host) && (!secure || u.Scheme == "https")
-}
 
 // limitBody caps every request body; decode turns the overflow into 413.
 func (h *handler) limitBody(c *gin.Context) {
@@ -128,7 +34,7 @@ func (h *handler) securityHeaders(c *gin.Context) {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "same-origin")
-	if h.cookieSecure {
+	if h.cookies.Secure {
 		hd.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 	}
 	c.Next()

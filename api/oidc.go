@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"time"
@@ -22,24 +20,11 @@ type OIDCService interface {
 	Identities(ctx context.Context, userID string) ([]models.Identity, error)
 }
 
-// oidcCookie binds a sign-in gone to a provider to this browser: the callback must bring it.
-// One per sign-in (named after its state), so that two tabs do not undo each other.
-func (h *handler) oidcCookie(state string) string {
-	sum := sha256.Sum256([]byte(state))
-	return h.cookieName() + "-oidc-" + hex.EncodeToString(sum[:6])
-}
-
 // oidcStart sends the browser to the provider. Device name and type come as query parameters
 // (the sign-in page's buttons prefill them from the browser); return_to must be one of our paths.
 func (h *handler) oidcStart(c *gin.Context) {
 	if h.oidc == nil {
 		h.oidcFail(c, models.ErrUnknownProvider)
-		return
-	}
-	// Only our own pages (or the person, typing or following a bookmark) start a sign-in:
-	// another site must not sign a browser in behind its back.
-	if site := c.GetHeader("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-		h.pageFail(c, errCSRF)
 		return
 	}
 	to, err := h.oidc.Start(c.Request.Context(), c.Param("provider"), models.OIDCStart{
@@ -53,7 +38,7 @@ func (h *handler) oidcStart(c *gin.Context) {
 		h.oidcFail(c, err)
 		return
 	}
-	h.putCookie(c, h.oidcCookie(to.State), to.Browser, int((10*time.Minute)/time.Second))
+	h.cookies.Put(c, h.cookies.OIDC(to.State), to.Browser, int((10*time.Minute)/time.Second))
 	c.Redirect(http.StatusSeeOther, to.URL)
 }
 
@@ -65,8 +50,8 @@ func (h *handler) oidcCallback(c *gin.Context) {
 		return
 	}
 	state := c.Query("state")
-	browser, _ := c.Cookie(h.oidcCookie(state))
-	h.putCookie(c, h.oidcCookie(state), "", -1)
+	browser, _ := c.Cookie(h.cookies.OIDC(state))
+	h.cookies.Delete(c, h.cookies.OIDC(state))
 	if e := c.Query("error"); e != "" {
 		// The provider's own refusal (the person cancelled, or it refused us): nothing to spend.
 		text := "The sign-in was cancelled or refused at the provider. Nothing changed here: sign in again when you are ready."
@@ -75,12 +60,12 @@ func (h *handler) oidcCallback(c *gin.Context) {
 	}
 	res, returnTo, err := h.oidc.Callback(c.Request.Context(), c.Param("provider"), models.OIDCCallback{
 		State: state, Code: c.Query("code"), Browser: browser, IP: c.ClientIP(), UserAgent: c.Request.UserAgent(),
-		DeviceKey: h.deviceKey(c, ""),
+		DeviceKey: h.cookies.PresentedDeviceKey(c, ""),
 	})
 	var limit *models.DeviceLimitError
 	switch {
 	case err == nil:
-		h.setCookies(c, res)
+		h.cookies.SignIn(c, res)
 		h.clearPending(c)
 		c.Redirect(http.StatusSeeOther, returnTo)
 	case errors.As(err, &limit) && limit.Pending != "":
@@ -93,17 +78,17 @@ func (h *handler) oidcCallback(c *gin.Context) {
 
 // oidcFail explains a failed browser sign-in on a page, with the API's status and code.
 func (h *handler) oidcFail(c *gin.Context, err error) {
-	e := classify(err)
+	e := Classify(err)
 	text, ok := oidcTexts[e.Code]
 	if !ok {
 		h.pageFail(c, err)
 		return
 	}
-	if e.status == http.StatusServiceUnavailable {
-		c.Header("Retry-After", retryAfter)
+	if e.RetryAfter != "" {
+		c.Header("Retry-After", e.RetryAfter)
 	}
 	c.Header("X-Error-Code", e.Code)
-	h.render(c, e.status, "error", pageData{Data: map[string]string{"Title": "Sign-in not completed", "Text": text}})
+	h.render(c, e.Status, "error", pageData{Data: map[string]string{"Title": "Sign-in not completed", "Text": text}})
 }
 
 var oidcTexts = map[string]string{
@@ -143,7 +128,7 @@ func (h *handler) oidcToken(c *gin.Context) {
 	res, err := h.oidc.LoginWithIDToken(c.Request.Context(), c.Param("provider"), models.IDTokenLogin{
 		IDToken: req.IDToken, Nonce: req.Nonce,
 		Device:           req.Device.model(),
-		DeviceKey:        h.deviceKey(c, req.Device.Key),
+		DeviceKey:        h.cookies.PresentedDeviceKey(c, req.Device.Key),
 		ReplaceSessionID: req.ReplaceSessionID, ReplaceSessionIDs: req.ReplaceSessionIDs,
 		IP: c.ClientIP(), UserAgent: c.Request.UserAgent(),
 	})

@@ -65,9 +65,8 @@ func parsePages() (map[string]*template.Template, error) {
 // 500 rather than half a page.
 func (h *handler) render(c *gin.Context, status int, name string, d pageData) {
 	if d.Viewer == nil {
-		if p, ok := c.Get(principalKey); ok {
-			u := p.(*models.Principal).User
-			d.Viewer = &viewer{Email: u.Email, Admin: u.Role == models.RoleAdmin}
+		if p, ok := LookupPrincipal(c); ok {
+			d.Viewer = &viewer{Email: p.User.Email, Admin: p.User.Role == models.RoleAdmin}
 		}
 	}
 	var buf bytes.Buffer
@@ -106,15 +105,11 @@ func static() gin.HandlerFunc {
 	}
 }
 
-// pageSession admits the holder of a valid session cookie (bearer tokens are for the API).
-// Without one the browser goes to the sign-in page, which tells a device that was signed out
-// why. Unsafe methods must come from our own pages (the API's CSRF rule).
+// pageSession lets through the holder of a valid session cookie (bearer tokens are for the
+// API). Without one the browser goes to the sign-in page, which tells a device that was signed
+// out why.
 func (h *handler) pageSession(c *gin.Context) {
-	if !safeMethod(c.Request.Method) && !sameOrigin(c.Request, h.cookieSecure) {
-		h.pageFail(c, errCSRF)
-		return
-	}
-	token, err := c.Cookie(h.cookieName())
+	token, err := c.Cookie(h.cookies.Session())
 	if err != nil || token == "" {
 		h.toLogin(c)
 		return
@@ -122,9 +117,9 @@ func (h *handler) pageSession(c *gin.Context) {
 	p, err := h.sessions.Authenticate(c.Request.Context(), token)
 	if err != nil {
 		if why := signedOutBecause(err); why != nil {
-			// Not clearCookie: Clear-Site-Data would also drop the note set here, and the
+			// Not SignOut: Clear-Site-Data would also drop the note set here, and the
 			// browser's device id.
-			h.putCookie(c, h.cookieName(), "", -1)
+			h.cookies.Delete(c, h.cookies.Session())
 			h.setSignedOut(c, *why)
 			h.toLogin(c)
 			return
@@ -132,7 +127,7 @@ func (h *handler) pageSession(c *gin.Context) {
 		h.pageFail(c, err)
 		return
 	}
-	c.Set(principalKey, p)
+	SetPrincipal(c, p)
 	c.Next()
 }
 
@@ -147,18 +142,9 @@ func (h *handler) toLogin(c *gin.Context) {
 	c.Abort()
 }
 
-// sameOriginForm refuses forms posted from other sites (login CSRF included).
-func (h *handler) sameOriginForm(c *gin.Context) {
-	if !sameOrigin(c.Request, h.cookieSecure) {
-		h.pageFail(c, errCSRF)
-		return
-	}
-	c.Next()
-}
-
 // pageAdmin admits admins only.
 func (h *handler) pageAdmin(c *gin.Context) {
-	if principal(c).User.Role != models.RoleAdmin {
+	if Principal(c).User.Role != models.RoleAdmin {
 		h.pageFail(c, models.ErrForbidden)
 		return
 	}
@@ -194,20 +180,18 @@ func signedOutBecause(err error) *signedOut {
 	return nil
 }
 
-func (h *handler) signedOutCookie() string { return h.cookieName() + "-signed-out" }
-
 func (h *handler) setSignedOut(c *gin.Context, why signedOut) {
 	b, _ := json.Marshal(why)
-	h.putCookie(c, h.signedOutCookie(), base64.RawURLEncoding.EncodeToString(b), 60)
+	h.cookies.Put(c, h.cookies.SignedOut(), base64.RawURLEncoding.EncodeToString(b), 60)
 }
 
 // takeSignedOut reads and clears the reason the last session ended, as a notice, if any.
 func (h *handler) takeSignedOut(c *gin.Context) *notice {
-	v, err := c.Cookie(h.signedOutCookie())
+	v, err := c.Cookie(h.cookies.SignedOut())
 	if err != nil {
 		return nil
 	}
-	h.putCookie(c, h.signedOutCookie(), "", -1)
+	h.cookies.Delete(c, h.cookies.SignedOut())
 	var why signedOut
 	b, err := base64.RawURLEncoding.DecodeString(v)
 	if err != nil || json.Unmarshal(b, &why) != nil {
@@ -254,15 +238,17 @@ var revokeReasonText = map[models.RevokeReason]string{
 
 // pageFail renders err as an error page with the API's status for it.
 func (h *handler) pageFail(c *gin.Context, err error) {
-	e := classify(err)
+	e := Classify(err)
+	if e.RetryAfter != "" {
+		c.Header("Retry-After", e.RetryAfter)
+	}
 	title, text := "Something went wrong", "Try again in a moment."
-	switch e.status {
+	switch e.Status {
 	case http.StatusServiceUnavailable:
-		c.Header("Retry-After", retryAfter)
 		title, text = "Temporarily unavailable", "sessiond cannot reach its store right now. Try again in a moment."
 	case http.StatusForbidden:
 		title, text = "Not allowed", "You are not allowed to do that."
-		if errors.Is(err, errCSRF) {
+		if e.Code == "csrf_failed" {
 			text = "That form came from another site, so it was refused. Use the pages of this site."
 		}
 	case http.StatusNotFound:
@@ -274,14 +260,14 @@ func (h *handler) pageFail(c *gin.Context, err error) {
 	case http.StatusInternalServerError:
 		h.log.ErrorContext(c.Request.Context(), "page failed", "method", c.Request.Method, "route", c.FullPath(), "err", err)
 	}
-	h.render(c, e.status, "error", pageData{Data: map[string]string{"Title": title, "Text": text}})
+	h.render(c, e.Status, "error", pageData{Data: map[string]string{"Title": title, "Text": text}})
 	c.Abort()
 }
 
 // failureNotice turns a form's error into the notice shown above the form again, with the
 // status the API would answer.
 func failureNotice(err error) (int, *notice) {
-	e := classify(err)
+	e := Classify(err)
 	text := e.Message
 	switch {
 	case e.Code == "rate_limited":
@@ -293,7 +279,7 @@ func failureNotice(err error) (int, *notice) {
 	case e.Code == "invalid_request":
 		text = "Check the highlighted fields."
 	}
-	return e.status, &notice{Kind: "error", Text: text}
+	return e.Status, &notice{Kind: "error", Text: text}
 }
 
 // fieldErrors returns the form field names a validation error names, with their problems.

@@ -34,7 +34,7 @@ type providerLink struct {
 }
 
 func (h *handler) rootPage(c *gin.Context) {
-	if cookie, err := c.Cookie(h.cookieName()); err == nil && cookie != "" {
+	if cookie, err := c.Cookie(h.cookies.Session()); err == nil && cookie != "" {
 		c.Redirect(http.StatusSeeOther, "/devices")
 		return
 	}
@@ -75,7 +75,7 @@ func (h *handler) loginSubmit(c *gin.Context) {
 	res, err := h.sessions.Login(c.Request.Context(), models.LoginParams{
 		Email: f.Email, Password: c.PostForm("password"),
 		Device:      models.Device{ID: h.browserID(c), Name: f.DeviceName, Type: models.DeviceType(f.DeviceType)},
-		DeviceKey:   h.deviceKey(c, ""), // the browser's cookie: the form's device.key
+		DeviceKey:   h.cookies.PresentedDeviceKey(c, ""), // the browser's cookie: the form's device.key
 		IP:          c.ClientIP(),
 		UserAgent:   c.Request.UserAgent(),
 		KeepPending: true,
@@ -89,7 +89,7 @@ func (h *handler) finishLogin(c *gin.Context, res models.LoginResult, err error,
 	var limit *models.DeviceLimitError
 	switch {
 	case err == nil:
-		h.setCookies(c, res)
+		h.cookies.SignIn(c, res)
 		h.clearPending(c)
 		next := f.Next
 		if n := len(res.Evicted); n > 0 && next == "/devices" {
@@ -106,18 +106,16 @@ func (h *handler) finishLogin(c *gin.Context, res models.LoginResult, err error,
 	}
 }
 
-// pendingCookie holds a login held at the device limit, for the chooser only.
-func (h *handler) pendingCookie() string { return h.cookieName() + "-pending" }
-
+// setPending keeps a sign-in held at the device limit in the browser, for the chooser only.
 func (h *handler) setPending(c *gin.Context, token string, until time.Time) {
-	h.putCookie(c, h.pendingCookie(), token, max(1, int(time.Until(until)/time.Second)))
+	h.cookies.Put(c, h.cookies.Pending(), token, max(1, int(time.Until(until)/time.Second)))
 }
 
 func (h *handler) clearPending(c *gin.Context) {
-	if _, err := c.Cookie(h.pendingCookie()); err != nil {
+	if _, err := c.Cookie(h.cookies.Pending()); err != nil {
 		return
 	}
-	h.putCookie(c, h.pendingCookie(), "", -1)
+	h.cookies.Delete(c, h.cookies.Pending())
 }
 
 // browserID is this browser's stable device id, kept in a cookie of its own for 400 days: a
@@ -125,17 +123,17 @@ func (h *handler) clearPending(c *gin.Context) {
 // the device key took its cookie's name (-device), the id was kept there: one found there is
 // kept, moved to -browser.
 func (h *handler) browserID(c *gin.Context) string {
-	name := h.cookieName() + "-browser"
+	name := h.cookies.Browser()
 	id, err := c.Cookie(name)
 	if err == nil && browserIDSpelling(id) {
 		return "browser-" + id
 	}
-	if id, err = c.Cookie(h.deviceKeyCookie()); err != nil || !browserIDSpelling(id) {
+	if id, err = c.Cookie(h.cookies.DeviceKey()); err != nil || !browserIDSpelling(id) {
 		b := make([]byte, 16)
 		_, _ = rand.Read(b)
 		id = base64.RawURLEncoding.EncodeToString(b)
 	}
-	h.putCookie(c, name, id, 400*24*3600)
+	h.cookies.Put(c, name, id, 400*24*3600)
 	return "browser-" + id
 }
 
@@ -146,12 +144,12 @@ func browserIDSpelling(id string) bool {
 }
 
 func (h *handler) logoutSubmit(c *gin.Context) {
-	p := principal(c)
+	p := Principal(c)
 	if err := h.sessions.Logout(c.Request.Context(), p.User.ID, p.Session.ID); err != nil {
 		h.pageFail(c, err)
 		return
 	}
-	h.clearCookie(c)
+	h.cookies.SignOut(c)
 	h.clearPending(c)
 	c.Redirect(http.StatusSeeOther, "/login?done=signed_out")
 }
@@ -163,7 +161,7 @@ type historyData struct {
 }
 
 func (h *handler) historyPage(c *gin.Context) {
-	evs, next, err := h.sessions.History(c.Request.Context(), principal(c).User.ID, 50, c.Query("before"))
+	evs, next, err := h.sessions.History(c.Request.Context(), Principal(c).User.ID, 50, c.Query("before"))
 	if err != nil {
 		h.pageFail(c, err)
 		return

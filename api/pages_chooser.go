@@ -33,7 +33,7 @@ func (d limitData) Free() bool { return d.MustSignOut == 0 }
 func (d limitData) Several() bool { return d.MustSignOut > 1 }
 
 func (h *handler) chooserPage(c *gin.Context) {
-	token, err := c.Cookie(h.pendingCookie())
+	token, err := c.Cookie(h.cookies.Pending())
 	if err != nil || token == "" {
 		c.Redirect(http.StatusSeeOther, "/login")
 		return
@@ -67,21 +67,21 @@ func minutesLeft(until time.Time) int { return max(1, int(time.Until(until).Minu
 var expiredChoice = &notice{Kind: "warn", Title: "That sign-in has expired", Text: "Sign in again to continue."}
 
 func (h *handler) chooserSubmit(c *gin.Context) {
-	token, err := c.Cookie(h.pendingCookie())
+	token, err := c.Cookie(h.cookies.Pending())
 	if err != nil || token == "" {
 		c.Redirect(http.StatusSeeOther, "/login")
 		return
 	}
 	// No choice is fine when a device signed out meanwhile; otherwise the limit asks again.
 	chosen := c.PostFormArray("replace_session_id")
-	res, err := h.sessions.Resume(c.Request.Context(), token, chosen, h.deviceKey(c, ""))
+	res, err := h.sessions.Resume(c.Request.Context(), token, chosen, h.cookies.PresentedDeviceKey(c, ""))
 	var (
 		limit   *models.DeviceLimitError
 		invalid *models.ValidationError
 	)
 	switch {
 	case err == nil:
-		h.setCookies(c, res)
+		h.cookies.SignIn(c, res)
 		h.clearPending(c)
 		to := "/devices"
 		switch n := len(res.Evicted); {
@@ -150,7 +150,7 @@ func tooFew(limit *models.DeviceLimitError, chosen []string) *notice {
 
 // chooserCancel abandons the held sign-in: the browser forgets it and so does the store.
 func (h *handler) chooserCancel(c *gin.Context) {
-	if token, err := c.Cookie(h.pendingCookie()); err == nil && token != "" {
+	if token, err := c.Cookie(h.cookies.Pending()); err == nil && token != "" {
 		if err := h.sessions.Cancel(c.Request.Context(), token); err != nil {
 			h.pageFail(c, err)
 			return

@@ -53,7 +53,7 @@ func (h *handler) devicesPage(c *gin.Context) {
 // renderDevices renders the devices page with notice n; asked names the device whose sign-out
 // just asked for the password, if any.
 func (h *handler) renderDevices(c *gin.Context, status int, n *notice, asked string) {
-	p := principal(c)
+	p := Principal(c)
 	list, err := h.sessions.List(c.Request.Context(), p.User.ID)
 	if err != nil {
 		h.pageFail(c, err)
@@ -113,7 +113,7 @@ func doneNotice(c *gin.Context) *notice {
 }
 
 func (h *handler) signOutDevice(c *gin.Context) {
-	p := principal(c)
+	p := Principal(c)
 	id := c.Param("id")
 	err := h.sessions.Revoke(c.Request.Context(), p.User.ID, p.Session.ID, id, c.PostForm("password"))
 	var limited *models.RateLimitedError
@@ -138,7 +138,7 @@ func (h *handler) signOutDevice(c *gin.Context) {
 }
 
 func (h *handler) signOutOthers(c *gin.Context) {
-	p := principal(c)
+	p := Principal(c)
 	n, err := h.sessions.RevokeAll(c.Request.Context(), p.User.ID, p.Session.ID, c.PostForm("password"), models.ScopeOthers)
 	if err != nil {
 		status, msg := failureNotice(err)

@@ -98,7 +98,8 @@ type handler struct {
 	oidc         OIDCService
 	store        Pinger
 	log          *slog.Logger
-	cookieSecure bool
+	cookies      Cookies
+	csrf         CSRF
 	maxBodyBytes int64
 	timeout      time.Duration
 	requests     RequestObserver
@@ -114,7 +115,7 @@ var openapiYAML []byte
 func NewHandler(d Deps) (http.Handler, error) {
 	h := &handler{
 		sessions: d.Sessions, users: d.Users, plans: d.Plans, admin: d.Admin, oidc: d.OIDC, store: d.Store, log: d.Log,
-		cookieSecure: d.CookieSecure, maxBodyBytes: d.MaxBodyBytes, timeout: d.RequestTimeout,
+		cookies: Cookies{Secure: d.CookieSecure}, csrf: CSRF{Secure: d.CookieSecure}, maxBodyBytes: d.MaxBodyBytes, timeout: d.RequestTimeout,
 		requests: d.Requests, draining: d.Draining,
 	}
 	r := gin.New()
@@ -158,12 +159,13 @@ func NewHandler(d Deps) (http.Handler, error) {
 	v1.POST("/auth/register", h.register)
 	v1.POST("/auth/login", h.login)
 	v1.POST("/introspect", h.introspect)
-	v1.GET("/auth/oidc/:provider/start", pageHeaders, h.oidcStart)
+	v1.GET("/auth/oidc/:provider/start", pageHeaders, h.csrf.Navigation(h.pageFail), h.oidcStart)
 	v1.GET("/auth/oidc/:provider/callback", pageHeaders, h.oidcCallback)
 	v1.POST("/auth/oidc/:provider/token", h.oidcToken)
-	v1.GET("/auth/session", h.whoami) // admits the token itself: the hot path
+	v1.GET("/auth/session", h.whoami) // checks the token itself: the hot path
 
-	authed := v1.Group("", h.authenticate)
+	// Cookie-authenticated unsafe requests must come from our own origin; bearer ones need not.
+	authed := v1.Group("", h.csrf.Unsafe(h.notByCookie, h.fail), h.authenticate)
 	authed.POST("/auth/logout", h.logout)
 	authed.POST("/auth/password", h.changePassword)
 	authed.GET("/sessions", h.listSessions)
@@ -191,13 +193,14 @@ func NewHandler(d Deps) (http.Handler, error) {
 
 	// Web pages (cookie session; API.md "Web pages").
 	r.GET("/static/*file", static())
-	web := r.Group("", pageHeaders)
+	// Every form must come from our own pages, the sign-in form included (login CSRF).
+	web := r.Group("", pageHeaders, h.csrf.Unsafe(nil, h.pageFail))
 	web.GET("/", h.rootPage)
 	web.GET("/login", h.loginPage)
-	web.POST("/login", h.sameOriginForm, h.loginSubmit)
+	web.POST("/login", h.loginSubmit)
 	web.GET("/devices/limit", h.chooserPage)
-	web.POST("/devices/limit", h.sameOriginForm, h.chooserSubmit)
-	web.POST("/devices/limit/cancel", h.sameOriginForm, h.chooserCancel)
+	web.POST("/devices/limit", h.chooserSubmit)
+	web.POST("/devices/limit/cancel", h.chooserCancel)
 	signedIn := web.Group("", h.pageSession)
 	signedIn.POST("/logout", h.logoutSubmit)
 	signedIn.GET("/devices", h.devicesPage)

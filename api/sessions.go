@@ -12,7 +12,7 @@ import (
 )
 
 func (h *handler) listSessions(c *gin.Context) {
-	p := principal(c)
+	p := Principal(c)
 	list, err := h.sessions.List(c.Request.Context(), p.User.ID)
 	if err != nil {
 		h.fail(c, err)
@@ -37,7 +37,7 @@ func (h *handler) revokeSession(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	p := principal(c)
+	p := Principal(c)
 	if err := h.sessions.Revoke(c.Request.Context(), p.User.ID, p.Session.ID, c.Param("id"), req.Password); err != nil {
 		h.fail(c, err)
 		return
@@ -56,7 +56,7 @@ func (h *handler) revokeSessions(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	p := principal(c)
+	p := Principal(c)
 	scope := models.RevokeScope(req.Scope)
 	n, err := h.sessions.RevokeAll(c.Request.Context(), p.User.ID, p.Session.ID, req.Password, scope)
 	if err != nil {
@@ -64,7 +64,7 @@ func (h *handler) revokeSessions(c *gin.Context) {
 		return
 	}
 	if scope == models.ScopeAll {
-		h.clearCookie(c)
+		h.cookies.SignOut(c)
 	}
 	c.JSON(http.StatusOK, gin.H{"revoked": n})
 }
@@ -81,7 +81,7 @@ func (h *handler) changePassword(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	p := principal(c)
+	p := Principal(c)
 	signOut := req.SignOutOthers == nil || *req.SignOutOthers // default: sign the others out
 	err := h.users.ChangePassword(c.Request.Context(), p.User.ID, p.Session.ID, req.CurrentPassword, req.NewPassword, signOut)
 	if err != nil {
@@ -123,7 +123,7 @@ func toEvent(e models.SessionEvent) eventJSON {
 	return out
 }
 
-func (h *handler) myHistory(c *gin.Context) { h.history(c, principal(c).User.ID) }
+func (h *handler) myHistory(c *gin.Context) { h.history(c, Principal(c).User.ID) }
 
 // history writes a page of userID's session events.
 func (h *handler) history(c *gin.Context, userID string) {
