@@ -11,16 +11,25 @@ import (
 	"github.com/sessiond/sessiond/models"
 )
 
-// requireAdmin admits only users with role admin (after authenticate).
-func (h *handler) requireAdmin(c *gin.Context) {
-	if Principal(c).User.Role != models.RoleAdmin {
-		h.fail(c, models.ErrForbidden)
-		return
+const adminKey = "sessiond.admin"
+
+// RequireAdmin returns the middleware that lets through, after authentication, only the
+// principals models.Principal.AsAdmin accepts, and keeps them for AdminOf. refuse answers the
+// refusal (models.ErrForbidden) the surface's own way, and must abort.
+func RequireAdmin(refuse func(*gin.Context, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		admin, err := Principal(c).AsAdmin()
+		if err != nil {
+			refuse(c, err)
+			return
+		}
+		c.Set(adminKey, admin)
+		c.Next()
 	}
-	c.Next()
 }
 
-func adminOf(c *gin.Context) models.Admin { return models.Admin{ID: Principal(c).User.ID} }
+// AdminOf returns the admin RequireAdmin let through, for the handlers behind it only.
+func AdminOf(c *gin.Context) models.Admin { return c.MustGet(adminKey).(models.Admin) }
 
 // optional decodes a field of a partial update: absent, null, or a value.
 type optional[T any] struct {
@@ -86,7 +95,7 @@ func (h *handler) createPlan(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	p, err := h.plans.Create(c.Request.Context(), adminOf(c), in)
+	p, err := h.plans.Create(c.Request.Context(), AdminOf(c), in)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -122,7 +131,7 @@ func (h *handler) updatePlan(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	p, res, err := h.plans.Update(c.Request.Context(), adminOf(c), c.Param("id"), in, enforce == "now")
+	p, res, err := h.plans.Update(c.Request.Context(), AdminOf(c), c.Param("id"), in, enforce == "now")
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -140,7 +149,7 @@ func (h *handler) updatePlan(c *gin.Context) {
 }
 
 func (h *handler) deletePlan(c *gin.Context) {
-	if err := h.plans.Delete(c.Request.Context(), adminOf(c), c.Param("id")); err != nil {
+	if err := h.plans.Delete(c.Request.Context(), AdminOf(c), c.Param("id")); err != nil {
 		h.fail(c, err)
 		return
 	}
@@ -262,7 +271,7 @@ func (h *handler) updateUser(c *gin.Context) {
 		r := models.Role(*req.Role)
 		p.Role = &r
 	}
-	u, err := h.admin.Update(c.Request.Context(), adminOf(c), c.Param("id"), p)
+	u, err := h.admin.Update(c.Request.Context(), AdminOf(c), c.Param("id"), p)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -280,7 +289,7 @@ func (h *handler) userSessions(c *gin.Context) {
 }
 
 func (h *handler) revokeUserSessions(c *gin.Context) {
-	n, err := h.admin.RevokeSessions(c.Request.Context(), adminOf(c), c.Param("id"))
+	n, err := h.admin.RevokeSessions(c.Request.Context(), AdminOf(c), c.Param("id"))
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -289,7 +298,7 @@ func (h *handler) revokeUserSessions(c *gin.Context) {
 }
 
 func (h *handler) unlockUser(c *gin.Context) {
-	if err := h.admin.Unlock(c.Request.Context(), adminOf(c), c.Param("id")); err != nil {
+	if err := h.admin.Unlock(c.Request.Context(), AdminOf(c), c.Param("id")); err != nil {
 		h.fail(c, err)
 		return
 	}
@@ -297,7 +306,7 @@ func (h *handler) unlockUser(c *gin.Context) {
 }
 
 func (h *handler) adminRevokeSession(c *gin.Context) {
-	if err := h.admin.RevokeSession(c.Request.Context(), adminOf(c), c.Param("id")); err != nil {
+	if err := h.admin.RevokeSession(c.Request.Context(), AdminOf(c), c.Param("id")); err != nil {
 		h.fail(c, err)
 		return
 	}
@@ -329,7 +338,7 @@ func (h *handler) createClient(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	sc, secret, err := h.admin.CreateClient(c.Request.Context(), adminOf(c), req.Name)
+	sc, secret, err := h.admin.CreateClient(c.Request.Context(), AdminOf(c), req.Name)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -351,7 +360,7 @@ func (h *handler) listClients(c *gin.Context) {
 }
 
 func (h *handler) deleteClient(c *gin.Context) {
-	if err := h.admin.DeleteClient(c.Request.Context(), adminOf(c), c.Param("id")); err != nil {
+	if err := h.admin.DeleteClient(c.Request.Context(), AdminOf(c), c.Param("id")); err != nil {
 		h.fail(c, err)
 		return
 	}

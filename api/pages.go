@@ -66,7 +66,8 @@ func parsePages() (map[string]*template.Template, error) {
 func (h *handler) render(c *gin.Context, status int, name string, d pageData) {
 	if d.Viewer == nil {
 		if p, ok := LookupPrincipal(c); ok {
-			d.Viewer = &viewer{Email: p.User.Email, Admin: p.User.Role == models.RoleAdmin}
+			_, notAdmin := p.AsAdmin()
+			d.Viewer = &viewer{Email: p.User.Email, Admin: notAdmin == nil}
 		}
 	}
 	var buf bytes.Buffer
@@ -140,15 +141,6 @@ func (h *handler) toLogin(c *gin.Context) {
 	}
 	c.Redirect(http.StatusSeeOther, to)
 	c.Abort()
-}
-
-// pageAdmin admits admins only.
-func (h *handler) pageAdmin(c *gin.Context) {
-	if Principal(c).User.Role != models.RoleAdmin {
-		h.pageFail(c, models.ErrForbidden)
-		return
-	}
-	c.Next()
 }
 
 // signedOut is why a browser's session ended, carried to the sign-in page in a cookie of a

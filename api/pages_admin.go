@@ -79,7 +79,7 @@ func (h *handler) adminSavePlan(c *gin.Context) {
 	enforce := c.PostForm("enforce") == "now"
 	var res models.EnforceResult
 	if err == nil {
-		_, res, err = h.plans.Update(c.Request.Context(), adminOf(c), c.Param("id"), in, enforce)
+		_, res, err = h.plans.Update(c.Request.Context(), AdminOf(c), c.Param("id"), in, enforce)
 	}
 	var invalid *models.ValidationError
 	switch {
@@ -165,7 +165,7 @@ func (h *handler) renderAdminUser(c *gin.Context, status int, n *notice) {
 
 func (h *handler) adminSignOutSession(c *gin.Context) {
 	done := "signed_out"
-	err := h.admin.RevokeSession(c.Request.Context(), adminOf(c), c.Param("sid"))
+	err := h.admin.RevokeSession(c.Request.Context(), AdminOf(c), c.Param("sid"))
 	switch {
 	case errors.Is(err, models.ErrNotFound):
 		done = "gone"
@@ -177,7 +177,7 @@ func (h *handler) adminSignOutSession(c *gin.Context) {
 }
 
 func (h *handler) adminSignOutUser(c *gin.Context) {
-	if _, err := h.admin.RevokeSessions(c.Request.Context(), adminOf(c), c.Param("id")); err != nil {
+	if _, err := h.admin.RevokeSessions(c.Request.Context(), AdminOf(c), c.Param("id")); err != nil {
 		h.pageFail(c, err)
 		return
 	}
@@ -203,7 +203,7 @@ func (h *handler) adminChangeUser(c *gin.Context) {
 		h.pageFail(c, models.Invalid("role", "choose a role, or to disable or enable the account"))
 		return
 	}
-	_, err := h.admin.Update(c.Request.Context(), adminOf(c), c.Param("id"), p)
+	_, err := h.admin.Update(c.Request.Context(), AdminOf(c), c.Param("id"), p)
 	switch {
 	case err == nil:
 		c.Redirect(http.StatusSeeOther, "/admin/users/"+url.PathEscape(c.Param("id"))+"?done="+done)

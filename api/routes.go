@@ -173,7 +173,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	authed.POST("/sessions/revoke", h.revokeSessions)
 	authed.GET("/sessions/history", h.myHistory)
 
-	admin := authed.Group("/admin", h.requireAdmin)
+	admin := authed.Group("/admin", RequireAdmin(h.fail))
 	admin.GET("/plans", h.listPlans)
 	admin.POST("/plans", h.createPlan)
 	admin.GET("/plans/:id", h.getPlan)
@@ -207,7 +207,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	signedIn.POST("/devices/:id/sign-out", h.signOutDevice)
 	signedIn.POST("/devices/sign-out-others", h.signOutOthers)
 	signedIn.GET("/history", h.historyPage)
-	adminPages := signedIn.Group("/admin", h.pageAdmin)
+	adminPages := signedIn.Group("/admin", RequireAdmin(h.pageFail))
 	adminPages.GET("", h.adminPage)
 	adminPages.POST("/plans/:id", h.adminSavePlan)
 	adminPages.GET("/users/:id", h.adminUserPage)
