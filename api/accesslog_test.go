@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/sessiond/sessiond/api/apitest"
 	"github.com/sessiond/sessiond/services/servicetest"
 )
 
@@ -18,15 +19,15 @@ import (
 func TestAccessLogNamesTheUser(t *testing.T) {
 	store := servicetest.SQLite(t)
 	var logs bytes.Buffer
-	s := newServer(t, store, options{log: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
-	token := s.mustLogin(t, s.register(t), "Phone")
-	r := s.do("GET", "/v1/auth/session", "", "", bearer(token)...)
+	s := apitest.NewServer(t, store, apitest.Options{Log: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	token := s.MustLogin(t, s.Register(t), "Phone")
+	r := s.Do("GET", "/v1/auth/session", "", "", apitest.Bearer(token)...)
 	var who struct{ User struct{ ID string } }
 	if err := json.Unmarshal(r.Body.Bytes(), &who); r.Code != http.StatusOK || err != nil || who.User.ID == "" {
 		t.Fatalf("GET /v1/auth/session = %d %s", r.Code, r.Body)
 	}
-	s.do("GET", "/v1/sessions", "", "", bearer(token)...)
-	s.do("GET", "/v1/auth/session", "", "", bearer("garbage")...)
+	s.Do("GET", "/v1/sessions", "", "", apitest.Bearer(token)...)
+	s.Do("GET", "/v1/auth/session", "", "", apitest.Bearer("garbage")...)
 
 	want := map[string]string{ // route and status -> user_id
 		"/v1/auth/session 200": who.User.ID,

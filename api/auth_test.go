@@ -12,6 +12,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sessiond/sessiond/api"
+	"github.com/sessiond/sessiond/api/apitest"
+	"github.com/sessiond/sessiond/api/web"
 	"github.com/sessiond/sessiond/models"
 	"github.com/sessiond/sessiond/services"
 	"github.com/sessiond/sessiond/services/servicetest"
@@ -20,41 +22,41 @@ import (
 func TestDeviceLimitFlow(t *testing.T) {
 	for _, store := range servicetest.Stores(t) {
 		t.Run(store.Name, func(t *testing.T) {
-			s := newServer(t, store, options{})
-			email := s.register(t)
-			first := s.mustLogin(t, email, "Phone")
-			s.clock.Advance(time.Second)
-			s.mustLogin(t, email, "Laptop")
-			s.clock.Advance(time.Second)
-			third := s.login(t, email, "Living room TV")
+			s := apitest.NewServer(t, store, apitest.Options{})
+			email := s.Register(t)
+			first := s.MustLogin(t, email, "Phone")
+			s.Clock.Advance(time.Second)
+			s.MustLogin(t, email, "Laptop")
+			s.Clock.Advance(time.Second)
+			third := s.Login(t, email, "Living room TV")
 			if third.Code != http.StatusCreated {
 				t.Fatalf("third login = %d %s, want 201", third.Code, third.Body)
 			}
-			evicted := third.body["evicted"].([]any)
+			evicted := third.JSON["evicted"].([]any)
 			if len(evicted) != 1 || evicted[0].(map[string]any)["device"].(map[string]any)["name"] != "Phone" {
 				t.Fatalf("third login evicted = %v, want [Phone]", evicted)
 			}
-			sess := third.body["session"].(map[string]any)
+			sess := third.JSON["session"].(map[string]any)
 			if sess["current"] != true || strings.Contains(third.Body.String(), "secret") {
 				t.Errorf("login session = %v, want current and no secret", sess)
 			}
 
-			r := s.do("GET", "/v1/auth/session", "", "", bearer(first)...)
-			d := r.errorDetails()
-			if r.Code != 401 || r.errorCode() != "session_evicted" || d["by_device_name"] != "Living room TV" || d["evicted_at"] == nil {
+			r := s.Do("GET", "/v1/auth/session", "", "", apitest.Bearer(first)...)
+			d := r.ErrorDetails()
+			if r.Code != 401 || r.ErrorCode() != "session_evicted" || d["by_device_name"] != "Living room TV" || d["evicted_at"] == nil {
 				t.Fatalf("GET /v1/auth/session (evicted) = %d %s, want 401 session_evicted by Living room TV", r.Code, r.Body)
 			}
 
-			token := third.body["token"].(string)
-			r = s.do("GET", "/v1/auth/session", "", "", bearer(token)...)
-			if r.Code != 200 || r.body["plan"].(map[string]any)["name"] != "standard" || r.body["user"].(map[string]any)["email"] != email {
+			token := third.JSON["token"].(string)
+			r = s.Do("GET", "/v1/auth/session", "", "", apitest.Bearer(token)...)
+			if r.Code != 200 || r.JSON["plan"].(map[string]any)["name"] != "standard" || r.JSON["user"].(map[string]any)["email"] != email {
 				t.Fatalf("GET /v1/auth/session = %d %s, want 200 with user and plan", r.Code, r.Body)
 			}
-			if r := s.do("POST", "/v1/auth/logout", "", "", bearer(token)...); r.Code != http.StatusNoContent {
+			if r := s.Do("POST", "/v1/auth/logout", "", "", apitest.Bearer(token)...); r.Code != http.StatusNoContent {
 				t.Fatalf("POST /v1/auth/logout = %d %s, want 204", r.Code, r.Body)
 			}
-			r = s.do("GET", "/v1/auth/session", "", "", bearer(token)...)
-			if r.Code != 401 || r.errorCode() != "session_revoked" || r.errorDetails()["reason"] != "logout" {
+			r = s.Do("GET", "/v1/auth/session", "", "", apitest.Bearer(token)...)
+			if r.Code != 401 || r.ErrorCode() != "session_revoked" || r.ErrorDetails()["reason"] != "logout" {
 				t.Fatalf("GET /v1/auth/session (logged out) = %d %s, want 401 session_revoked reason logout", r.Code, r.Body)
 			}
 		})
@@ -64,21 +66,21 @@ func TestDeviceLimitFlow(t *testing.T) {
 func TestRejectPolicyAnswers409WithDevices(t *testing.T) {
 	for _, store := range servicetest.Stores(t) {
 		t.Run(store.Name, func(t *testing.T) {
-			s := newServer(t, store, options{})
-			email := s.register(t)
-			s.setLimit(t, email, models.Limit{Max: 1, Policy: models.PolicyReject})
-			first := s.login(t, email, "Phone")
-			r := s.login(t, email, "TV")
-			d := r.errorDetails()
-			if r.Code != http.StatusConflict || r.errorCode() != "device_limit_reached" || d["limit"] != float64(1) || d["must_sign_out"] != float64(1) {
+			s := apitest.NewServer(t, store, apitest.Options{})
+			email := s.Register(t)
+			s.SetLimit(t, email, models.Limit{Max: 1, Policy: models.PolicyReject})
+			first := s.Login(t, email, "Phone")
+			r := s.Login(t, email, "TV")
+			d := r.ErrorDetails()
+			if r.Code != http.StatusConflict || r.ErrorCode() != "device_limit_reached" || d["limit"] != float64(1) || d["must_sign_out"] != float64(1) {
 				t.Fatalf("login over the limit = %d %s, want 409 device_limit_reached limit 1, must_sign_out 1", r.Code, r.Body)
 			}
 			listed := d["sessions"].([]any)
-			firstID := first.body["session"].(map[string]any)["id"]
+			firstID := first.JSON["session"].(map[string]any)["id"]
 			if len(listed) != 1 || listed[0].(map[string]any)["id"] != firstID {
 				t.Fatalf("details.sessions = %v, want the Phone session %v", listed, firstID)
 			}
-			r = s.login(t, email, "TV", map[string]any{"replace_session_id": firstID})
+			r = s.Login(t, email, "TV", map[string]any{"replace_session_id": firstID})
 			if r.Code != http.StatusCreated {
 				t.Fatalf("login with replace_session_id = %d %s, want 201", r.Code, r.Body)
 			}
@@ -93,40 +95,40 @@ func TestRejectPolicyAnswers409WithDevices(t *testing.T) {
 func TestOverTheLimitAnswers409WithMustSignOut(t *testing.T) {
 	for _, store := range servicetest.Stores(t) {
 		t.Run(store.Name, func(t *testing.T) {
-			s := newServer(t, store, options{})
-			email := s.register(t)
-			s.setLimit(t, email, models.Limit{Max: 4, Policy: models.PolicyReject})
+			s := apitest.NewServer(t, store, apitest.Options{})
+			email := s.Register(t)
+			s.SetLimit(t, email, models.Limit{Max: 4, Policy: models.PolicyReject})
 			var tokens []string
 			for _, d := range []string{"Phone", "Laptop", "Tablet", "Kitchen TV"} {
-				tokens = append(tokens, s.mustLogin(t, email, d))
-				s.clock.Advance(time.Second)
+				tokens = append(tokens, s.MustLogin(t, email, d))
+				s.Clock.Advance(time.Second)
 			}
-			s.setLimit(t, email, models.Limit{Max: 1, Policy: models.PolicyReject})
+			s.SetLimit(t, email, models.Limit{Max: 1, Policy: models.PolicyReject})
 
-			r := s.login(t, email, "Living room TV")
-			d := r.errorDetails()
+			r := s.Login(t, email, "Living room TV")
+			d := r.ErrorDetails()
 			listed, _ := d["sessions"].([]any)
-			if r.Code != http.StatusConflict || r.errorCode() != "device_limit_reached" || d["must_sign_out"] != float64(4) || len(listed) != 4 ||
-				!strings.Contains(r.body["error"].(map[string]any)["message"].(string), "sign 4 of them out") {
+			if r.Code != http.StatusConflict || r.ErrorCode() != "device_limit_reached" || d["must_sign_out"] != float64(4) || len(listed) != 4 ||
+				!strings.Contains(r.JSON["error"].(map[string]any)["message"].(string), "sign 4 of them out") {
 				t.Fatalf("login 3 over the limit = %d %s, want 409 with must_sign_out 4 of 4 listed", r.Code, r.Body)
 			}
 			var ids []any
 			for _, l := range listed {
 				ids = append(ids, l.(map[string]any)["id"])
 			}
-			r = s.login(t, email, "Living room TV", map[string]any{"replace_session_ids": ids[:3]})
-			if r.Code != http.StatusConflict || r.errorDetails()["must_sign_out"] != float64(4) {
+			r = s.Login(t, email, "Living room TV", map[string]any{"replace_session_ids": ids[:3]})
+			if r.Code != http.StatusConflict || r.ErrorDetails()["must_sign_out"] != float64(4) {
 				t.Fatalf("login naming 3 = %d %s, want 409 still asking for 4", r.Code, r.Body)
 			}
-			if r := s.do("GET", "/v1/auth/session", "", "", bearer(tokens[0])...); r.Code != 200 {
+			if r := s.Do("GET", "/v1/auth/session", "", "", apitest.Bearer(tokens[0])...); r.Code != 200 {
 				t.Fatalf("a device named in a refused login = %d %s, want still signed in", r.Code, r.Body)
 			}
-			r = s.login(t, email, "Living room TV", map[string]any{"replace_session_id": ids[3], "replace_session_ids": ids[:3]})
-			if r.Code != http.StatusCreated || len(r.body["evicted"].([]any)) != 4 {
+			r = s.Login(t, email, "Living room TV", map[string]any{"replace_session_id": ids[3], "replace_session_ids": ids[:3]})
+			if r.Code != http.StatusCreated || len(r.JSON["evicted"].([]any)) != 4 {
 				t.Fatalf("login naming all 4 = %d %s, want 201 with 4 evicted", r.Code, r.Body)
 			}
 			for _, tok := range tokens {
-				if r := s.do("GET", "/v1/auth/session", "", "", bearer(tok)...); r.errorCode() != "session_evicted" || r.errorDetails()["by_device_name"] != "Living room TV" {
+				if r := s.Do("GET", "/v1/auth/session", "", "", apitest.Bearer(tok)...); r.ErrorCode() != "session_evicted" || r.ErrorDetails()["by_device_name"] != "Living room TV" {
 					t.Errorf("a named device afterwards = %d %s, want session_evicted by Living room TV", r.Code, r.Body)
 				}
 			}
@@ -134,8 +136,8 @@ func TestOverTheLimitAnswers409WithMustSignOut(t *testing.T) {
 			for i := range tooMany {
 				tooMany[i] = uuid.NewString()
 			}
-			r = s.login(t, email, "Another TV", map[string]any{"replace_session_ids": tooMany})
-			if r.Code != http.StatusBadRequest || r.errorDetails()["fields"].(map[string]any)["replace_session_ids"] == nil {
+			r = s.Login(t, email, "Another TV", map[string]any{"replace_session_ids": tooMany})
+			if r.Code != http.StatusBadRequest || r.ErrorDetails()["fields"].(map[string]any)["replace_session_ids"] == nil {
 				t.Errorf("login naming %d sessions = %d %.300s, want 400 naming replace_session_ids", len(tooMany), r.Code, r.Body)
 			}
 		})
@@ -144,17 +146,17 @@ func TestOverTheLimitAnswers409WithMustSignOut(t *testing.T) {
 
 func TestAuthErrors(t *testing.T) {
 	store := servicetest.SQLite(t)
-	s := newServer(t, store, options{})
-	email := s.register(t)
-	token := s.mustLogin(t, email, "Phone")
+	s := apitest.NewServer(t, store, apitest.Options{})
+	email := s.Register(t)
+	token := s.MustLogin(t, email, "Phone")
 	id, _, _ := strings.Cut(token, ".")
 
-	expiring := s.mustLogin(t, s.register(t), "Tablet")
+	expiring := s.MustLogin(t, s.Register(t), "Tablet")
 
 	cases := []hostileCase{
 		{"no token", "GET", "/v1/auth/session", "", "", nil, 401, "unauthenticated", ""},
-		{"garbage token", "GET", "/v1/auth/session", "", "", bearer("garbage"), 401, "session_invalid", ""},
-		{"wrong secret", "GET", "/v1/auth/session", "", "", bearer(id + "." + strings.Repeat("A", 43)), 401, "session_invalid", ""},
+		{"garbage token", "GET", "/v1/auth/session", "", "", apitest.Bearer("garbage"), 401, "session_invalid", ""},
+		{"wrong secret", "GET", "/v1/auth/session", "", "", apitest.Bearer(id + "." + strings.Repeat("A", 43)), 401, "session_invalid", ""},
 		{"basic scheme", "GET", "/v1/auth/session", "", "", []string{"Authorization", "Basic " + token}, 401, "session_invalid", ""},
 		{"logout without token", "POST", "/v1/auth/logout", "", "", nil, 401, "unauthenticated", ""},
 		{"wrong password", "POST", "/v1/auth/login", "application/json", `{"email":"` + email + `","password":"wrong password"}`, nil, 401, "invalid_credentials", ""},
@@ -185,25 +187,25 @@ func TestAuthErrors(t *testing.T) {
 		checkHostile(t, s, tc)
 	}
 
-	s.clock.Advance(time.Hour + time.Second) // past the idle timeout of an hour
-	if r := s.do("GET", "/v1/auth/session", "", "", bearer(expiring)...); r.Code != 401 || r.errorCode() != "session_expired" {
+	s.Clock.Advance(time.Hour + time.Second) // past the idle timeout of an hour
+	if r := s.Do("GET", "/v1/auth/session", "", "", apitest.Bearer(expiring)...); r.Code != 401 || r.ErrorCode() != "session_expired" {
 		t.Errorf("GET /v1/auth/session after the idle timeout = %d %s, want 401 session_expired", r.Code, r.Body)
 	}
 }
 
 func TestRegistrationClosed(t *testing.T) {
-	s := newServer(t, servicetest.SQLite(t), options{registrationClosed: true})
-	r := s.json("POST", "/v1/auth/register", map[string]any{"email": "a@example.com", "password": password})
-	if r.Code != http.StatusForbidden || r.errorCode() != "registration_closed" {
+	s := apitest.NewServer(t, servicetest.SQLite(t), apitest.Options{RegistrationClosed: true})
+	r := s.JSON("POST", "/v1/auth/register", map[string]any{"email": "a@example.com", "password": password})
+	if r.Code != http.StatusForbidden || r.ErrorCode() != "registration_closed" {
 		t.Fatalf("POST /v1/auth/register = %d %s, want 403 registration_closed", r.Code, r.Body)
 	}
 }
 
 func TestCookieSession(t *testing.T) {
 	for _, secure := range []bool{true, false} {
-		s := newServer(t, servicetest.SQLite(t), options{cookieSecure: secure})
-		email := s.register(t)
-		r := s.login(t, email, "Browser")
+		s := apitest.NewServer(t, servicetest.SQLite(t), apitest.Options{CookieSecure: secure})
+		email := s.Register(t)
+		r := s.Login(t, email, "Browser")
 		cookies := r.Result().Cookies()
 		wantName := map[bool]string{true: "__Host-sessiond", false: "sessiond"}[secure]
 		if len(cookies) != 2 || cookies[0].Name != wantName || cookies[1].Name != wantName+"-device" {
@@ -212,7 +214,7 @@ func TestCookieSession(t *testing.T) {
 		for i, want := range []struct {
 			value  any
 			maxAge int
-		}{{r.body["token"], 24 * 3600}, {r.body["device_key"], 90 * 24 * 3600}} {
+		}{{r.JSON["token"], 24 * 3600}, {r.JSON["device_key"], 90 * 24 * 3600}} {
 			c := cookies[i]
 			if c.Value != want.value || !c.HttpOnly || c.Secure != secure || c.SameSite != http.SameSiteLaxMode ||
 				c.Path != "/" || c.Domain != "" || c.MaxAge != want.maxAge {
@@ -221,16 +223,16 @@ func TestCookieSession(t *testing.T) {
 		}
 		c := cookies[0]
 		cookie := []string{"Cookie", c.Name + "=" + c.Value}
-		if r := s.do("GET", "/v1/auth/session", "", "", cookie...); r.Code != 200 {
+		if r := s.Do("GET", "/v1/auth/session", "", "", cookie...); r.Code != 200 {
 			t.Fatalf("GET /v1/auth/session with cookie = %d %s, want 200", r.Code, r.Body)
 		}
 		host := "example.com" // httptest.NewRequest's default host
-		crossSite := s.do("POST", "/v1/auth/logout", "", "", append(cookie, "Origin", "https://evil.example")...)
-		noOrigin := s.do("POST", "/v1/auth/logout", "", "", cookie...)
-		if crossSite.Code != 403 || crossSite.errorCode() != "csrf_failed" || noOrigin.Code != 403 {
+		crossSite := s.Do("POST", "/v1/auth/logout", "", "", append(cookie, "Origin", "https://evil.example")...)
+		noOrigin := s.Do("POST", "/v1/auth/logout", "", "", cookie...)
+		if crossSite.Code != 403 || crossSite.ErrorCode() != "csrf_failed" || noOrigin.Code != 403 {
 			t.Fatalf("cookie logout cross-site = %d %s, without Origin = %d; want 403 csrf_failed", crossSite.Code, crossSite.Body, noOrigin.Code)
 		}
-		r = s.do("POST", "/v1/auth/logout", "", "", append(cookie, "Origin", "https://"+host)...)
+		r = s.Do("POST", "/v1/auth/logout", "", "", append(cookie, "Origin", "https://"+host)...)
 		if r.Code != http.StatusNoContent {
 			t.Fatalf("same-origin cookie logout = %d %s, want 204", r.Code, r.Body)
 		}
@@ -249,24 +251,26 @@ func TestCookieSession(t *testing.T) {
 
 func TestStoreDownIs503(t *testing.T) {
 	down := models.ErrUnavailable
-	h := newHandler(t, api.Deps{
-		Sessions: fakeSessions{err: errors.Join(down, errors.New("dial tcp: connection refused"))},
+	sessions := apitest.FakeSessions{Err: errors.Join(down, errors.New("dial tcp: connection refused"))}
+	log := slog.New(slog.DiscardHandler)
+	h := apitest.NewHandler(t, api.Deps{
+		Sessions: sessions,
 		Users:    nil,
-		Store:    fakePinger{err: down},
-		Log:      slog.New(slog.DiscardHandler), MaxBodyBytes: 1 << 16,
-	})
-	s := &server{t: t, h: h}
-	for _, r := range []response{
-		s.do("GET", "/v1/auth/session", "", "", bearer("AZCgAAAAAHAAgAAAAAAAAQ."+strings.Repeat("A", 43))...),
-		s.json("POST", "/v1/auth/login", map[string]any{"email": "a@b.c", "password": "whatever"}),
-		s.do("GET", "/readyz", "", ""),
+		Store:    apitest.FakePinger{Err: down},
+		Log:      log, MaxBodyBytes: 1 << 16,
+	}, web.Deps{Sessions: sessions, Log: log})
+	s := apitest.Serving(t, h)
+	for _, r := range []apitest.Response{
+		s.Do("GET", "/v1/auth/session", "", "", apitest.Bearer("AZCgAAAAAHAAgAAAAAAAAQ."+strings.Repeat("A", 43))...),
+		s.JSON("POST", "/v1/auth/login", map[string]any{"email": "a@b.c", "password": "whatever"}),
+		s.Do("GET", "/readyz", "", ""),
 	} {
-		if r.Code != http.StatusServiceUnavailable || r.errorCode() != "unavailable" || r.Header().Get("Retry-After") == "" {
+		if r.Code != http.StatusServiceUnavailable || r.ErrorCode() != "unavailable" || r.Header().Get("Retry-After") == "" {
 			t.Errorf("with the store down: %d %s (Retry-After %q), want 503 unavailable with Retry-After",
 				r.Code, r.Body, r.Header().Get("Retry-After"))
 		}
 	}
-	if r := s.do("GET", "/healthz", "", ""); r.Code != 200 {
+	if r := s.Do("GET", "/healthz", "", ""); r.Code != 200 {
 		t.Errorf("GET /healthz with the store down = %d, want 200: the process lives", r.Code)
 	}
 }
@@ -276,16 +280,16 @@ func TestStoreDownIs503(t *testing.T) {
 // message of its own.
 func TestOverloadedLoginIs503(t *testing.T) {
 	h, err := api.NewHandler(api.Deps{
-		Sessions: fakeSessions{err: fmt.Errorf("login: %w", models.ErrOverloaded)},
-		Store:    fakePinger{},
+		Sessions: apitest.FakeSessions{Err: fmt.Errorf("login: %w", models.ErrOverloaded)},
+		Store:    apitest.FakePinger{},
 		Log:      slog.New(slog.DiscardHandler), MaxBodyBytes: 1 << 16,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, h: h}
-	r := s.json("POST", "/v1/auth/login", map[string]any{"email": "a@b.c", "password": "whatever"})
-	if r.Code != http.StatusServiceUnavailable || r.errorCode() != "unavailable" || r.Header().Get("Retry-After") == "" ||
+	s := apitest.Serving(t, h)
+	r := s.JSON("POST", "/v1/auth/login", map[string]any{"email": "a@b.c", "password": "whatever"})
+	if r.Code != http.StatusServiceUnavailable || r.ErrorCode() != "unavailable" || r.Header().Get("Retry-After") == "" ||
 		!strings.Contains(r.Body.String(), "waiting") {
 		t.Errorf("login with the hashing queue full = %d %s (Retry-After %q), want 503 unavailable, Retry-After, its own message",
 			r.Code, r.Body, r.Header().Get("Retry-After"))
@@ -293,15 +297,15 @@ func TestOverloadedLoginIs503(t *testing.T) {
 }
 
 func TestResponsesAreNotCached(t *testing.T) {
-	s := newServer(t, servicetest.SQLite(t), options{})
-	email := s.register(t)
-	token := s.mustLogin(t, email, "Phone")
-	for name, r := range map[string]response{
-		"login":        s.login(t, email, "TV"),
-		"failed login": s.json("POST", "/v1/auth/login", map[string]any{"email": email, "password": "wrong password"}),
-		"whoami":       s.do("GET", "/v1/auth/session", "", "", bearer(token)...),
-		"bad token":    s.do("GET", "/v1/auth/session", "", "", bearer("nope")...),
-		"devices":      s.do("GET", "/v1/sessions", "", "", bearer(token)...),
+	s := apitest.NewServer(t, servicetest.SQLite(t), apitest.Options{})
+	email := s.Register(t)
+	token := s.MustLogin(t, email, "Phone")
+	for name, r := range map[string]apitest.Response{
+		"login":        s.Login(t, email, "TV"),
+		"failed login": s.JSON("POST", "/v1/auth/login", map[string]any{"email": email, "password": "wrong password"}),
+		"whoami":       s.Do("GET", "/v1/auth/session", "", "", apitest.Bearer(token)...),
+		"bad token":    s.Do("GET", "/v1/auth/session", "", "", apitest.Bearer("nope")...),
+		"devices":      s.Do("GET", "/v1/sessions", "", "", apitest.Bearer(token)...),
 	} {
 		if got := r.Header().Get("Cache-Control"); got != "no-store" {
 			t.Errorf("%s: Cache-Control = %q, want no-store", name, got)
@@ -313,17 +317,17 @@ func TestResponsesAreNotCached(t *testing.T) {
 // disabled account get byte-identical answers; after five failures of one account the next
 // attempt is 429 rate_limited with Retry-After, even with the right password.
 func TestFailedLoginsReadTheSameAndAreThrottled(t *testing.T) {
-	s := newServer(t, servicetest.SQLite(t), options{throttle: true})
-	email := s.register(t)
-	disabled := s.register(t)
-	if err := s.store.DB.Model(&models.User{}).Where("email = ?", disabled).Update("disabled_at", time.Now()).Error; err != nil {
+	s := apitest.NewServer(t, servicetest.SQLite(t), apitest.Options{Throttle: true})
+	email := s.Register(t)
+	disabled := s.Register(t)
+	if err := s.Store.DB.Model(&models.User{}).Where("email = ?", disabled).Update("disabled_at", time.Now()).Error; err != nil {
 		t.Fatal(err)
 	}
 	var bodies []string
 	for _, c := range []struct{ email, password string }{
 		{"nobody@example.com", password}, {email, "wrong password"}, {disabled, password},
 	} {
-		r := s.json("POST", "/v1/auth/login", map[string]any{"email": c.email, "password": c.password})
+		r := s.JSON("POST", "/v1/auth/login", map[string]any{"email": c.email, "password": c.password})
 		if r.Code != http.StatusUnauthorized {
 			t.Fatalf("login %s = %d %s, want 401", c.email, r.Code, r.Body)
 		}
@@ -333,14 +337,14 @@ func TestFailedLoginsReadTheSameAndAreThrottled(t *testing.T) {
 		t.Fatalf("failed logins read differently:\n%s", strings.Join(bodies, "\n"))
 	}
 	for range 4 {
-		s.json("POST", "/v1/auth/login", map[string]any{"email": email, "password": "wrong password"})
+		s.JSON("POST", "/v1/auth/login", map[string]any{"email": email, "password": "wrong password"})
 	}
-	r := s.json("POST", "/v1/auth/login", map[string]any{"email": email, "password": password})
-	if r.Code != http.StatusTooManyRequests || r.errorCode() != "rate_limited" || r.Header().Get("Retry-After") != "1" {
+	r := s.JSON("POST", "/v1/auth/login", map[string]any{"email": email, "password": password})
+	if r.Code != http.StatusTooManyRequests || r.ErrorCode() != "rate_limited" || r.Header().Get("Retry-After") != "1" {
 		t.Fatalf("sixth login = %d %s (Retry-After %q), want 429 rate_limited with Retry-After 1", r.Code, r.Body, r.Header().Get("Retry-After"))
 	}
-	s.clock.Advance(time.Second)
-	if r := s.login(t, email, "TV"); r.Code != http.StatusCreated {
+	s.Clock.Advance(time.Second)
+	if r := s.Login(t, email, "TV"); r.Code != http.StatusCreated {
 		t.Fatalf("login after Retry-After = %d %s, want 201", r.Code, r.Body)
 	}
 }
@@ -348,34 +352,34 @@ func TestFailedLoginsReadTheSameAndAreThrottled(t *testing.T) {
 // TestAdminUnlocksALockedAccount: after 100 consecutive failures the right password is
 // refused like a wrong one, whatever the wait, until an admin unlocks the account.
 func TestAdminUnlocksALockedAccount(t *testing.T) {
-	s := newServer(t, servicetest.SQLite(t), options{throttle: true})
-	email := s.register(t)
-	adminEmail := s.register(t)
-	s.makeAdmin(t, adminEmail)
+	s := apitest.NewServer(t, servicetest.SQLite(t), apitest.Options{Throttle: true})
+	email := s.Register(t)
+	adminEmail := s.Register(t)
+	s.MakeAdmin(t, adminEmail)
 	var userID string
-	if err := s.store.DB.Model(&models.User{}).Select("id").Where("email = ?", email).Scan(&userID).Error; err != nil {
+	if err := s.Store.DB.Model(&models.User{}).Select("id").Where("email = ?", email).Scan(&userID).Error; err != nil {
 		t.Fatal(err)
 	}
 	for failures := 0; failures < 100; {
-		r := s.json("POST", "/v1/auth/login", map[string]any{"email": email, "password": "wrong password"})
+		r := s.JSON("POST", "/v1/auth/login", map[string]any{"email": email, "password": "wrong password"})
 		switch r.Code {
 		case http.StatusUnauthorized:
 			failures++
 		case http.StatusTooManyRequests:
-			s.clock.Advance(15 * time.Minute)
+			s.Clock.Advance(15 * time.Minute)
 		default:
 			t.Fatalf("failed login = %d %s", r.Code, r.Body)
 		}
 	}
-	s.clock.Advance(24 * time.Hour)
-	if r := s.login(t, email, "TV"); r.Code != http.StatusUnauthorized || r.errorCode() != "invalid_credentials" {
+	s.Clock.Advance(24 * time.Hour)
+	if r := s.Login(t, email, "TV"); r.Code != http.StatusUnauthorized || r.ErrorCode() != "invalid_credentials" {
 		t.Fatalf("right password on a locked account = %d %s, want 401 invalid_credentials", r.Code, r.Body)
 	}
-	admin := bearer(s.mustLogin(t, adminEmail, "Laptop"))
-	if r := s.do("POST", "/v1/admin/users/"+userID+"/unlock", "", "", admin...); r.Code != http.StatusNoContent {
+	admin := apitest.Bearer(s.MustLogin(t, adminEmail, "Laptop"))
+	if r := s.Do("POST", "/v1/admin/users/"+userID+"/unlock", "", "", admin...); r.Code != http.StatusNoContent {
 		t.Fatalf("unlock = %d %s, want 204", r.Code, r.Body)
 	}
-	if r := s.login(t, email, "TV"); r.Code != http.StatusCreated {
+	if r := s.Login(t, email, "TV"); r.Code != http.StatusCreated {
 		t.Fatalf("login after the unlock = %d %s, want 201", r.Code, r.Body)
 	}
 }

@@ -9,13 +9,15 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/api"
+	"github.com/sessiond/sessiond/api/web"
 	"github.com/sessiond/sessiond/models"
 	"github.com/sessiond/sessiond/services"
 	"github.com/sessiond/sessiond/services/servicetest"
 )
 
 // BenchmarkCheck serves a cached session check (GET /v1/auth/session) and the no-op route
-// (GET /healthz) through the whole router, in process: what a cached check adds per request,
+// (GET /healthz) through the whole router (the API and the pages, as the binary has it), in
+// process: what a cached check adds per request,
 // in time and allocations, to the middleware every route has. scripts/bench.sh measures the
 // same over loopback, in one run, as a ratio.
 func BenchmarkCheck(b *testing.B) {
@@ -27,7 +29,12 @@ func BenchmarkCheck(b *testing.B) {
 		Defaults: models.Timeouts{Idle: time.Hour, Absolute: 24 * time.Hour}, TouchInterval: time.Hour, Log: log,
 		Cache: services.NewSessionCache(1000, time.Minute),
 	})
-	h, err := api.NewHandler(api.Deps{Sessions: sess, Users: users, Admin: users, Plans: services.NewPlans(store.DB, time.Now, nil, nil),
+	plans := services.NewPlans(store.DB, time.Now, nil, nil)
+	pages, err := web.New(web.Deps{Sessions: sess, Plans: plans, Admin: users, Log: log})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := api.NewHandler(api.Deps{Sessions: sess, Users: users, Admin: users, Plans: plans, Pages: pages,
 		Store: services.NewHealth(store.DB), Log: log, MaxBodyBytes: 64 << 10, RequestTimeout: 10 * time.Second})
 	if err != nil {
 		b.Fatal(err)

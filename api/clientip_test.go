@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/sessiond/sessiond/api/apitest"
 	"github.com/sessiond/sessiond/services/servicetest"
 )
 
@@ -12,7 +13,7 @@ const proxy = "10.0.0.1" // the one trusted proxy of these tests
 
 // from returns a request that peer sent.
 func from(peer, method, path string, body any, headers ...string) *http.Request {
-	req := request(method, path, "application/json", mustJSON(body), headers...)
+	req := apitest.Request(method, path, "application/json", mustJSON(body), headers...)
 	req.RemoteAddr = peer + ":40000"
 	return req
 }
@@ -26,12 +27,12 @@ func from(peer, method, path string, body any, headers ...string) *http.Request 
 func TestClientAddressComesOnlyFromXForwardedFor(t *testing.T) {
 	for _, store := range servicetest.Stores(t) {
 		t.Run(store.Name, func(t *testing.T) {
-			s := newServer(t, store, options{throttle: true, ipRate: 6, trustedProxies: []string{proxy}})
+			s := apitest.NewServer(t, store, apitest.Options{Throttle: true, IPRate: 6, TrustedProxies: []string{proxy}})
 			n := 0 // a new number for every sign-up: rotated headers never repeat
 			signUp := func(req func(i int) *http.Request) (statuses []int) {
 				for range 8 {
 					n++
-					statuses = append(statuses, s.serve(req(n)).Code)
+					statuses = append(statuses, s.Serve(req(n)).Code)
 				}
 				return statuses
 			}
@@ -71,8 +72,8 @@ func TestClientAddressComesOnlyFromXForwardedFor(t *testing.T) {
 
 			// The address a session records is the same one (on a server without the limit:
 			// the proxy's own address has no attempts left).
-			s = newServer(t, store, options{trustedProxies: []string{proxy}})
-			email := s.register(t)
+			s = apitest.NewServer(t, store, apitest.Options{TrustedProxies: []string{proxy}})
+			email := s.Register(t)
 			for _, c := range []struct {
 				peer    string
 				headers []string
@@ -83,11 +84,11 @@ func TestClientAddressComesOnlyFromXForwardedFor(t *testing.T) {
 				{proxy, []string{"X-Real-IP", "6.6.6.6"}, proxy},
 				{"192.0.2.60", []string{"X-Forwarded-For", "6.6.6.6", "X-Real-IP", "6.6.6.6"}, "192.0.2.60"},
 			} {
-				r := s.serve(from(c.peer, "POST", "/v1/auth/login", map[string]any{"email": email, "password": password}, c.headers...))
+				r := s.Serve(from(c.peer, "POST", "/v1/auth/login", map[string]any{"email": email, "password": password}, c.headers...))
 				if r.Code != http.StatusCreated {
 					t.Fatalf("login from %s %q = %d %s", c.peer, c.headers, r.Code, r.Body)
 				}
-				if ip := r.body["session"].(map[string]any)["ip"]; ip != c.want {
+				if ip := r.JSON["session"].(map[string]any)["ip"]; ip != c.want {
 					t.Errorf("login from %s with %q: session ip %v, want %s", c.peer, c.headers, ip, c.want)
 				}
 			}

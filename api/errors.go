@@ -140,8 +140,12 @@ func limitMessage(e *models.DeviceLimitError) string {
 	if e.MustSignOut <= 1 {
 		return "Your plan's device limit is reached: sign one device out to continue."
 	}
+	devices := "devices"
+	if e.Limit == 1 {
+		devices = "device"
+	}
 	return fmt.Sprintf("Your plan allows %d %s and %d are signed in: sign %d of them out to continue.",
-		e.Limit, plural(e.Limit, "device", "devices"), len(e.Sessions), e.MustSignOut)
+		e.Limit, devices, len(e.Sessions), e.MustSignOut)
 }
 
 func evictedDetails(e *models.SessionEvictedError) map[string]any {

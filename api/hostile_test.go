@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/sessiond/sessiond/api/apitest"
 	"github.com/sessiond/sessiond/models"
 	"github.com/sessiond/sessiond/services/servicetest"
 )
@@ -35,15 +36,15 @@ type hostileCase struct {
 func TestHostileRequests(t *testing.T) {
 	for _, store := range servicetest.Stores(t) {
 		t.Run(store.Name, func(t *testing.T) {
-			s := newServer(t, store, options{})
-			email := s.register(t)
-			login := s.login(t, email, "Phone")
-			user := bearer(login.body["token"].(string))
-			current := login.body["session"].(map[string]any)["id"].(string)
-			adminEmail := s.register(t)
-			s.makeAdmin(t, adminEmail)
-			admin := bearer(s.mustLogin(t, adminEmail, "Laptop"))
-			plan := s.json("GET", "/v1/admin/plans", nil, admin...).body["plans"].([]any)[0].(map[string]any)["id"].(string)
+			s := apitest.NewServer(t, store, apitest.Options{})
+			email := s.Register(t)
+			login := s.Login(t, email, "Phone")
+			user := apitest.Bearer(login.JSON["token"].(string))
+			current := login.JSON["session"].(map[string]any)["id"].(string)
+			adminEmail := s.Register(t)
+			s.MakeAdmin(t, adminEmail)
+			admin := apitest.Bearer(s.MustLogin(t, adminEmail, "Laptop"))
+			plan := s.JSON("GET", "/v1/admin/plans", nil, admin...).JSON["plans"].([]any)[0].(map[string]any)["id"].(string)
 			var userID string
 			if err := store.DB.Model(&models.User{}).Select("id").Where("email = ?", email).Scan(&userID).Error; err != nil {
 				t.Fatal(err)
@@ -117,17 +118,17 @@ func TestHostileRequests(t *testing.T) {
 				{"devices: scope twice", "POST", "/v1/sessions/revoke", j, `{"scope":"others","scope":"all","password":"x"}`, user, 400, "invalid_request", "scope"},
 				// One reading of who is calling: two Authorization headers are refused, whichever
 				// would count (here one of them is even valid).
-				{"two bearers", "GET", "/v1/sessions", "", "", append(bearer("AZCgAAAAAHAAgAAAAAAAAQ."+long(43)), user...), 400, "invalid_request", "Authorization"},
+				{"two bearers", "GET", "/v1/sessions", "", "", append(apitest.Bearer("AZCgAAAAAHAAgAAAAAAAAQ."+long(43)), user...), 400, "invalid_request", "Authorization"},
 				{"two bearers, both valid", "POST", "/v1/auth/logout", "", "", append(slices.Clone(user), admin...), 400, "invalid_request", "Authorization"},
 				{"two bearers on whoami", "GET", "/v1/auth/session", "", "", append(slices.Clone(user), user...), 400, "invalid_request", "Authorization"},
 				{"two bearers on admin", "GET", "/v1/admin/users", "", "", append(slices.Clone(admin), user...), 400, "invalid_request", "Authorization"},
 				{"two Basic on introspect", "POST", "/v1/introspect", j, `{"token":"a"}`, append(slices.Clone(basic), basic...), 400, "invalid_request", "Authorization"},
 				// Tokens.
 				{"empty bearer", "POST", "/v1/auth/logout", "", "", []string{"Authorization", "Bearer "}, 401, "session_invalid", ""},
-				{"10 KB bearer", "GET", "/v1/auth/session", "", "", bearer(long(10 << 10)), 401, "session_invalid", ""},
-				{"NUL in bearer", "GET", "/v1/auth/session", "", "", bearer(current + ".\x00"), 401, "session_invalid", ""},
-				{"well-formed unknown token", "GET", "/v1/auth/session", "", "", bearer(base64.RawURLEncoding.EncodeToString(uuid.New().NodeID()) + "." + strings.Repeat("A", 43)), 401, "session_invalid", ""},
-				{"token in the query string", "GET", "/v1/auth/session?token=" + login.body["token"].(string), "", "", nil, 401, "unauthenticated", ""},
+				{"10 KB bearer", "GET", "/v1/auth/session", "", "", apitest.Bearer(long(10 << 10)), 401, "session_invalid", ""},
+				{"NUL in bearer", "GET", "/v1/auth/session", "", "", apitest.Bearer(current + ".\x00"), 401, "session_invalid", ""},
+				{"well-formed unknown token", "GET", "/v1/auth/session", "", "", apitest.Bearer(base64.RawURLEncoding.EncodeToString(uuid.New().NodeID()) + "." + strings.Repeat("A", 43)), 401, "session_invalid", ""},
+				{"token in the query string", "GET", "/v1/auth/session?token=" + login.JSON["token"].(string), "", "", nil, 401, "unauthenticated", ""},
 				{"garbage cookie", "GET", "/v1/auth/session", "", "", []string{"Cookie", "sessiond=%00garbage"}, 401, "session_invalid", ""},
 				{"two-part scheme", "GET", "/v1/auth/session", "", "", []string{"Authorization", "Token abc"}, 401, "session_invalid", ""},
 				// Password change.
@@ -177,15 +178,15 @@ func TestHostileRequests(t *testing.T) {
 	}
 }
 
-func checkHostile(t *testing.T, s *server, tc hostileCase) {
+func checkHostile(t *testing.T, s *apitest.Server, tc hostileCase) {
 	t.Helper()
-	r := s.do(tc.method, tc.path, tc.ct, tc.body, tc.headers...)
-	if r.Code != tc.status || r.errorCode() != tc.code {
+	r := s.Do(tc.method, tc.path, tc.ct, tc.body, tc.headers...)
+	if r.Code != tc.status || r.ErrorCode() != tc.code {
 		t.Errorf("%s: %s %.60s = %d %.200s, want %d %s", tc.name, tc.method, tc.path, r.Code, r.Body, tc.status, tc.code)
 		return
 	}
 	if tc.field != "" {
-		fields, _ := r.errorDetails()["fields"].(map[string]any)
+		fields, _ := r.ErrorDetails()["fields"].(map[string]any)
 		if _, ok := fields[tc.field]; !ok {
 			t.Errorf("%s: details.fields = %v, want %q named", tc.name, fields, tc.field)
 		}
@@ -201,23 +202,23 @@ func TestBarrage(t *testing.T) {
 			seed := rand.Uint64()
 			t.Logf("seed %d", seed)
 			rng := rand.New(rand.NewPCG(seed, 0))
-			s := newServer(t, store, options{})
-			email := s.register(t)
-			adminEmail := s.register(t)
-			s.makeAdmin(t, adminEmail)
+			s := apitest.NewServer(t, store, apitest.Options{})
+			email := s.Register(t)
+			adminEmail := s.Register(t)
+			s.MakeAdmin(t, adminEmail)
 			var tokens []string
 			statuses := map[int]int{}
 			for i := range 3000 {
 				if i%200 == 0 { // the barrage signs sessions out; sign in again now and then
-					tokens = []string{s.mustLogin(t, email, "Phone"), s.mustLogin(t, adminEmail, "Laptop")}
+					tokens = []string{s.MustLogin(t, email, "Phone"), s.MustLogin(t, adminEmail, "Laptop")}
 				}
 				method, path, ct, body, headers := randomRequest(rng, tokens)
-				r := s.do(method, path, ct, body, headers...)
+				r := s.Do(method, path, ct, body, headers...)
 				statuses[r.Code]++
 				if r.Code >= 500 {
 					t.Fatalf("request %d: %s %q (Content-Type %q, headers %q, body %q) = %d %s", i, method, path, ct, headers, body, r.Code, r.Body)
 				}
-				if r.Code >= 400 && r.errorCode() == "" {
+				if r.Code >= 400 && r.ErrorCode() == "" {
 					t.Fatalf("request %d: %s %q = %d without an error code: %s", i, method, path, r.Code, r.Body)
 				}
 			}
@@ -225,7 +226,7 @@ func TestBarrage(t *testing.T) {
 			if len(statuses) < 5 {
 				t.Errorf("the barrage met only statuses %v: it does not reach far enough", statuses)
 			}
-			s.mustLogin(t, email, "After the barrage")
+			s.MustLogin(t, email, "After the barrage")
 		})
 	}
 }
@@ -280,11 +281,11 @@ func randomRequest(rng *rand.Rand, tokens []string) (method, path, ct, body stri
 	switch rng.IntN(5) {
 	case 0: // anonymous
 	case 1:
-		headers = bearer(string(randomBytes(rng, rng.IntN(80))))
+		headers = apitest.Bearer(string(randomBytes(rng, rng.IntN(80))))
 	case 2:
 		headers = []string{"Cookie", "sessiond=" + tokens[rng.IntN(len(tokens))], "Origin", "https://evil.example"}
 	default:
-		headers = bearer(tokens[rng.IntN(len(tokens))])
+		headers = apitest.Bearer(tokens[rng.IntN(len(tokens))])
 	}
 	return method, path, ct, body, headers
 }
@@ -350,10 +351,10 @@ func TestTokensNeverLeak(t *testing.T) {
 	for _, store := range servicetest.Stores(t) {
 		t.Run(store.Name, func(t *testing.T) {
 			var logs bytes.Buffer
-			s := newServer(t, store, options{log: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-			email := s.register(t)
-			login := s.login(t, email, "Phone")
-			token, key := login.body["token"].(string), login.body["device_key"].(string)
+			s := apitest.NewServer(t, store, apitest.Options{Log: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+			email := s.Register(t)
+			login := s.Login(t, email, "Phone")
+			token, key := login.JSON["token"].(string), login.JSON["device_key"].(string)
 			var needles []string
 			for _, credential := range []string{token, key} {
 				_, secret, _ := strings.Cut(credential, ".")
@@ -363,13 +364,13 @@ func TestTokensNeverLeak(t *testing.T) {
 				}
 				needles = append(needles, credential, secret, hex.EncodeToString(raw), string(raw))
 			}
-			s.do("GET", "/v1/auth/session", "", "", bearer(token)...)
-			s.do("GET", "/v1/sessions", "", "", "Cookie", "sessiond="+token)
-			s.json("POST", "/v1/auth/login", map[string]any{"email": email, "password": token})
-			s.json("POST", "/v1/auth/login", map[string]any{"email": email, "password": key, "device": map[string]any{"key": key}})
-			s.login(t, email, "Phone", map[string]any{"device": map[string]any{"name": "Phone", "key": key}})
-			s.do("GET", "/v1/nope?token="+token, "", "")
-			s.do("POST", "/v1/auth/logout", "", "", bearer(token)...)
+			s.Do("GET", "/v1/auth/session", "", "", apitest.Bearer(token)...)
+			s.Do("GET", "/v1/sessions", "", "", "Cookie", "sessiond="+token)
+			s.JSON("POST", "/v1/auth/login", map[string]any{"email": email, "password": token})
+			s.JSON("POST", "/v1/auth/login", map[string]any{"email": email, "password": key, "device": map[string]any{"key": key}})
+			s.Login(t, email, "Phone", map[string]any{"device": map[string]any{"name": "Phone", "key": key}})
+			s.Do("GET", "/v1/nope?token="+token, "", "")
+			s.Do("POST", "/v1/auth/logout", "", "", apitest.Bearer(token)...)
 			if logs.Len() == 0 {
 				t.Fatal("nothing was logged: the test would prove nothing")
 			}

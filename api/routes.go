@@ -5,7 +5,6 @@ package api
 import (
 	"context"
 	_ "embed"
-	"html/template"
 	"io"
 	"log/slog"
 	"net"
@@ -27,9 +26,6 @@ type SessionService interface {
 	RevokeAll(ctx context.Context, userID, currentID, password string, scope models.RevokeScope) (int, error)
 	History(ctx context.Context, userID string, limit int, before string) ([]models.SessionEvent, string, error)
 	Introspect(ctx context.Context, clientID, clientSecret, token string) (models.Introspection, error)
-	Held(ctx context.Context, pending string) (models.HeldLogin, error)
-	Resume(ctx context.Context, pending string, replaceSessionIDs []string, deviceKey string) (models.LoginResult, error)
-	Cancel(ctx context.Context, pending string) error
 }
 
 // UserService is what the handlers need of account use cases.
@@ -66,6 +62,12 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// Pages are served by the same engine as the API, behind the same middleware: the
+// server-rendered pages (package web).
+type Pages interface {
+	Register(r gin.IRouter)
+}
+
 // Deps is everything NewHandler wires together.
 type Deps struct {
 	Sessions       SessionService
@@ -73,6 +75,7 @@ type Deps struct {
 	Plans          PlanService
 	Admin          AdminService
 	OIDC           OIDCService // sign-ins through identity providers; nil: none configured
+	Pages          Pages       // the server-rendered pages (web.New); nil: none
 	Store          Pinger
 	Log            *slog.Logger
 	CookieSecure   bool
@@ -105,7 +108,6 @@ type handler struct {
 	requests     RequestObserver
 	draining     func() bool
 	proxies      []*net.IPNet
-	pages        map[string]*template.Template
 }
 
 //go:embed openapi.yaml
@@ -136,9 +138,6 @@ func NewHandler(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	h.proxies = proxies
-	if h.pages, err = parsePages(); err != nil {
-		return nil, err
-	}
 	r.RedirectTrailingSlash, r.RedirectFixedPath = false, false
 	r.HandleMethodNotAllowed = true
 	r.NoRoute(func(c *gin.Context) { h.fail(c, errRouteNotFound) })
@@ -159,8 +158,6 @@ func NewHandler(d Deps) (http.Handler, error) {
 	v1.POST("/auth/register", h.register)
 	v1.POST("/auth/login", h.login)
 	v1.POST("/introspect", h.introspect)
-	v1.GET("/auth/oidc/:provider/start", pageHeaders, h.csrf.Navigation(h.pageFail), h.oidcStart)
-	v1.GET("/auth/oidc/:provider/callback", pageHeaders, h.oidcCallback)
 	v1.POST("/auth/oidc/:provider/token", h.oidcToken)
 	v1.GET("/auth/session", h.whoami) // checks the token itself: the hot path
 
@@ -191,28 +188,8 @@ func NewHandler(d Deps) (http.Handler, error) {
 	admin.POST("/service-clients", h.createClient)
 	admin.DELETE("/service-clients/:id", h.deleteClient)
 
-	// Web pages (cookie session; API.md "Web pages").
-	r.GET("/static/*file", static())
-	// Every form must come from our own pages, the sign-in form included (login CSRF).
-	web := r.Group("", pageHeaders, h.csrf.Unsafe(nil, h.pageFail))
-	web.GET("/", h.rootPage)
-	web.GET("/login", h.loginPage)
-	web.POST("/login", h.loginSubmit)
-	web.GET("/devices/limit", h.chooserPage)
-	web.POST("/devices/limit", h.chooserSubmit)
-	web.POST("/devices/limit/cancel", h.chooserCancel)
-	signedIn := web.Group("", h.pageSession)
-	signedIn.POST("/logout", h.logoutSubmit)
-	signedIn.GET("/devices", h.devicesPage)
-	signedIn.POST("/devices/:id/sign-out", h.signOutDevice)
-	signedIn.POST("/devices/sign-out-others", h.signOutOthers)
-	signedIn.GET("/history", h.historyPage)
-	adminPages := signedIn.Group("/admin", RequireAdmin(h.pageFail))
-	adminPages.GET("", h.adminPage)
-	adminPages.POST("/plans/:id", h.adminSavePlan)
-	adminPages.GET("/users/:id", h.adminUserPage)
-	adminPages.POST("/users/:id", h.adminChangeUser)
-	adminPages.POST("/users/:id/sign-out", h.adminSignOutUser)
-	adminPages.POST("/users/:id/sessions/:sid/sign-out", h.adminSignOutSession)
+	if d.Pages != nil {
+		d.Pages.Register(r) // API.md "Web pages", and the browser's OIDC sign-in under /v1
+	}
 	return r, nil
 }

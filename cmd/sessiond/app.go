@@ -8,12 +8,13 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/sessiond/sessiond/api"
+	"github.com/sessiond/sessiond/api/web"
 	"github.com/sessiond/sessiond/config"
 	"github.com/sessiond/sessiond/models"
 	"github.com/sessiond/sessiond/services"
 )
 
-// The services satisfy the interfaces the API declares.
+// The services satisfy the interfaces the API and the pages declare.
 var (
 	_ api.SessionService = (*services.Sessions)(nil)
 	_ api.UserService    = (*services.Users)(nil)
@@ -21,6 +22,10 @@ var (
 	_ api.PlanService    = (*services.Plans)(nil)
 	_ api.Pinger         = (*services.Health)(nil)
 	_ api.OIDCService    = (*services.OIDC)(nil)
+	_ web.SessionService = (*services.Sessions)(nil)
+	_ web.AdminService   = (*services.Users)(nil)
+	_ web.PlanService    = (*services.Plans)(nil)
+	_ web.OIDCService    = (*services.OIDC)(nil)
 )
 
 // app is sessiond wired together: configuration, logger, store and use cases.

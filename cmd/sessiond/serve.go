@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sessiond/sessiond/api"
+	"github.com/sessiond/sessiond/api/web"
 )
 
 func serveCmd(env *environment) *cobra.Command {
@@ -52,12 +53,19 @@ func serve(ctx context.Context, env *environment) error {
 	if a.cfg.MetricsAddr == "" {
 		metricsOnMain = a.metrics.handler()
 	}
+	pages, err := web.New(web.Deps{
+		Sessions: a.sessions, Plans: a.plans, Admin: a.users, OIDC: oidc, Log: a.log, CookieSecure: a.cfg.CookieSecure,
+	})
+	if err != nil {
+		return err
+	}
 	handler, err := api.NewHandler(api.Deps{
 		Sessions:       a.sessions,
 		Users:          a.users,
 		Plans:          a.plans,
 		Admin:          a.users,
 		OIDC:           oidc,
+		Pages:          pages,
 		Store:          a.health,
 		Log:            a.log,
 		CookieSecure:   a.cfg.CookieSecure,

@@ -1,4 +1,4 @@
-package api
+package web
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/sessiond/sessiond/api"
 	"github.com/sessiond/sessiond/models"
 )
 
@@ -46,17 +47,17 @@ var overLimit = map[models.LimitPolicy]string{
 	models.PolicyReject:           "over your plan's limit, a new sign-in will ask you to choose %d to sign out",
 }
 
-func (h *handler) devicesPage(c *gin.Context) {
+func (h *Handler) devicesPage(c *gin.Context) {
 	h.renderDevices(c, http.StatusOK, doneNotice(c), "")
 }
 
 // renderDevices renders the devices page with notice n; asked names the device whose sign-out
 // just asked for the password, if any.
-func (h *handler) renderDevices(c *gin.Context, status int, n *notice, asked string) {
-	p := Principal(c)
+func (h *Handler) renderDevices(c *gin.Context, status int, n *notice, asked string) {
+	p := api.Principal(c)
 	list, err := h.sessions.List(c.Request.Context(), p.User.ID)
 	if err != nil {
-		h.pageFail(c, err)
+		h.fail(c, err)
 		return
 	}
 	signedIn := len(list.Sessions)
@@ -112,8 +113,8 @@ func doneNotice(c *gin.Context) *notice {
 	return nil
 }
 
-func (h *handler) signOutDevice(c *gin.Context) {
-	p := Principal(c)
+func (h *Handler) signOutDevice(c *gin.Context) {
+	p := api.Principal(c)
 	id := c.Param("id")
 	err := h.sessions.Revoke(c.Request.Context(), p.User.ID, p.Session.ID, id, c.PostForm("password"))
 	var limited *models.RateLimitedError
@@ -133,12 +134,12 @@ func (h *handler) signOutDevice(c *gin.Context) {
 		status, n := failureNotice(err)
 		h.renderDevices(c, status, n, id)
 	default:
-		h.pageFail(c, err)
+		h.fail(c, err)
 	}
 }
 
-func (h *handler) signOutOthers(c *gin.Context) {
-	p := Principal(c)
+func (h *Handler) signOutOthers(c *gin.Context) {
+	p := api.Principal(c)
 	n, err := h.sessions.RevokeAll(c.Request.Context(), p.User.ID, p.Session.ID, c.PostForm("password"), models.ScopeOthers)
 	if err != nil {
 		status, msg := failureNotice(err)

@@ -1,4 +1,4 @@
-package api
+package web
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/sessiond/sessiond/api"
 	"github.com/sessiond/sessiond/models"
 )
 
@@ -22,18 +23,18 @@ type adminData struct {
 	Users    []models.User
 }
 
-func (h *handler) adminPage(c *gin.Context) { h.renderAdmin(c, http.StatusOK, doneNotice(c)) }
+func (h *Handler) adminPage(c *gin.Context) { h.renderAdmin(c, http.StatusOK, doneNotice(c)) }
 
-func (h *handler) renderAdmin(c *gin.Context, status int, n *notice) {
+func (h *Handler) renderAdmin(c *gin.Context, status int, n *notice) {
 	plans, err := h.plans.List(c.Request.Context())
 	if err != nil {
-		h.pageFail(c, err)
+		h.fail(c, err)
 		return
 	}
 	d := adminData{Plans: plans, Policies: policies, Query: strings.TrimSpace(c.Query("email"))}
 	if d.Query != "" {
 		if d.Users, _, err = h.admin.List(c.Request.Context(), models.UserFilter{EmailPrefix: d.Query}, 20, ""); err != nil {
-			h.pageFail(c, err)
+			h.fail(c, err)
 			return
 		}
 	}
@@ -74,12 +75,12 @@ var planFields = map[string]string{
 	"max_sessions": "Devices", "limit_policy": "At the limit", "idle_timeout": "Idle timeout", "absolute_timeout": "Absolute timeout",
 }
 
-func (h *handler) adminSavePlan(c *gin.Context) {
+func (h *Handler) adminSavePlan(c *gin.Context) {
 	in, err := planForm(c)
 	enforce := c.PostForm("enforce") == "now"
 	var res models.EnforceResult
 	if err == nil {
-		_, res, err = h.plans.Update(c.Request.Context(), AdminOf(c), c.Param("id"), in, enforce)
+		_, res, err = h.plans.Update(c.Request.Context(), api.AdminOf(c), c.Param("id"), in, enforce)
 	}
 	var invalid *models.ValidationError
 	switch {
@@ -102,7 +103,7 @@ func (h *handler) adminSavePlan(c *gin.Context) {
 		h.renderAdmin(c, http.StatusBadRequest, &notice{Kind: "error", Title: "The " + name + " plan was not saved",
 			Text: strings.Join(problems, "; ") + "."})
 	default:
-		h.pageFail(c, err)
+		h.fail(c, err)
 	}
 }
 
@@ -115,7 +116,7 @@ type adminUserData struct {
 	Identities []models.Identity
 }
 
-func (h *handler) adminUserPage(c *gin.Context) {
+func (h *Handler) adminUserPage(c *gin.Context) {
 	var n *notice
 	switch c.Query("done") {
 	case "signed_out":
@@ -134,27 +135,27 @@ func (h *handler) adminUserPage(c *gin.Context) {
 	h.renderAdminUser(c, http.StatusOK, n)
 }
 
-func (h *handler) renderAdminUser(c *gin.Context, status int, n *notice) {
+func (h *Handler) renderAdminUser(c *gin.Context, status int, n *notice) {
 	ctx := c.Request.Context()
 	u, err := h.admin.Get(ctx, c.Param("id"))
 	if err != nil {
-		h.pageFail(c, err)
+		h.fail(c, err)
 		return
 	}
 	list, err := h.sessions.List(ctx, u.ID)
 	if err != nil {
-		h.pageFail(c, err)
+		h.fail(c, err)
 		return
 	}
 	plan, err := h.plans.Get(ctx, u.PlanID)
 	if err != nil {
-		h.pageFail(c, err)
+		h.fail(c, err)
 		return
 	}
 	var identities []models.Identity
 	if h.oidc != nil {
 		if identities, err = h.oidc.Identities(ctx, u.ID); err != nil {
-			h.pageFail(c, err)
+			h.fail(c, err)
 			return
 		}
 	}
@@ -163,22 +164,22 @@ func (h *handler) renderAdminUser(c *gin.Context, status int, n *notice) {
 	}})
 }
 
-func (h *handler) adminSignOutSession(c *gin.Context) {
+func (h *Handler) adminSignOutSession(c *gin.Context) {
 	done := "signed_out"
-	err := h.admin.RevokeSession(c.Request.Context(), AdminOf(c), c.Param("sid"))
+	err := h.admin.RevokeSession(c.Request.Context(), api.AdminOf(c), c.Param("sid"))
 	switch {
 	case errors.Is(err, models.ErrNotFound):
 		done = "gone"
 	case err != nil:
-		h.pageFail(c, err)
+		h.fail(c, err)
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/users/"+url.PathEscape(c.Param("id"))+"?done="+done)
 }
 
-func (h *handler) adminSignOutUser(c *gin.Context) {
-	if _, err := h.admin.RevokeSessions(c.Request.Context(), AdminOf(c), c.Param("id")); err != nil {
-		h.pageFail(c, err)
+func (h *Handler) adminSignOutUser(c *gin.Context) {
+	if _, err := h.admin.RevokeSessions(c.Request.Context(), api.AdminOf(c), c.Param("id")); err != nil {
+		h.fail(c, err)
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/users/"+url.PathEscape(c.Param("id"))+"?done=all")
@@ -187,7 +188,7 @@ func (h *handler) adminSignOutUser(c *gin.Context) {
 // adminChangeUser makes the user an admin or a user (form field role), or disables or enables
 // the account (disabled=true|false). Taking away the last enabled admin is refused with a
 // notice on the user's page (409, as the API answers last_admin).
-func (h *handler) adminChangeUser(c *gin.Context) {
+func (h *Handler) adminChangeUser(c *gin.Context) {
 	var (
 		p    models.UserPatch
 		done string
@@ -200,10 +201,10 @@ func (h *handler) adminChangeUser(c *gin.Context) {
 		d := disabled == "true"
 		p.Disabled, done = &d, map[bool]string{true: "disabled", false: "enabled"}[d]
 	default:
-		h.pageFail(c, models.Invalid("role", "choose a role, or to disable or enable the account"))
+		h.fail(c, models.Invalid("role", "choose a role, or to disable or enable the account"))
 		return
 	}
-	_, err := h.admin.Update(c.Request.Context(), AdminOf(c), c.Param("id"), p)
+	_, err := h.admin.Update(c.Request.Context(), api.AdminOf(c), c.Param("id"), p)
 	switch {
 	case err == nil:
 		c.Redirect(http.StatusSeeOther, "/admin/users/"+url.PathEscape(c.Param("id"))+"?done="+done)
@@ -211,6 +212,6 @@ func (h *handler) adminChangeUser(c *gin.Context) {
 		h.renderAdminUser(c, http.StatusConflict, &notice{Kind: "error", Title: "Not changed: this is the last enabled admin",
 			Text: "Make another account admin first, so that someone can still manage sessiond."})
 	default:
-		h.pageFail(c, err)
+		h.fail(c, err)
 	}
 }

@@ -1,4 +1,4 @@
-package api
+package web
 
 import (
 	"crypto/rand"
@@ -7,12 +7,12 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/sessiond/sessiond/api"
 	"github.com/sessiond/sessiond/models"
 )
 
@@ -33,7 +33,7 @@ type providerLink struct {
 	Label, URL string
 }
 
-func (h *handler) rootPage(c *gin.Context) {
+func (h *Handler) rootPage(c *gin.Context) {
 	if cookie, err := c.Cookie(h.cookies.Session()); err == nil && cookie != "" {
 		c.Redirect(http.StatusSeeOther, "/devices")
 		return
@@ -41,7 +41,7 @@ func (h *handler) rootPage(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/login")
 }
 
-func (h *handler) loginPage(c *gin.Context) {
+func (h *Handler) loginPage(c *gin.Context) {
 	n := h.takeSignedOut(c)
 	if n == nil && c.Query("done") == "signed_out" {
 		n = &notice{Kind: "ok", Text: "You are signed out on this device."}
@@ -56,7 +56,7 @@ func prefilledLogin(c *gin.Context, next string) loginForm {
 	return loginForm{DeviceName: name, DeviceType: string(typ), Next: safeNext(next)}
 }
 
-func (h *handler) renderLogin(c *gin.Context, status int, f loginForm, n *notice) {
+func (h *Handler) renderLogin(c *gin.Context, status int, f loginForm, n *notice) {
 	f.DeviceTypes = deviceTypes
 	if h.oidc != nil {
 		for _, p := range h.oidc.Providers() {
@@ -67,7 +67,7 @@ func (h *handler) renderLogin(c *gin.Context, status int, f loginForm, n *notice
 	h.render(c, status, "login", pageData{Notice: n, Data: f})
 }
 
-func (h *handler) loginSubmit(c *gin.Context) {
+func (h *Handler) loginSubmit(c *gin.Context) {
 	f := loginForm{
 		Email: c.PostForm("email"), DeviceName: c.PostForm("device_name"), DeviceType: c.PostForm("device_type"),
 		Next: safeNext(c.PostForm("next")),
@@ -85,7 +85,7 @@ func (h *handler) loginSubmit(c *gin.Context) {
 
 // finishLogin signs the browser in, sends it to the chooser when the plan holds the login at
 // the device limit, or shows the form again with what went wrong.
-func (h *handler) finishLogin(c *gin.Context, res models.LoginResult, err error, f loginForm) {
+func (h *Handler) finishLogin(c *gin.Context, res models.LoginResult, err error, f loginForm) {
 	var limit *models.DeviceLimitError
 	switch {
 	case err == nil:
@@ -107,11 +107,11 @@ func (h *handler) finishLogin(c *gin.Context, res models.LoginResult, err error,
 }
 
 // setPending keeps a sign-in held at the device limit in the browser, for the chooser only.
-func (h *handler) setPending(c *gin.Context, token string, until time.Time) {
+func (h *Handler) setPending(c *gin.Context, token string, until time.Time) {
 	h.cookies.Put(c, h.cookies.Pending(), token, max(1, int(time.Until(until)/time.Second)))
 }
 
-func (h *handler) clearPending(c *gin.Context) {
+func (h *Handler) clearPending(c *gin.Context) {
 	if _, err := c.Cookie(h.cookies.Pending()); err != nil {
 		return
 	}
@@ -122,7 +122,7 @@ func (h *handler) clearPending(c *gin.Context) {
 // browser that signs in again replaces its own session instead of taking another slot. Until
 // the device key took its cookie's name (-device), the id was kept there: one found there is
 // kept, moved to -browser.
-func (h *handler) browserID(c *gin.Context) string {
+func (h *Handler) browserID(c *gin.Context) string {
 	name := h.cookies.Browser()
 	id, err := c.Cookie(name)
 	if err == nil && browserIDSpelling(id) {
@@ -143,10 +143,10 @@ func browserIDSpelling(id string) bool {
 	return err == nil && len(b) == 16
 }
 
-func (h *handler) logoutSubmit(c *gin.Context) {
-	p := Principal(c)
+func (h *Handler) logoutSubmit(c *gin.Context) {
+	p := api.Principal(c)
 	if err := h.sessions.Logout(c.Request.Context(), p.User.ID, p.Session.ID); err != nil {
-		h.pageFail(c, err)
+		h.fail(c, err)
 		return
 	}
 	h.cookies.SignOut(c)
@@ -154,25 +154,13 @@ func (h *handler) logoutSubmit(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/login?done=signed_out")
 }
 
-// historyData is one page of the person's session events.
-type historyData struct {
-	Events []models.SessionEvent
-	Next   string
-}
-
-func (h *handler) historyPage(c *gin.Context) {
-	evs, next, err := h.sessions.History(c.Request.Context(), Principal(c).User.ID, 50, c.Query("before"))
-	if err != nil {
-		h.pageFail(c, err)
-		return
+// safeNext keeps a return path only when it is one of ours: a path, not a scheme-relative
+// or absolute URL that would send the person elsewhere after signing in.
+func safeNext(next string) string {
+	u, err := url.Parse(next)
+	if err != nil || next == "" || len(next) > 2048 || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		strings.Contains(next, `\`) || u.Scheme != "" || u.Host != "" || strings.HasPrefix(next, "/login") {
+		return "/devices"
 	}
-	h.render(c, http.StatusOK, "history", pageData{Nav: "history", Wide: true, Data: historyData{Events: evs, Next: next}})
-}
-
-func capitalize(s string) string {
-	r, size := utf8.DecodeRuneInString(s)
-	if size == 0 {
-		return s
-	}
-	return string(unicode.ToTitle(r)) + s[size:]
+	return next
 }

@@ -1,4 +1,4 @@
-package api
+package web
 
 import (
 	"errors"
@@ -32,7 +32,7 @@ func (d limitData) Free() bool { return d.MustSignOut == 0 }
 // Several reports whether more than one device must be signed out.
 func (d limitData) Several() bool { return d.MustSignOut > 1 }
 
-func (h *handler) chooserPage(c *gin.Context) {
+func (h *Handler) chooserPage(c *gin.Context) {
 	token, err := c.Cookie(h.cookies.Pending())
 	if err != nil || token == "" {
 		c.Redirect(http.StatusSeeOther, "/login")
@@ -45,7 +45,7 @@ func (h *handler) chooserPage(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		h.pageFail(c, err)
+		h.fail(c, err)
 		return
 	}
 	d := limitData{
@@ -66,7 +66,7 @@ func minutesLeft(until time.Time) int { return max(1, int(time.Until(until).Minu
 
 var expiredChoice = &notice{Kind: "warn", Title: "That sign-in has expired", Text: "Sign in again to continue."}
 
-func (h *handler) chooserSubmit(c *gin.Context) {
+func (h *Handler) chooserSubmit(c *gin.Context) {
 	token, err := c.Cookie(h.cookies.Pending())
 	if err != nil || token == "" {
 		c.Redirect(http.StatusSeeOther, "/login")
@@ -104,7 +104,7 @@ func (h *handler) chooserSubmit(c *gin.Context) {
 		h.clearPending(c)
 		h.renderLogin(c, http.StatusOK, prefilledLogin(c, ""), expiredChoice)
 	default:
-		h.pageFail(c, err)
+		h.fail(c, err)
 	}
 }
 
@@ -149,10 +149,10 @@ func tooFew(limit *models.DeviceLimitError, chosen []string) *notice {
 }
 
 // chooserCancel abandons the held sign-in: the browser forgets it and so does the store.
-func (h *handler) chooserCancel(c *gin.Context) {
+func (h *Handler) chooserCancel(c *gin.Context) {
 	if token, err := c.Cookie(h.cookies.Pending()); err == nil && token != "" {
 		if err := h.sessions.Cancel(c.Request.Context(), token); err != nil {
-			h.pageFail(c, err)
+			h.fail(c, err)
 			return
 		}
 	}

@@ -1,4 +1,4 @@
-package api
+package web
 
 import (
 	"encoding/json"
@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/mileusna/useragent"
 
@@ -180,4 +182,13 @@ func eventText(e models.SessionEvent) string {
 		return t
 	}
 	return strconv.Quote(string(e.Type))
+}
+
+// capitalize writes s with a capital first letter ("standard" as "Standard").
+func capitalize(s string) string {
+	r, size := utf8.DecodeRuneInString(s)
+	if size == 0 {
+		return s
+	}
+	return string(unicode.ToTitle(r)) + s[size:]
 }

@@ -1,0 +1,107 @@
+// Package web serves sessiond's server-rendered pages (API.md "Web pages"): html/template from
+// embedded files, the cookie session, no script at all. Handlers stay as thin as the API's:
+// read the form, call one service method, render or redirect (POST, then redirect, then GET).
+//
+// The pages and the JSON API (package api) are two surfaces over the same services, served by
+// one engine behind one middleware chain: api.NewHandler registers the pages given in
+// api.Deps.Pages. Each package declares the services it consumes. What both surfaces share
+// comes from package api, written once: the error mapping (api.Classify, rendered here as a
+// page), the cookies (api.Cookies), the CSRF guard (api.CSRF), the admin guard
+// (api.RequireAdmin over models.Principal.AsAdmin) and the principal of a request.
+package web
+
+import (
+	"context"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+
+	"github.com/sessiond/sessiond/api"
+	"github.com/sessiond/sessiond/models"
+)
+
+// SessionService is what the pages need of session use cases.
+type SessionService interface {
+	Login(ctx context.Context, p models.LoginParams) (models.LoginResult, error)
+	Authenticate(ctx context.Context, token string) (*models.Principal, error) // shared: read only
+	Logout(ctx context.Context, userID, sessionID string) error
+	List(ctx context.Context, userID string) (models.DeviceList, error)
+	Revoke(ctx context.Context, userID, currentID, sessionID, password string) error
+	RevokeAll(ctx context.Context, userID, currentID, password string, scope models.RevokeScope) (int, error)
+	History(ctx context.Context, userID string, limit int, before string) ([]models.SessionEvent, string, error)
+	Held(ctx context.Context, pending string) (models.HeldLogin, error)
+	Resume(ctx context.Context, pending string, replaceSessionIDs []string, deviceKey string) (models.LoginResult, error)
+	Cancel(ctx context.Context, pending string) error
+}
+
+// PlanService is what the admin pages need of plan use cases.
+type PlanService interface {
+	List(ctx context.Context) ([]models.Plan, error)
+	Get(ctx context.Context, id string) (models.Plan, error)
+	Update(ctx context.Context, by models.Admin, id string, in models.PlanInput, enforceNow bool) (models.Plan, models.EnforceResult, error)
+}
+
+// AdminService is what the admin pages need of user management.
+type AdminService interface {
+	List(ctx context.Context, f models.UserFilter, limit int, before string) ([]models.User, string, error)
+	Get(ctx context.Context, id string) (models.User, error)
+	Update(ctx context.Context, by models.Admin, id string, p models.UserPatch) (models.User, error)
+	RevokeSession(ctx context.Context, by models.Admin, sessionID string) error
+	RevokeSessions(ctx context.Context, by models.Admin, userID string) (int, error)
+}
+
+// OIDCService is what the pages need of sign-ins through external identity providers: the
+// browser's side of the flow, and the identities an admin sees.
+type OIDCService interface {
+	Providers() []models.Provider
+	Start(ctx context.Context, provider string, p models.OIDCStart) (models.OIDCRedirect, error)
+	Callback(ctx context.Context, provider string, cb models.OIDCCallback) (models.LoginResult, string, error)
+	Identities(ctx context.Context, userID string) ([]models.Identity, error)
+}
+
+// Deps is everything New wires together.
+type Deps struct {
+	Sessions     SessionService
+	Plans        PlanService
+	Admin        AdminService
+	OIDC         OIDCService // nil: no identity provider configured
+	Log          *slog.Logger
+	CookieSecure bool // served over HTTPS: as api.Deps.CookieSecure
+}
+
+// Handler serves the pages; api.NewHandler registers them (Register).
+type Handler struct {
+	sessions SessionService
+	plans    PlanService
+	admin    AdminService
+	oidc     OIDCService
+	log      *slog.Logger
+	cookies  api.Cookies
+	csrf     api.CSRF
+	pages    map[string]*template.Template
+	static   http.Handler
+}
+
+// New parses the embedded templates and returns the pages over d's services.
+func New(d Deps) (*Handler, error) {
+	h := &Handler{
+		sessions: d.Sessions, plans: d.Plans, admin: d.Admin, oidc: d.OIDC, log: d.Log,
+		cookies: api.Cookies{Secure: d.CookieSecure}, csrf: api.CSRF{Secure: d.CookieSecure},
+		pages: make(map[string]*template.Template, len(pageNames)),
+	}
+	for _, name := range pageNames {
+		t, err := template.New(name).Funcs(pageFuncs).ParseFS(files, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parse page %s: %w", name, err)
+		}
+		h.pages[name] = t
+	}
+	static, err := fs.Sub(files, "static")
+	if err != nil {
+		return nil, err
+	}
+	h.static = http.FileServerFS(static)
+	return h, nil
+}
