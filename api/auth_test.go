@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -232,15 +233,26 @@ func TestCookieSession(t *testing.T) {
 		if crossSite.Code != 403 || crossSite.ErrorCode() != "csrf_failed" || noOrigin.Code != 403 {
 			t.Fatalf("cookie logout cross-site = %d %s, without Origin = %d; want 403 csrf_failed", crossSite.Code, crossSite.Body, noOrigin.Code)
 		}
-		r = s.Do("POST", "/v1/auth/logout", "", "", append(cookie, "Origin", "https://"+host)...)
+		// The sign-out ends the cookies bound to the session and keeps the device's: the device
+		// key (and the browser id) stay, so that this browser is a known device at its next
+		// sign-in. No Clear-Site-Data, which would drop them all.
+		all := c.Name + "=" + c.Value + "; " + cookies[1].Name + "=" + cookies[1].Value + "; " +
+			wantName + "-browser=AAECAwQFBgcICQoLDA0ODw; " + wantName + "-pending=held; " + wantName + "-oidc-0123456789ab=state"
+		r = s.Do("POST", "/v1/auth/logout", "", "", "Cookie", all, "Origin", "https://"+host)
 		if r.Code != http.StatusNoContent {
 			t.Fatalf("same-origin cookie logout = %d %s, want 204", r.Code, r.Body)
 		}
-		cleared := r.Result().Cookies()
-		if len(cleared) != 1 || cleared[0].Name != wantName || cleared[0].MaxAge >= 0 || r.Header().Get("Clear-Site-Data") != `"cookies"` ||
-			!strings.Contains(r.Header().Get("Set-Cookie"), "Max-Age=0") {
-			t.Fatalf("logout cookies = %+v (%q), Clear-Site-Data %q; want %s cleared with Max-Age=0",
-				cleared, r.Header().Get("Set-Cookie"), r.Header().Get("Clear-Site-Data"), wantName)
+		var cleared []string
+		for _, c := range r.Result().Cookies() {
+			if c.MaxAge >= 0 { // Max-Age=0 reads as -1
+				t.Fatalf("logout set cookie %+v, want only deletions (Max-Age=0)", c)
+			}
+			cleared = append(cleared, c.Name)
+		}
+		if want := []string{wantName, wantName + "-pending", wantName + "-oidc-0123456789ab"}; !slices.Equal(cleared, want) ||
+			r.Header().Get("Clear-Site-Data") != "" {
+			t.Fatalf("logout deleted cookies %q (Clear-Site-Data %q), want %q deleted and no Clear-Site-Data: the device key and the browser id stay",
+				cleared, r.Header().Get("Clear-Site-Data"), want)
 		}
 		hsts := r.Header().Get("Strict-Transport-Security")
 		if secure != strings.HasPrefix(hsts, "max-age=63072000") {

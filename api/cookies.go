@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -15,10 +16,10 @@ import (
 // them are host-only, site-wide, HttpOnly and SameSite=Lax (sent on a provider's redirect
 // back, not on cross-site posts), and Secure when Secure is set.
 //
-// Two of them name the device and outlive its sessions: the device key (DeviceKey) and the
-// browser's device id (Browser). The others are bound to a sign-in: the session (Session), a
-// sign-in held at the device limit (Pending), the note that tells a browser why its session
-// ended (SignedOut), and a sign-in gone to an identity provider (OIDC).
+// Two of them name the device and outlive its sessions, sign-outs included: the device key
+// (DeviceKey) and the browser's device id (Browser). The others are bound to a sign-in: the
+// session (Session), a sign-in held at the device limit (Pending), the note that tells a
+// browser why its session ended (SignedOut), and a sign-in gone to an identity provider (OIDC).
 type Cookies struct {
 	Secure bool // served over HTTPS: __Host- names and the Secure attribute
 }
@@ -52,8 +53,10 @@ func (k Cookies) SignedOut() string { return k.Session() + "-signed-out" }
 // other.
 func (k Cookies) OIDC(state string) string {
 	sum := sha256.Sum256([]byte(state))
-	return k.Session() + "-oidc-" + hex.EncodeToString(sum[:6])
+	return k.oidcPrefix() + hex.EncodeToString(sum[:6])
 }
+
+func (k Cookies) oidcPrefix() string { return k.Session() + "-oidc-" }
 
 // Put sets cookie name to value for maxAge seconds; a negative maxAge deletes it.
 func (k Cookies) Put(c *gin.Context, name, value string, maxAge int) {
@@ -86,8 +89,19 @@ func (k Cookies) PresentedDeviceKey(c *gin.Context, fromBody string) string {
 	return key
 }
 
-// SignOut ends the session cookie and, through Clear-Site-Data, every other of ours.
+// SignOut ends the browser's session: it deletes the session cookie and, of the others bound
+// to a sign-in (a pending sign-in, the signed-out note, OIDC states), those the request
+// carries. The device key and the browser id stay: they name the device, not the session, so
+// a browser that signed out is still a known device at its next sign-in, which failed
+// passwords from elsewhere cannot lock out. (Clear-Site-Data would drop them with the rest.)
 func (k Cookies) SignOut(c *gin.Context) {
 	k.Delete(c, k.Session())
-	c.Header("Clear-Site-Data", `"cookies"`)
+	deleted := map[string]bool{}
+	for _, ck := range c.Request.Cookies() {
+		bound := ck.Name == k.Pending() || ck.Name == k.SignedOut() || strings.HasPrefix(ck.Name, k.oidcPrefix())
+		if bound && !deleted[ck.Name] {
+			k.Delete(c, ck.Name)
+			deleted[ck.Name] = true
+		}
+	}
 }

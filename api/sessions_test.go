@@ -67,8 +67,11 @@ func TestMyDevices(t *testing.T) {
 				t.Errorf("revoke scope=some = %d %s, want 400 invalid_request", r.Code, r.Body)
 			}
 			r = s.JSON("POST", "/v1/sessions/revoke", map[string]any{"scope": "all", "password": password}, apitest.Bearer(aTV)...)
-			if r.Code != 200 || r.JSON["revoked"] != float64(1) || r.Header().Get("Clear-Site-Data") == "" {
-				t.Errorf("revoke scope=all = %d %s, want 200 revoked 1 and the cookie cleared", r.Code, r.Body)
+			cleared := r.Result().Cookies()
+			if r.Code != 200 || r.JSON["revoked"] != float64(1) || len(cleared) != 1 || cleared[0].Name != "sessiond" || cleared[0].MaxAge >= 0 ||
+				r.Header().Get("Clear-Site-Data") != "" {
+				t.Errorf("revoke scope=all = %d %s (cookies %v, Clear-Site-Data %q), want 200 revoked 1 and the session cookie deleted, no other",
+					r.Code, r.Body, cleared, r.Header().Get("Clear-Site-Data"))
 			}
 		})
 	}

@@ -22,7 +22,7 @@ func NewBrowser(s *Server) *Browser {
 }
 
 // Request sends a request with the browser's cookies, a form as the body of a POST, and keeps
-// the cookies the answer sets.
+// the cookies the answer sets (and forgets them all at Clear-Site-Data: "cookies").
 func (b *Browser) Request(method, path string, form url.Values) *httptest.ResponseRecorder {
 	b.s.t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
@@ -36,6 +36,9 @@ func (b *Browser) Request(method, path string, form url.Values) *httptest.Respon
 	}
 	rec := httptest.NewRecorder()
 	b.s.Handler.ServeHTTP(rec, req)
+	if strings.Contains(rec.Header().Get("Clear-Site-Data"), `"cookies"`) {
+		clear(b.Cookies) // as browsers do: every cookie of the site
+	}
 	for _, c := range rec.Result().Cookies() {
 		if c.MaxAge < 0 {
 			delete(b.Cookies, c.Name)

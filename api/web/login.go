@@ -149,8 +149,7 @@ func (h *Handler) logoutSubmit(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	h.cookies.SignOut(c)
-	h.clearPending(c)
+	h.cookies.SignOut(c) // the pending sign-in too, if any; this device's key stays
 	c.Redirect(http.StatusSeeOther, "/login?done=signed_out")
 }
 

@@ -28,8 +28,7 @@ func (h *Handler) requireSession(c *gin.Context) {
 	p, err := h.sessions.Authenticate(c.Request.Context(), token)
 	if err != nil {
 		if why := signedOutBecause(err); why != nil {
-			// Not SignOut: Clear-Site-Data would also drop the note set here, and the
-			// browser's device id.
+			// The session cookie only: the note set here must reach the sign-in page.
 			h.cookies.Delete(c, h.cookies.Session())
 			h.setSignedOut(c, *why)
 			h.toLogin(c)
