@@ -112,3 +112,55 @@ func TestBrowserOverTheLimit(t *testing.T) {
 		})
 	}
 }
+
+// browserChooser: at a reject plan's limit a new browser's sign-in goes to the chooser, which
+// asks for a choice and signs the chosen device out.
+func browserChooser(t *testing.T, s browserSite) {
+	email := s.register(t)
+	s.rejectAt(t, email, 2)
+	phone := newDevice(t, s.chromium, s.base, "Phone")
+	phone.signIn(email, browserPassword)
+	if status, body := s.apiLogin(t, email, "Living room TV"); status != 201 {
+		t.Fatalf("TV login = %d %v", status, body)
+	}
+	tablet := newDevice(t, s.chromium, s.base, "Tablet")
+	tablet.signIn(email, browserPassword)
+	if loc := tablet.location(); loc != "/devices/limit" {
+		t.Fatalf("sign-in at the limit went to %s, want the chooser /devices/limit", loc)
+	}
+	tablet.wantText("main h1", "Your plan allows 2 devices")
+	tablet.wantText("main", "Phone", "Living room TV", "To sign in on Tablet")
+	if dir := os.Getenv("SESSIOND_README_SCREENSHOTS"); dir != "" {
+		tablet.screenshot(dir, "chooser")
+	}
+	// Continuing without a choice asks for one.
+	tablet.do("continue without choosing",
+		chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('input[name=replace_session_id]').forEach(e => { e.required = false })`),
+		chromedp.Click(chromedp.CSS(`form[action="/devices/limit"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(".notice.error")),
+	)
+	tablet.wantText(".notice", "Choose a device")
+	tablet.do("choose the TV and continue",
+		chromedp.Click(chromedp.Search(`//label[contains(., "Living room TV")]//input`)),
+		chromedp.Click(chromedp.CSS(`form[action="/devices/limit"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(".usage")),
+	)
+	if loc := tablet.location(); !strings.HasPrefix(loc, "/devices?") {
+		t.Fatalf("after choosing, at %s, want /devices", loc)
+	}
+	tablet.wantText(".notice", "Signed in", "The device you chose was signed out")
+	tablet.wantText("ul.devices", "Tablet", "This device", "Phone")
+	if got := tablet.text("ul.devices"); strings.Contains(got, "Living room TV") {
+		t.Fatalf("the chosen TV is still listed: %q", got)
+	}
+	phone.open("/devices")
+	phone.wantText("ul.devices", "Phone", "Tablet")
+	// The pending sign-in was spent: the chooser is gone.
+	tablet.open("/devices/limit")
+	if loc := tablet.location(); !strings.HasPrefix(loc, "/devices") && !strings.HasPrefix(loc, "/login") {
+		t.Fatalf("chooser after use at %s", loc)
+	}
+	if got := tablet.text("main"); strings.Contains(got, "Sign out and continue") {
+		t.Fatalf("the spent chooser still offers a choice: %q", got)
+	}
+}

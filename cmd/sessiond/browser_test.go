@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/oauth2-proxy/mockoidc"
 )
 
 // The web pages in a real browser: Debian's chromium, headless, driven with chromedp against
@@ -168,344 +166,83 @@ func (d *device) wantText(css string, want ...string) {
 	}
 }
 
+// TestBrowser drives the pages in a real browser against one binary (SQLite, plain HTTP), a
+// subtest per subject; their bodies are in browser_*_test.go.
 func TestBrowser(t *testing.T) {
-	chromium := newChromium(t)
-	const adminEmail, adminPassword = "browser-admin@example.com", "browser admin desk"
-	base := startBinary(t, "SESSIOND_DATABASE_URL=sqlite://"+filepath.Join(t.TempDir(), "web.db"),
-		"SESSIOND_COOKIE_SECURE=false", "SESSIOND_LOGIN_RATE_PER_IP=0",
-		"SESSIOND_BOOTSTRAP_ADMIN_EMAIL="+adminEmail, "SESSIOND_BOOTSTRAP_ADMIN_PASSWORD="+adminPassword)
-	const pw = "browsers are devices too"
-	register := func(t *testing.T) string {
-		email := strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "-")) + "@example.com"
-		if status, _, body := call(t, "POST", base+"/v1/auth/register", map[string]any{"email": email, "password": pw}); status != 201 {
-			t.Fatalf("register = %d %v", status, body)
-		}
-		return email
+	site := browserSite{
+		chromium: newChromium(t),
+		base: startBinary(t, "SESSIOND_DATABASE_URL=sqlite://"+filepath.Join(t.TempDir(), "web.db"),
+			"SESSIOND_COOKIE_SECURE=false", "SESSIOND_LOGIN_RATE_PER_IP=0",
+			"SESSIOND_BOOTSTRAP_ADMIN_EMAIL="+browserAdminEmail, "SESSIOND_BOOTSTRAP_ADMIN_PASSWORD="+browserAdminPassword),
 	}
-	apiLogin := func(t *testing.T, email, device string) (status int, body map[string]any) {
-		status, _, body = call(t, "POST", base+"/v1/auth/login", loginBody(email, pw, device))
-		return status, body
-	}
-	adminToken := func(t *testing.T) string {
-		status, _, body := call(t, "POST", base+"/v1/auth/login", loginBody(adminEmail, adminPassword, "test harness"))
-		if status != 201 {
-			t.Fatalf("admin login = %d %v", status, body)
-		}
-		return "Bearer " + body["token"].(string)
-	}
-	// rejectAt gives the user a limit of n with the reject policy, through the admin API.
-	rejectAt := func(t *testing.T, email string, n int) {
-		tok := adminToken(t)
-		_, _, list := call(t, "GET", base+"/v1/admin/users?email="+email, nil, "Authorization", tok)
-		users, _ := list["users"].([]any)
-		if len(users) != 1 {
-			t.Fatalf("admin user lookup of %s = %v", email, list)
-		}
-		id := users[0].(map[string]any)["id"].(string)
-		patch := map[string]any{"max_sessions_override": n, "limit_policy_override": "reject"}
-		if status, _, body := call(t, "PATCH", base+"/v1/admin/users/"+id, patch, "Authorization", tok); status != 200 {
-			t.Fatalf("PATCH user = %d %v", status, body)
-		}
-	}
-
-	t.Run("sign in and sign out another device", func(t *testing.T) {
-		email := register(t)
-		laptop := newDevice(t, chromium, base, "Work laptop")
-		laptop.open("/devices")
-		if loc := laptop.location(); !strings.HasPrefix(loc, "/login") {
-			t.Fatalf("signed-out /devices went to %s, want /login", loc)
-		}
-		laptop.signIn(email, pw)
-		if loc := laptop.location(); loc != "/devices" {
-			t.Fatalf("after sign-in at %s, want /devices", loc)
-		}
-		laptop.wantText(".usage", "1 of 2")
-		laptop.wantText("ul.devices", "Work laptop", "This device")
-
-		if status, body := apiLogin(t, email, "Living room TV"); status != 201 {
-			t.Fatalf("TV login = %d %v", status, body)
-		}
-		laptop.open("/devices")
-		laptop.wantText("ul.devices", "Living room TV", "Work laptop")
-		laptop.wantText(".usage", "2 of 2")
-		laptop.do("sign the TV out",
-			chromedp.Click(chromedp.CSS(`ul.devices li:not(:has(.badge)) button.danger`)),
-			chromedp.WaitVisible(chromedp.CSS(".notice.ok")),
-		)
-		laptop.wantText(".notice", "signed out")
-		if got := laptop.text("ul.devices"); strings.Contains(got, "Living room TV") {
-			t.Fatalf("after signing the TV out the list still reads %q", got)
-		}
-		laptop.wantText(".usage", "1 of 2")
-		if status, body := apiLogin(t, email, "Living room TV"); status != 201 {
-			t.Fatalf("TV login again = %d %v", status, body)
-		}
-		if os.Getenv("SESSIOND_README_SCREENSHOTS") != "" {
-			laptop.open("/devices")
-			laptop.screenshot(os.Getenv("SESSIOND_README_SCREENSHOTS"), "devices")
-		}
-	})
-
-	t.Run("device limit chooser", func(t *testing.T) {
-		email := register(t)
-		rejectAt(t, email, 2)
-		phone := newDevice(t, chromium, base, "Phone")
-		phone.signIn(email, pw)
-		if status, body := apiLogin(t, email, "Living room TV"); status != 201 {
-			t.Fatalf("TV login = %d %v", status, body)
-		}
-		tablet := newDevice(t, chromium, base, "Tablet")
-		tablet.signIn(email, pw)
-		if loc := tablet.location(); loc != "/devices/limit" {
-			t.Fatalf("sign-in at the limit went to %s, want the chooser /devices/limit", loc)
-		}
-		tablet.wantText("main h1", "Your plan allows 2 devices")
-		tablet.wantText("main", "Phone", "Living room TV", "To sign in on Tablet")
-		if dir := os.Getenv("SESSIOND_README_SCREENSHOTS"); dir != "" {
-			tablet.screenshot(dir, "chooser")
-		}
-		// Continuing without a choice asks for one.
-		tablet.do("continue without choosing",
-			chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('input[name=replace_session_id]').forEach(e => { e.required = false })`),
-			chromedp.Click(chromedp.CSS(`form[action="/devices/limit"] button[type=submit]`)),
-			chromedp.WaitVisible(chromedp.CSS(".notice.error")),
-		)
-		tablet.wantText(".notice", "Choose a device")
-		tablet.do("choose the TV and continue",
-			chromedp.Click(chromedp.Search(`//label[contains(., "Living room TV")]//input`)),
-			chromedp.Click(chromedp.CSS(`form[action="/devices/limit"] button[type=submit]`)),
-			chromedp.WaitVisible(chromedp.CSS(".usage")),
-		)
-		if loc := tablet.location(); !strings.HasPrefix(loc, "/devices?") {
-			t.Fatalf("after choosing, at %s, want /devices", loc)
-		}
-		tablet.wantText(".notice", "Signed in", "The device you chose was signed out")
-		tablet.wantText("ul.devices", "Tablet", "This device", "Phone")
-		if got := tablet.text("ul.devices"); strings.Contains(got, "Living room TV") {
-			t.Fatalf("the chosen TV is still listed: %q", got)
-		}
-		phone.open("/devices")
-		phone.wantText("ul.devices", "Phone", "Tablet")
-		// The pending sign-in was spent: the chooser is gone.
-		tablet.open("/devices/limit")
-		if loc := tablet.location(); !strings.HasPrefix(loc, "/devices") && !strings.HasPrefix(loc, "/login") {
-			t.Fatalf("chooser after use at %s", loc)
-		}
-		if got := tablet.text("main"); strings.Contains(got, "Sign out and continue") {
-			t.Fatalf("the spent chooser still offers a choice: %q", got)
-		}
-	})
-
-	t.Run("evicted browser is told why", func(t *testing.T) {
-		email := register(t)
-		browser := newDevice(t, chromium, base, "Kitchen laptop")
-		browser.signIn(email, pw)
-		for _, tv := range []string{"Living room TV", "Bedroom TV"} {
-			if status, body := apiLogin(t, email, tv); status != 201 {
-				t.Fatalf("%s login = %d %v", tv, status, body)
-			}
-		}
-		browser.open("/devices")
-		browser.wantText(".notice", "This device was signed out", "Bedroom TV signed in and your plan allows 2 devices")
-		if _, err := chromedp.Run(browser.ctx, chromedp.Text(chromedp.CSS("#password"))); err != nil {
-			t.Fatalf("the notice page offers no sign-in form: %v", err)
-		}
-		// The cookie is gone: the next visit is a plain sign-in page.
-		browser.open("/devices")
-		if got := browser.text("main"); strings.Contains(got, "This device was signed out") || !strings.HasPrefix(browser.location(), "/login") {
-			t.Fatalf("second visit at %s reads %q, want the plain sign-in page", browser.location(), got)
-		}
-	})
-
-	t.Run("sign out all other devices", func(t *testing.T) {
-		email := register(t)
-		rejectAt(t, email, 4)
-		laptop := newDevice(t, chromium, base, "Laptop")
-		laptop.signIn(email, pw)
-		for _, tv := range []string{"TV one", "TV two"} {
-			if status, body := apiLogin(t, email, tv); status != 201 {
-				t.Fatalf("%s login = %d %v", tv, status, body)
-			}
-		}
-		laptop.open("/devices")
-		laptop.do("wrong password",
-			chromedp.SendKeys(chromedp.CSS("#others-password"), "not my password"),
-			chromedp.Click(chromedp.CSS(`form[action="/devices/sign-out-others"] button`)),
-			chromedp.WaitVisible(chromedp.CSS(".notice.error")),
-		)
-		laptop.wantText(".notice", "Wrong password")
-		laptop.wantText(".usage", "3 of 4")
-		laptop.do("right password",
-			chromedp.SendKeys(chromedp.CSS("#others-password"), pw),
-			chromedp.Click(chromedp.CSS(`form[action="/devices/sign-out-others"] button`)),
-			chromedp.WaitVisible(chromedp.CSS(".notice.ok")),
-		)
-		laptop.wantText(".notice", "Signed out 2 other devices")
-		laptop.wantText(".usage", "1 of 4")
-	})
-
-	t.Run("a new sign-in needs the password to sign out an older device", func(t *testing.T) {
-		email := register(t)
-		if status, body := apiLogin(t, email, "Living room TV"); status != 201 {
-			t.Fatalf("TV login = %d %v", status, body)
-		}
-		laptop := newDevice(t, chromium, base, "New laptop")
-		laptop.signIn(email, pw)
-		laptop.wantText("main", "signed in less than 24 hours ago")
-		password := `form.confirm input[name=password]`
-		laptop.do("sign the TV out without the password",
-			chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('form.confirm input').forEach(e => { e.required = false })`),
-			chromedp.Click(chromedp.CSS(`form.confirm button.danger`)),
-			chromedp.WaitVisible(chromedp.CSS(".notice.error")),
-		)
-		laptop.wantText(".notice", "enter your password")
-		laptop.open("/devices") // a page without a notice, so that the next one is awaited
-		laptop.do("a wrong password",
-			chromedp.SendKeys(chromedp.CSS(password), "not my password"),
-			chromedp.Click(chromedp.CSS(`form.confirm button.danger`)),
-			chromedp.WaitVisible(chromedp.CSS(".notice.error")),
-		)
-		laptop.wantText(".notice", "Wrong password")
-		laptop.wantText("ul.devices", "Living room TV")
-		laptop.do("the right password",
-			chromedp.SendKeys(chromedp.CSS(password), pw),
-			chromedp.Click(chromedp.CSS(`form.confirm button.danger`)),
-			chromedp.WaitVisible(chromedp.CSS(".notice.ok")),
-		)
-		laptop.wantText(".notice", "signed out")
-		if got := laptop.text("ul.devices"); strings.Contains(got, "Living room TV") {
-			t.Fatalf("after signing the TV out with the password the list still reads %q", got)
-		}
-		laptop.checkPage()
-	})
-
-	t.Run("admin changes a plan and signs a user out", func(t *testing.T) {
-		email := register(t)
-		if status, body := apiLogin(t, email, "Garage TV"); status != 201 {
-			t.Fatalf("login = %d %v", status, body)
-		}
-		admin := newDevice(t, chromium, base, "Admin desk")
-		admin.signIn(adminEmail, adminPassword)
-		admin.open("/admin")
-		admin.do("set premium to 6 devices with a 2h idle timeout",
-			chromedp.SetValue(chromedp.Search(`//tr[th="premium"]//input[@name="max_sessions"]`), "6"),
-			chromedp.SetValue(chromedp.Search(`//tr[th="premium"]//input[@name="idle_timeout"]`), "2h"),
-			chromedp.Click(chromedp.Search(`//tr[th="premium"]//button[@type="submit"]`)),
-			chromedp.WaitVisible(chromedp.CSS(".notice.ok")),
-		)
-		admin.wantText(".notice", "Plan saved")
-		_, _, plans := call(t, "GET", base+"/v1/admin/plans", nil, "Authorization", adminToken(t))
-		found := false
-		for _, p := range plans["plans"].([]any) {
-			p := p.(map[string]any)
-			if p["name"] == "premium" {
-				found = p["max_sessions"] == float64(6) && p["idle_timeout"] == "2h0m0s"
-			}
-		}
-		if !found {
-			t.Fatalf("plans after the edit = %v, want premium at 6 devices, idle 2h", plans)
-		}
-		admin.do("a bad timeout is refused",
-			chromedp.SetValue(chromedp.Search(`//tr[th="premium"]//input[@name="idle_timeout"]`), "soon"),
-			chromedp.Click(chromedp.Search(`//tr[th="premium"]//button[@type="submit"]`)),
-			chromedp.WaitVisible(chromedp.CSS(".notice.error")),
-		)
-		admin.wantText(".notice", "not saved", "Idle timeout")
-
-		admin.open("/admin")
-		admin.do("find the user",
-			chromedp.SendKeys(chromedp.CSS("#q"), email),
-			chromedp.Click(chromedp.CSS(`form[role=search] button`)),
-			chromedp.WaitVisible(chromedp.CSS(`ul.devices a`)),
-			chromedp.Click(chromedp.CSS(`ul.devices a`)),
-			chromedp.WaitVisible(chromedp.CSS("dl.facts")),
-		)
-		admin.wantText("main", email, "Garage TV")
-		admin.do("sign the user's TV out",
-			chromedp.Click(chromedp.CSS(`ul.devices button.danger`)),
-			chromedp.WaitVisible(chromedp.CSS(".notice.ok")),
-		)
-		admin.wantText("main", "No device is signed in")
-	})
-
-	t.Run("pages are labelled and fit a phone", func(t *testing.T) {
-		email := register(t)
-		phone := newDevice(t, chromium, base, "Small phone")
-		phone.do("phone screen", chromedp.EmulateViewport(360, 740, chromedp.EmulateScale(2)))
-		phone.open("/login")
-		phone.checkPage()
-		phone.signIn(email, pw)
-		for _, path := range []string{"/devices", "/history"} {
-			phone.open(path)
-			phone.checkPage()
-		}
-		phone.wantText("table", "Signed in")
-		admin := newDevice(t, chromium, base, "Admin phone")
-		admin.do("phone screen", chromedp.EmulateViewport(360, 740))
-		admin.signIn(adminEmail, adminPassword)
-		admin.open("/admin")
-		admin.checkPage()
-		// Keyboard: Tab from the top reaches the skip link first.
-		phone.open("/devices")
-		phone.do("tab", chromedp.KeyEvent("\t"))
-		if got, err := chromedp.Run(phone.ctx, chromedp.Evaluate[string](`document.activeElement.textContent`)); err != nil || got != "Skip to content" {
-			t.Fatalf("first Tab focuses %q (%v), want the skip link", got, err)
-		}
-	})
-}
-
-// checkPage fails when a form control has no accessible label or the page is wider than the
-// screen (it would scroll sideways on a phone).
-func (d *device) checkPage() {
-	d.t.Helper()
-	problems, err := chromedp.Run(d.ctx, chromedp.Evaluate[[]string](`(() => {
-		const out = [];
-		for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea, button')) {
-			const named = (el.labels && el.labels.length > 0) || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') ||
-				(el.tagName === 'BUTTON' && el.textContent.trim() !== '');
-			if (!named) out.push('unlabelled ' + el.outerHTML.slice(0, 80));
-		}
-		if (document.documentElement.scrollWidth > window.innerWidth + 1)
-			out.push('page is ' + document.documentElement.scrollWidth + 'px wide on a ' + window.innerWidth + 'px screen');
-		return out;
-	})()`))
-	if err != nil {
-		d.t.Fatalf("%s: check page: %v", d.name, err)
-	}
-	if len(problems) > 0 {
-		d.t.Fatalf("%s at %s: %s", d.name, d.location(), strings.Join(problems, "; "))
+	for _, c := range []struct {
+		name string
+		run  func(*testing.T, browserSite)
+	}{
+		{"sign in and sign out another device", browserSignOutAnother},
+		{"device limit chooser", browserChooser},
+		{"evicted browser is told why", browserToldWhy},
+		{"sign out all other devices", browserSignOutOthers},
+		{"a new sign-in needs the password to sign out an older device", browserFreshSession},
+		{"admin changes a plan and signs a user out", browserAdmin},
+		{"pages are labelled and fit a phone", browserAccessible},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.run(t, site) })
 	}
 }
 
-// TestBrowserOIDC signs a browser in through an identity provider (an in-process mockoidc):
-// the sign-in page's button, the provider, the callback, the devices page.
-func TestBrowserOIDC(t *testing.T) {
-	chromium := newChromium(t)
-	m, err := mockoidc.Run()
-	if err != nil {
-		t.Fatal(err)
+// The account TestBrowser's binary starts with, and the password of the accounts its subtests
+// register.
+const (
+	browserAdminEmail, browserAdminPassword = "browser-admin@example.com", "browser admin desk"
+	browserPassword                         = "browsers are devices too"
+)
+
+// browserSite is the binary TestBrowser's subtests share, and the browser they open devices in.
+type browserSite struct {
+	chromium context.Context
+	base     string
+}
+
+// register creates an account named after the test, with browserPassword.
+func (s browserSite) register(t *testing.T) string {
+	t.Helper()
+	email := strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "-")) + "@example.com"
+	if status, _, body := call(t, "POST", s.base+"/v1/auth/register", map[string]any{"email": email, "password": browserPassword}); status != 201 {
+		t.Fatalf("register = %d %v", status, body)
 	}
-	t.Cleanup(func() { _ = m.Server.Close() })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	return email
+}
+
+// apiLogin signs a device of the account in through the API, as a TV would.
+func (s browserSite) apiLogin(t *testing.T, email, device string) (status int, body map[string]any) {
+	t.Helper()
+	status, _, body = call(t, "POST", s.base+"/v1/auth/login", loginBody(email, browserPassword, device))
+	return status, body
+}
+
+// adminToken signs the admin in through the API and returns the Authorization header's value.
+func (s browserSite) adminToken(t *testing.T) string {
+	t.Helper()
+	status, _, body := call(t, "POST", s.base+"/v1/auth/login", loginBody(browserAdminEmail, browserAdminPassword, "test harness"))
+	if status != 201 {
+		t.Fatalf("admin login = %d %v", status, body)
 	}
-	addr := ln.Addr().String()
-	ln.Close() // the binary listens here; the provider must know the address beforehand
-	base := startBinary(t, "SESSIOND_DATABASE_URL=sqlite://"+filepath.Join(t.TempDir(), "web.db"), "SESSIOND_ADDR="+addr,
-		"SESSIOND_OIDC_PROVIDERS=mock", "SESSIOND_OIDC_MOCK_LABEL=Mock ID", "SESSIOND_OIDC_MOCK_ISSUER="+m.Issuer(),
-		"SESSIOND_OIDC_MOCK_CLIENT_ID="+m.ClientID, "SESSIOND_OIDC_MOCK_CLIENT_SECRET="+m.ClientSecret,
-		"SESSIOND_OIDC_MOCK_REDIRECT_URL=http://"+addr+"/v1/auth/oidc/mock/callback")
-	m.QueueUser(&mockoidc.MockUser{Subject: "browser-person", Email: "browser-person@example.com", EmailVerified: true})
-	d := newDevice(t, chromium, base, "Provider laptop")
-	d.open("/login")
-	d.do("continue with the provider",
-		chromedp.Click(chromedp.Search(`//a[contains(., "Continue with Mock ID")]`)),
-		chromedp.WaitVisible(chromedp.CSS(".usage")),
-	)
-	if loc := d.location(); loc != "/devices" {
-		t.Fatalf("after the provider at %s, want /devices", loc)
+	return "Bearer " + body["token"].(string)
+}
+
+// rejectAt gives the user a limit of n with the reject policy, through the admin API.
+func (s browserSite) rejectAt(t *testing.T, email string, n int) {
+	t.Helper()
+	tok := s.adminToken(t)
+	_, _, list := call(t, "GET", s.base+"/v1/admin/users?email="+email, nil, "Authorization", tok)
+	users, _ := list["users"].([]any)
+	if len(users) != 1 {
+		t.Fatalf("admin user lookup of %s = %v", email, list)
 	}
-	d.wantText(".usage", "1 of 2")
-	d.wantText("ul.devices", "This device")
+	id := users[0].(map[string]any)["id"].(string)
+	patch := map[string]any{"max_sessions_override": n, "limit_policy_override": "reject"}
+	if status, _, body := call(t, "PATCH", s.base+"/v1/admin/users/"+id, patch, "Authorization", tok); status != 200 {
+		t.Fatalf("PATCH user = %d %v", status, body)
+	}
 }
