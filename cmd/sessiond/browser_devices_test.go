@@ -133,3 +133,25 @@ func browserFreshSession(t *testing.T, s browserSite) {
 	}
 	laptop.checkPage()
 }
+
+// browserSignOutKeepsTheDevice: signing out ends the browser's session cookie and keeps its
+// device key and browser id, as the browser itself holds them afterwards. Checked by hand:
+// with Clear-Site-Data, chromium dropped both.
+func browserSignOutKeepsTheDevice(t *testing.T, s browserSite) {
+	email := s.register(t)
+	laptop := newDevice(t, s.chromium, s.base, "Shared laptop")
+	laptop.signIn(email, browserPassword)
+	before := laptop.cookies()
+	if before["sessiond"] == "" || before["sessiond-device"] == "" || before["sessiond-browser"] == "" {
+		t.Fatalf("cookies after signing in = %v, want the session, the device key and the browser id", before)
+	}
+	laptop.do("sign out",
+		chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(".notice.ok")),
+	)
+	laptop.wantText(".notice", "You are signed out on this device.")
+	after := laptop.cookies()
+	if _, ok := after["sessiond"]; ok || after["sessiond-device"] != before["sessiond-device"] || after["sessiond-browser"] != before["sessiond-browser"] {
+		t.Fatalf("cookies after signing out = %v, want no session and the device key and browser id of before (%v)", after, before)
+	}
+}

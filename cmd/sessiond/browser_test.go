@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -155,6 +156,22 @@ func (d *device) signIn(email, password string) {
 	)
 }
 
+// cookies returns the cookies the browser holds for the site, by name.
+func (d *device) cookies() map[string]string {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(d.ctx, 20*time.Second)
+	defer cancel()
+	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{d.base}})
+	if err != nil {
+		d.t.Fatalf("%s: cookies: %v", d.name, err)
+	}
+	out := map[string]string{}
+	for _, c := range res.Cookies {
+		out[c.Name] = c.Value
+	}
+	return out
+}
+
 // wantText fails unless the element's text contains every one of want.
 func (d *device) wantText(css string, want ...string) {
 	d.t.Helper()
@@ -183,6 +200,7 @@ func TestBrowser(t *testing.T) {
 		{"device limit chooser", browserChooser},
 		{"evicted browser is told why", browserToldWhy},
 		{"sign out all other devices", browserSignOutOthers},
+		{"sign out keeps the device key", browserSignOutKeepsTheDevice},
 		{"a new sign-in needs the password to sign out an older device", browserFreshSession},
 		{"admin changes a plan and signs a user out", browserAdmin},
 		{"pages are labelled and fit a phone", browserAccessible},
