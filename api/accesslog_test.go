@@ -14,7 +14,7 @@ import (
 )
 
 // TestAccessLogNamesTheUser: the access line of a signed-in request names the user, for the
-// session check (which admits the token itself) as for the routes behind authenticate; a
+// session check (which checks the token itself) as for the routes behind authenticate; a
 // refused request names nobody.
 func TestAccessLogNamesTheUser(t *testing.T) {
 	store := servicetest.SQLite(t)

@@ -152,7 +152,7 @@ func TestCacheTTLAndNegativeCache(t *testing.T) {
 	}
 }
 
-// TestSessionInHandlers: a handler reads the session it was admitted on from the cache (no
+// TestSessionInHandlers: a handler reads the session it was let through on from the cache (no
 // second introspection); without an active session, or once it ended, it reads none.
 func TestSessionInHandlers(t *testing.T) {
 	var plan atomic.Value
@@ -161,14 +161,14 @@ func TestSessionInHandlers(t *testing.T) {
 	m, r := setup(t, up)
 	for range 3 {
 		if rec := get(r, "/premium/me", "Authorization", "Bearer good"); rec.Body.String() != "true premium" {
-			t.Fatalf("guarded handler read %q, want the admitted session", rec.Body)
+			t.Fatalf("guarded handler read %q, want the session it was let through on", rec.Body)
 		}
 	}
 	if rec := get(r, "/me", "Cookie", "sessiond=good"); rec.Body.String() != "premium on TV" {
 		t.Fatalf("unguarded handler with a good cookie read %q", rec.Body)
 	}
 	if n := up.calls.Load(); n != 1 {
-		t.Fatalf("%d introspections, want 1: admitting and reading share the cached answer", n)
+		t.Fatalf("%d introspections, want 1: letting through and reading share the cached answer", n)
 	}
 	for _, h := range [][]string{nil, {"Authorization", "Bearer bad"}, {"Authorization", "Basic Z29vZA=="}} {
 		if rec := get(r, "/me", h...); rec.Body.String() != "anonymous" {

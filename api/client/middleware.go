@@ -101,12 +101,12 @@ func (m *Middleware) Close() { m.cache.StopAllGoroutines() }
 const maxTokenLen = 512
 
 // Session returns the request's active session, as the cache has it: for a request
-// RequireSession, RequirePlan or RequireRole admitted, the very answer they admitted it on
-// while that is cached (up to the TTL). Admitting a request stores nothing in it (Gin's
+// RequireSession, RequirePlan or RequireRole let through, the very answer they let it through
+// on while that is cached (up to the TTL). Letting a request through stores nothing in it (Gin's
 // per-request map would cost more than the rest of the middleware); handlers that want the
 // session ask for it. Once the cached answer is gone (its TTL or the session's deadline
 // passed, the cache evicted it, or WithTTL(0)), Session asks sessiond again and returns what
-// it says now, which may differ from what was admitted: ok is false when the request carries no
+// it says now, which may differ from what was let through: ok is false when the request carries no
 // active session any more, or sessiond cannot answer. Handlers must check ok.
 func (m *Middleware) Session(c *gin.Context) (s Session, ok bool) {
 	found, err := m.check(c)
@@ -116,25 +116,25 @@ func (m *Middleware) Session(c *gin.Context) (s Session, ok bool) {
 	return *found, true
 }
 
-// RequireSession admits requests carrying an active sessiond session (a bearer token, else a
+// RequireSession lets through requests carrying an active sessiond session (a bearer token, else a
 // sessiond cookie); Session returns it. Otherwise 401 unauthenticated, 400 invalid_request for
 // a request with two Authorization headers, or 503 unavailable when sessiond cannot answer.
 func (m *Middleware) RequireSession() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if _, ok := m.admit(c); ok {
+		if _, ok := m.guard(c); ok {
 			c.Next()
 		}
 	}
 }
 
-// RequirePlan admits sessions on one of plans (it checks the session itself: RequireSession
+// RequirePlan lets through sessions on one of plans (it checks the session itself: RequireSession
 // before it is not needed). Otherwise 403 plan_required.
 func (m *Middleware) RequirePlan(plans ...string) gin.HandlerFunc {
 	return m.require(func(s *Session) bool { return slices.Contains(plans, s.Plan) }, "plan_required",
 		"Your plan does not include this.")
 }
 
-// RequireRole admits sessions of users with one of roles. Otherwise 403 forbidden.
+// RequireRole lets through sessions of users with one of roles. Otherwise 403 forbidden.
 func (m *Middleware) RequireRole(roles ...string) gin.HandlerFunc {
 	return m.require(func(s *Session) bool { return slices.Contains(roles, s.Role) }, "forbidden",
 		"You are not allowed to do that.")
@@ -142,7 +142,7 @@ func (m *Middleware) RequireRole(roles ...string) gin.HandlerFunc {
 
 func (m *Middleware) require(allowed func(*Session) bool, code, message string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		s, ok := m.admit(c)
+		s, ok := m.guard(c)
 		if !ok {
 			return
 		}
@@ -154,8 +154,8 @@ func (m *Middleware) require(allowed func(*Session) bool, code, message string) 
 	}
 }
 
-// admit finds the request's active session, or aborts the request with the refusal.
-func (m *Middleware) admit(c *gin.Context) (*Session, bool) {
+// guard finds the request's active session, or aborts the request with the refusal.
+func (m *Middleware) guard(c *gin.Context) (*Session, bool) {
 	s, err := m.check(c)
 	switch {
 	case errors.Is(err, errNoToken):
