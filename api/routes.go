@@ -1,5 +1,11 @@
-// Package api is sessiond's HTTP interface: Gin handlers that decode, call one service method,
-// and render the result or the error per API.md. It declares the services it consumes.
+// Package api is sessiond's JSON API (API.md): Gin handlers that decode, call one service
+// method, and render the result or the error. It declares the services it consumes.
+//
+// NewHandler builds the one engine the binary serves: the middleware chain, every route of the
+// API, and the server-rendered pages of package web, handed in as Deps.Pages (api never
+// imports web). What the pages share with the API is exported here and written once: the
+// error mapping (Classify), the cookies (Cookies), the CSRF guard (CSRF), the admin guard
+// (RequireAdmin) and the request's principal.
 package api
 
 import (
@@ -113,12 +119,13 @@ type handler struct {
 //go:embed openapi.yaml
 var openapiYAML []byte
 
-// NewHandler returns the HTTP handler serving every route of API.md.
+// NewHandler returns the HTTP handler serving every route of API.md: the API's, and the pages'
+// when d.Pages is set.
 func NewHandler(d Deps) (http.Handler, error) {
 	h := &handler{
 		sessions: d.Sessions, users: d.Users, plans: d.Plans, admin: d.Admin, oidc: d.OIDC, store: d.Store, log: d.Log,
-		cookies: Cookies{Secure: d.CookieSecure}, csrf: CSRF{Secure: d.CookieSecure}, maxBodyBytes: d.MaxBodyBytes, timeout: d.RequestTimeout,
-		requests: d.Requests, draining: d.Draining,
+		cookies: Cookies{Secure: d.CookieSecure}, csrf: CSRF{Secure: d.CookieSecure},
+		maxBodyBytes: d.MaxBodyBytes, timeout: d.RequestTimeout, requests: d.Requests, draining: d.Draining,
 	}
 	r := gin.New()
 	// The client's address (c.ClientIP: the per-address limit, sessions, logs) is the peer's,
