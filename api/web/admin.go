@@ -15,6 +15,9 @@ import (
 	"github.com/sessiond/sessiond/models"
 )
 
+// The admin pages: every plan, editable; a user lookup; one user with their devices, their
+// role and whether the account is enabled.
+
 // adminData is the admin page: every plan, editable, and a user lookup.
 type adminData struct {
 	Plans    []models.Plan

@@ -16,6 +16,9 @@ import (
 	"github.com/sessiond/sessiond/models"
 )
 
+// Signing in and out in the browser: the sign-in page and its form, a sign-in held at the
+// device limit (for the chooser), the browser's device id, and sign-out.
+
 // loginForm is the sign-in form as shown, and as posted back.
 type loginForm struct {
 	Email       string
