@@ -15,8 +15,8 @@ import (
 // It is not the standard library's http.CrossOriginProtection, which lets through what this
 // guard refuses: an unsafe request that carries neither Sec-Fetch-Site nor Origin (a cookie
 // POST without them is refused: TestCookieSession), any GET (another site's link to the OIDC
-// start is refused: TestOIDCBrowserFailuresArePagesWithoutSessions), and an http Origin when we
-// are served over HTTPS.
+// start is refused: TestOIDCBrowserFailuresArePagesWithoutSessions), and, on an unsafe
+// request, Sec-Fetch-Site: none or an http Origin when we are served over HTTPS (TestCSRF).
 type CSRF struct {
 	Secure bool // served over HTTPS: an Origin must be https too
 }
