@@ -21,6 +21,7 @@ import (
 	"github.com/sessiond/sessiond/models"
 	"github.com/sessiond/sessiond/services"
 	"github.com/sessiond/sessiond/services/servicetest"
+	"github.com/sessiond/sessiond/services/store"
 )
 
 // realPgxErrors provokes, on a real Postgres, the errors pgx gives when the store cannot be
@@ -166,7 +167,7 @@ func newOutageEnv(t *testing.T) *outageEnv {
 	ctx := context.Background()
 	e := &outageEnv{cluster: servicetest.NewCluster(t)}
 	var err error
-	e.db, err = services.Open("postgres", e.cluster.URL, services.StoreOptions{MaxOpenConns: 40, MaxIdleConns: 40, ConnectTimeout: time.Second})
+	e.db, err = store.Open("postgres", e.cluster.URL, store.Options{MaxOpenConns: 40, MaxIdleConns: 40, ConnectTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/sessiond/sessiond/config"
 	"github.com/sessiond/sessiond/models"
 	"github.com/sessiond/sessiond/services"
+	"github.com/sessiond/sessiond/services/store"
 )
 
 // The services satisfy the interfaces the API and the pages declare.
@@ -40,8 +41,8 @@ type app struct {
 	throttle *services.Throttle
 	health   *services.Health
 	metrics  *metrics
-	cache    *services.SessionCache // nil when off
-	listener *services.Listener     // nil unless the cache is on over Postgres
+	cache    *store.SessionCache // nil when off
+	listener *store.Listener     // nil unless the cache is on over Postgres
 }
 
 // newApp loads the configuration and opens the store. The caller closes the app.
@@ -52,7 +53,7 @@ func newApp(env *environment) (*app, error) {
 	}
 	log := newLogger(cfg, env)
 	dbCfg, _ := cfg.Database() // validated by Load
-	db, err := services.Open(dbCfg.Dialect, dbCfg.DSN, services.StoreOptions{
+	db, err := store.Open(dbCfg.Dialect, dbCfg.DSN, store.Options{
 		MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns, ConnMaxLifetime: cfg.DBConnMaxLifetime,
 		ConnectTimeout: cfg.DBConnectTimeout, StatementTimeout: cfg.DBStatementTimeout,
 	})
@@ -71,9 +72,9 @@ func newApp(env *environment) (*app, error) {
 	// listener does that. SQLite has no NOTIFY, and the command line (sessiond users revoke…)
 	// is another process on the same file, so there the cache stays off.
 	if cfg.CacheSize > 0 && dbCfg.Dialect == "postgres" {
-		a.cache = services.NewSessionCache(cfg.CacheSize, cfg.CacheTTL)
-		obs = services.Observers{a.metrics, a.cache}
-		a.listener = services.NewListener(dbCfg.DSN, a.cache, cfg.DBConnectTimeout, log)
+		a.cache = store.NewSessionCache(cfg.CacheSize, cfg.CacheTTL)
+		obs = services.Observers{a.metrics, services.CacheObserver{Cache: a.cache}}
+		a.listener = store.NewListener(dbCfg.DSN, a.cache, cfg.DBConnectTimeout, log)
 	}
 	tc := services.DefaultThrottle()
 	tc.FreeFailures, tc.MaxDelay, tc.LockAfter = cfg.LoginFreeFailures, cfg.LoginMaxDelay, cfg.LoginLockAfter
