@@ -144,7 +144,7 @@ func (o *OIDC) Start(ctx context.Context, name string, p models.OIDCStart) (mode
 	if err != nil {
 		return models.OIDCRedirect{}, err
 	}
-	if err := o.cfg.Throttle.admitAddress(ctx, p.IP); err != nil {
+	if err := o.cfg.Throttle.allowAddress(ctx, p.IP); err != nil {
 		return models.OIDCRedirect{}, err
 	}
 	var secrets [3]string // the state, the browser's binding, the nonce
@@ -284,7 +284,7 @@ func (o *OIDC) loginWithIDToken(ctx context.Context, name string, p models.IDTok
 	if p.IDToken == "" || len(p.IDToken) > 16<<10 {
 		return models.LoginResult{}, models.Invalid("id_token", "is required (at most 16 KiB)")
 	}
-	if err := o.cfg.Throttle.admitAddress(ctx, p.IP); err != nil {
+	if err := o.cfg.Throttle.allowAddress(ctx, p.IP); err != nil {
 		return models.LoginResult{}, err
 	}
 	id, err := o.verify(ctx, prov, p.IDToken, p.Nonce)

@@ -82,7 +82,7 @@ func (s *Sessions) login(ctx context.Context, p models.LoginParams) (models.Logi
 	if err != nil {
 		return models.LoginResult{}, err
 	}
-	if err := s.cfg.Throttle.admitAddress(ctx, p.IP); err != nil {
+	if err := s.cfg.Throttle.allowAddress(ctx, p.IP); err != nil {
 		return models.LoginResult{}, err
 	}
 	user, attempt, err := s.checkPassword(ctx, p.Email, p.Password, p.DeviceKey) // outside the transaction: hashing is slow
@@ -97,7 +97,7 @@ func (s *Sessions) login(ctx context.Context, p models.LoginParams) (models.Logi
 			if locked.PasswordHash != user.PasswordHash {
 				return false, models.ErrInvalidCredentials
 			}
-			// The password was right, whether or not the device limit admits the device: a
+			// The password was right, whether or not the device limit seats the device: a
 			// refusal at the limit is not a failed attempt. Cleared in this transaction.
 			return false, s.cfg.Throttle.succeededIn(tx, attempt)
 		},
@@ -122,7 +122,7 @@ func (s *Sessions) checkPassword(ctx context.Context, raw, password, deviceKey s
 		return models.User{}, loginAttempt{}, err
 	}
 	defer release()
-	attempt, err := s.cfg.Throttle.admitLogin(ctx, email, deviceKey)
+	attempt, err := s.cfg.Throttle.allowLogin(ctx, email, deviceKey)
 	if err != nil {
 		return models.User{}, attempt, err
 	}
@@ -311,7 +311,7 @@ func revokedError(db *gorm.DB, p models.Principal, now time.Time) error {
 }
 
 // lockUser locks the user's row until the transaction ends and returns it fresh. Every use case
-// that revokes or admits a user's sessions takes it first (lock order: user, then sessions).
+// that revokes or seats a user's sessions takes it first (lock order: user, then sessions).
 // NO KEY UPDATE, not UPDATE: it still serialises these use cases, but does not block the
 // FOR KEY SHARE that inserting an event (foreign key to users) takes, which would deadlock.
 // On SQLite the clause is dropped by the driver: the immediate transaction holds the lock.
