@@ -20,6 +20,7 @@ var (
 	_ api.SessionService = (*services.Sessions)(nil)
 	_ api.UserService    = (*services.Users)(nil)
 	_ api.AdminService   = (*services.Users)(nil)
+	_ api.ClientService  = (*services.Clients)(nil)
 	_ api.PlanService    = (*services.Plans)(nil)
 	_ api.Pinger         = (*services.Health)(nil)
 	_ api.OIDCService    = (*services.OIDC)(nil)
@@ -36,6 +37,7 @@ type app struct {
 	db       *gorm.DB
 	users    *services.Users
 	plans    *services.Plans
+	clients  *services.Clients
 	sessions *services.Sessions
 	purger   *services.Purger
 	throttle *services.Throttle
@@ -90,6 +92,7 @@ func newApp(env *environment) (*app, error) {
 		DefaultPlan: cfg.DefaultPlan, RegistrationOpen: cfg.RegistrationOpen(), Throttle: throttle, Observer: obs,
 	})
 	a.plans = services.NewPlans(db, nil, log, obs)
+	a.clients = services.NewClients(db, services.ClientsConfig{})
 	a.purger = services.NewPurger(db, services.PurgeConfig{
 		RevokedRetention: cfg.RevokedRetention, EventRetention: cfg.EventRetention,
 		BatchSize: cfg.PurgeBatchSize, Throttle: tc, Log: log, Observer: obs,
