@@ -77,7 +77,10 @@ func NewOIDC(ctx context.Context, db *gorm.DB, sessions *Sessions, cfg OIDCConfi
 				ClientID: pc.ClientID, ClientSecret: pc.ClientSecret, Endpoint: p.Endpoint(),
 				RedirectURL: pc.RedirectURL, Scopes: pc.Scopes,
 			},
-			verifier: p.Verifier(&oidc.Config{ClientID: pc.ClientID, Now: o.now}),
+			// The library checks the signature and the expiry, and says which by type; the
+			// issuer and the audience are checked by verify, which can then say which failed
+			// without reading the library's text (its errors for those have no type).
+			verifier: p.Verifier(&oidc.Config{ClientID: pc.ClientID, Now: o.now, SkipClientIDCheck: true, SkipIssuerCheck: true}),
 		}
 		o.names = append(o.names, pc.Name)
 	}

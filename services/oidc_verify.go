@@ -5,9 +5,12 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,10 +43,21 @@ func (o *OIDC) verify(ctx context.Context, prov *oidcProvider, raw, nonce string
 	if err != nil {
 		return verified{}, &models.IDTokenError{Reason: "the ID token is malformed"}
 	}
+	// Issuer and audience first, as the library would (it is told to skip them): a token
+	// meant for someone else is refused as such, whatever its signature. What the payload says
+	// is trusted for nothing else before the signature is checked.
+	if claimed, ok := unverifiedParty(raw); ok {
+		if err := prov.party(claimed.Issuer, claimed.Audience); err != nil {
+			return verified{}, err
+		}
+	}
 	idt, err := prov.verifier.Verify(o.clientContext(ctx), raw)
 	if err != nil {
 		o.cfg.Log.InfoContext(ctx, "oidc id token refused", "provider", prov.conf.Name, "err", err)
 		return verified{}, idTokenFailure(err)
+	}
+	if err := prov.party(idt.Issuer, idt.Audience); err != nil { // the same payload, now signed
+		return verified{}, err
 	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
 		return verified{}, &models.IDTokenError{Reason: "the ID token's nonce does not match"}
@@ -68,22 +82,79 @@ func (o *OIDC) verify(ctx context.Context, prov *oidcProvider, raw, nonce string
 	}, nil
 }
 
-// idTokenFailure says, in our words, why go-oidc refused a token.
+// party checks that a token was issued by this provider (iss) for this client (aud).
+func (p *oidcProvider) party(issuer string, audience []string) error {
+	switch {
+	case issuer != p.conf.Issuer:
+		return &models.IDTokenError{Reason: "the ID token was issued by another provider"}
+	case !slices.Contains(audience, p.conf.ClientID):
+		return &models.IDTokenError{Reason: "the ID token was issued for another audience"}
+	}
+	return nil
+}
+
+// claimedParty is who a token says issued it and for whom, before anything is verified.
+type claimedParty struct {
+	Issuer   string       `json:"iss"`
+	Audience audienceList `json:"aud"`
+}
+
+// audienceList is the aud claim: one string, or an array of them (RFC 7519 §4.1.3).
+type audienceList []string
+
+func (a *audienceList) UnmarshalJSON(b []byte) error {
+	var one string
+	if json.Unmarshal(b, &one) == nil {
+		*a = audienceList{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return fmt.Errorf("read aud claim: %w", err)
+	}
+	*a = many
+	return nil
+}
+
+// unverifiedParty reads iss and aud from a compact JWS's payload; ok is false when the
+// payload cannot be read (the library then refuses the token as malformed).
+func unverifiedParty(raw string) (claimedParty, bool) {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return claimedParty{}, false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return claimedParty{}, false
+	}
+	var c claimedParty
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return claimedParty{}, false
+	}
+	return c, true
+}
+
+// idTokenFailure says, in our words, why go-oidc refused a token. An expired token is known by
+// its type (*oidc.TokenExpiredError). A provider whose keys could not be fetched (unreachable,
+// or answering with an error status) is not: go-oidc flattens that error into text on its way
+// out (verify.go: "failed to verify signature: %v"), so its words are matched here, and pinned
+// by TestIDTokenFailurePinsGoOIDC, which fails when go-oidc changes them. A *url.Error is
+// also taken, should go-oidc ever keep the chain. Everything else (the signature, a malformed
+// token) is the token's fault.
 func idTokenFailure(err error) error {
 	var (
 		expired *oidc.TokenExpiredError
 		netErr  *url.Error
 	)
-	msg := err.Error()
 	switch {
 	case errors.As(err, &expired):
 		return &models.IDTokenError{Reason: "the ID token has expired"}
-	case errors.As(err, &netErr) || strings.Contains(msg, "get keys failed"):
+	case errors.As(err, &netErr), strings.Contains(err.Error(), keysFailure):
 		return models.ErrProviderUnavailable
-	case strings.Contains(msg, "expected audience"):
-		return &models.IDTokenError{Reason: "the ID token was issued for another audience"}
-	case strings.Contains(msg, "issued by a different provider"):
-		return &models.IDTokenError{Reason: "the ID token was issued by another provider"}
 	}
 	return &models.IDTokenError{Reason: "the ID token's signature or contents are not valid"}
 }
+
+// keysFailure is in go-oidc's error whenever the provider's keys could not be fetched
+// (oidc/jwks.go: "oidc: get keys failed %w" and "oidc: get keys failed: <status> <body>").
+const keysFailure = "oidc: get keys failed"
