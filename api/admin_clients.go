@@ -1,13 +1,25 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/sessiond/sessiond/models"
 )
 
 // Service clients, the callers of /v1/introspect, as an admin manages them (API.md "Admin").
+
+// ClientService is what the admin handlers and the introspection endpoint need of
+// service-client use cases.
+type ClientService interface {
+	Create(ctx context.Context, by models.Admin, name string) (models.ServiceClient, string, error)
+	List(ctx context.Context) ([]models.ServiceClient, error)
+	Delete(ctx context.Context, by models.Admin, id string) error
+	Authenticate(ctx context.Context, id, secret string) error
+}
 
 type clientRequest struct {
 	Name string `json:"name"`
@@ -26,7 +38,7 @@ func (h *handler) createClient(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	sc, secret, err := h.admin.CreateClient(c.Request.Context(), AdminOf(c), req.Name)
+	sc, secret, err := h.clients.Create(c.Request.Context(), AdminOf(c), req.Name)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -35,7 +47,7 @@ func (h *handler) createClient(c *gin.Context) {
 }
 
 func (h *handler) listClients(c *gin.Context) {
-	cs, err := h.admin.Clients(c.Request.Context())
+	cs, err := h.clients.List(c.Request.Context())
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -48,7 +60,7 @@ func (h *handler) listClients(c *gin.Context) {
 }
 
 func (h *handler) deleteClient(c *gin.Context) {
-	if err := h.admin.DeleteClient(c.Request.Context(), AdminOf(c), c.Param("id")); err != nil {
+	if err := h.clients.Delete(c.Request.Context(), AdminOf(c), c.Param("id")); err != nil {
 		h.fail(c, err)
 		return
 	}

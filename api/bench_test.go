@@ -13,6 +13,7 @@ import (
 	"github.com/sessiond/sessiond/models"
 	"github.com/sessiond/sessiond/services"
 	"github.com/sessiond/sessiond/services/servicetest"
+	"github.com/sessiond/sessiond/services/store"
 )
 
 // BenchmarkCheck serves a cached session check (GET /v1/auth/session) and the no-op route
@@ -21,21 +22,21 @@ import (
 // in time and allocations, to the middleware every route has. scripts/bench.sh measures the
 // same over loopback, in one run, as a ratio.
 func BenchmarkCheck(b *testing.B) {
-	store := servicetest.SQLite(b)
+	st := servicetest.SQLite(b)
 	log := slog.New(slog.DiscardHandler)
 	hasher := servicetest.FastHasher()
-	users := services.NewUsers(store.DB, hasher, services.UsersConfig{DefaultPlan: "standard", RegistrationOpen: true})
-	sess := services.NewSessions(store.DB, hasher, services.SessionsConfig{
+	users := services.NewUsers(st.DB, hasher, services.UsersConfig{DefaultPlan: "standard", RegistrationOpen: true})
+	sess := services.NewSessions(st.DB, hasher, services.SessionsConfig{
 		Defaults: models.Timeouts{Idle: time.Hour, Absolute: 24 * time.Hour}, TouchInterval: time.Hour, Log: log,
-		Cache: services.NewSessionCache(1000, time.Minute),
+		Cache: store.NewSessionCache(1000, time.Minute),
 	})
-	plans := services.NewPlans(store.DB, time.Now, nil, nil)
+	plans := services.NewPlans(st.DB, time.Now, nil, nil)
 	pages, err := web.New(web.Deps{Sessions: sess, Plans: plans, Admin: users, Log: log})
 	if err != nil {
 		b.Fatal(err)
 	}
 	h, err := api.NewHandler(api.Deps{Sessions: sess, Users: users, Admin: users, Plans: plans, Pages: pages,
-		Store: services.NewHealth(store.DB), Log: log, MaxBodyBytes: 64 << 10, RequestTimeout: 10 * time.Second})
+		Store: services.NewHealth(st.DB), Log: log, MaxBodyBytes: 64 << 10, RequestTimeout: 10 * time.Second})
 	if err != nil {
 		b.Fatal(err)
 	}

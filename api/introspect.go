@@ -55,11 +55,16 @@ func (h *handler) introspect(c *gin.Context) {
 		h.fail(c, models.Invalid("token", "is required"))
 		return
 	}
-	res, err := h.sessions.Introspect(c.Request.Context(), id, secret, req.Token)
+	err := h.clients.Authenticate(c.Request.Context(), id, secret)
 	if errors.Is(err, models.ErrInvalidClient) {
 		h.failClient(c)
 		return
 	}
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	res, err := h.sessions.Introspect(c.Request.Context(), req.Token)
 	if err != nil {
 		h.fail(c, err)
 		return

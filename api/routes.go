@@ -31,7 +31,7 @@ type SessionService interface {
 	Revoke(ctx context.Context, userID, currentID, sessionID, password string) error
 	RevokeAll(ctx context.Context, userID, currentID, password string, scope models.RevokeScope) (int, error)
 	History(ctx context.Context, userID string, limit int, before string) ([]models.SessionEvent, string, error)
-	Introspect(ctx context.Context, clientID, clientSecret, token string) (models.Introspection, error)
+	Introspect(ctx context.Context, token string) (models.Introspection, error)
 }
 
 // UserService is what the handlers need of account use cases.
@@ -49,7 +49,7 @@ type PlanService interface {
 	Delete(ctx context.Context, by models.Admin, id string) error
 }
 
-// AdminService is what the admin handlers need of user, session and service-client management.
+// AdminService is what the admin handlers need of user and session management.
 type AdminService interface {
 	List(ctx context.Context, f models.UserFilter, limit int, before string) ([]models.User, string, error)
 	Get(ctx context.Context, id string) (models.User, error)
@@ -58,9 +58,6 @@ type AdminService interface {
 	RevokeSession(ctx context.Context, by models.Admin, sessionID string) error
 	RevokeSessions(ctx context.Context, by models.Admin, userID string) (int, error)
 	Unlock(ctx context.Context, by models.Admin, userID string) error
-	CreateClient(ctx context.Context, by models.Admin, name string) (models.ServiceClient, string, error)
-	Clients(ctx context.Context) ([]models.ServiceClient, error)
-	DeleteClient(ctx context.Context, by models.Admin, id string) error
 }
 
 // Pinger reports whether the store answers.
@@ -80,6 +77,7 @@ type Deps struct {
 	Users          UserService
 	Plans          PlanService
 	Admin          AdminService
+	Clients        ClientService
 	OIDC           OIDCService // sign-ins through identity providers; nil: none configured
 	Pages          Pages       // the server-rendered pages (web.New); nil: none
 	Store          Pinger
@@ -104,6 +102,7 @@ type handler struct {
 	users        UserService
 	plans        PlanService
 	admin        AdminService
+	clients      ClientService
 	oidc         OIDCService
 	store        Pinger
 	log          *slog.Logger
@@ -123,7 +122,7 @@ var openapiYAML []byte
 // when d.Pages is set.
 func NewHandler(d Deps) (http.Handler, error) {
 	h := &handler{
-		sessions: d.Sessions, users: d.Users, plans: d.Plans, admin: d.Admin, oidc: d.OIDC, store: d.Store, log: d.Log,
+		sessions: d.Sessions, users: d.Users, plans: d.Plans, admin: d.Admin, clients: d.Clients, oidc: d.OIDC, store: d.Store, log: d.Log,
 		cookies: Cookies{Secure: d.CookieSecure}, csrf: CSRF{Secure: d.CookieSecure},
 		maxBodyBytes: d.MaxBodyBytes, timeout: d.RequestTimeout, requests: d.Requests, draining: d.Draining,
 	}

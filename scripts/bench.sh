@@ -17,6 +17,10 @@
 #           process); prints the answers (only 201 and 503 allowed), the peak RSS against
 #           idle + (N + 1) × 19 MiB, and the admitted logins' p50/p99 against a login alone
 #           (scripts/bench/logins). Flags: -logins N, -queues LIST, -json PATH.
+#   revocation  builds sessiond, runs two processes on one Postgres (cache on) and prints how
+#           long a session revoked through one takes to be refused by the other: p50, p99
+#           and max over -revocations N (200), against the target p99 ≤ 50 ms
+#           (scripts/bench/revocation). Flags: -revocations N, -json PATH.
 #
 # Postgres comes from BENCH_DATABASE_URL, else the server answering on 127.0.0.1:5432 (trust
 # auth, role postgres), else a throwaway cluster (initdb/pg_ctl, as for scripts/test.sh). Benchmarks work in a database of their own that they create and drop,
@@ -78,6 +82,18 @@ logins)
 	go build -o "$bin/logins" ./scripts/bench/logins
 	status=0
 	"$bin/logins" -database-url "$url" -sessiond "$bin/sessiond" "$@" || status=$?
+	rm -rf "$bin"
+	exit $status
+	;;
+revocation)
+	shift
+	pick_database
+	bin=$(mktemp -d /tmp/sessiond-bench.XXXXXX)
+	say "building sessiond"
+	go build -o "$bin/sessiond" ./cmd/sessiond
+	go build -o "$bin/revocation" ./scripts/bench/revocation
+	status=0
+	"$bin/revocation" -database-url "$url" -sessiond "$bin/sessiond" "$@" || status=$?
 	rm -rf "$bin"
 	exit $status
 	;;

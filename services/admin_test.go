@@ -179,18 +179,18 @@ func TestAdminSessionsAndClients(t *testing.T) {
 			}
 
 			name := "catalog-" + randomSuffix()
-			c, secret, err := e.users.CreateClient(ctx, admin, name)
+			c, secret, err := e.clients.Create(ctx, admin, name)
 			if err != nil || len(secret) < 40 || string(c.SecretHash) == secret {
-				t.Fatalf("CreateClient() = %+v, %q, %v", c, secret, err)
+				t.Fatalf("Clients.Create() = %+v, %q, %v", c, secret, err)
 			}
-			if _, _, err := e.users.CreateClient(ctx, admin, name); !errors.Is(err, models.ErrConflict) {
-				t.Errorf("CreateClient(taken name) = %v, want ErrConflict", err)
+			if _, _, err := e.clients.Create(ctx, admin, name); !errors.Is(err, models.ErrConflict) {
+				t.Errorf("Clients.Create(taken name) = %v, want ErrConflict", err)
 			}
-			if err := e.users.DeleteClient(ctx, admin, c.ID); err != nil {
+			if err := e.clients.Delete(ctx, admin, c.ID); err != nil {
 				t.Fatal(err)
 			}
-			if err := e.users.DeleteClient(ctx, admin, c.ID); !errors.Is(err, models.ErrNotFound) {
-				t.Errorf("DeleteClient(again) = %v, want ErrNotFound", err)
+			if err := e.clients.Delete(ctx, admin, c.ID); !errors.Is(err, models.ErrNotFound) {
+				t.Errorf("Clients.Delete(again) = %v, want ErrNotFound", err)
 			}
 		})
 	}

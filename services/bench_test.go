@@ -11,23 +11,24 @@ import (
 	"github.com/sessiond/sessiond/models"
 	"github.com/sessiond/sessiond/services"
 	"github.com/sessiond/sessiond/services/servicetest"
+	"github.com/sessiond/sessiond/services/store"
 )
 
 // BenchmarkAuthenticate checks one of 1,000 sessions per iteration, on each store, with the
 // session cache off (one query per check) and on (no query on a hit). Compare the variants
 // of one run: the ratio is the figure, not the absolute time.
 func BenchmarkAuthenticate(b *testing.B) {
-	for _, store := range servicetest.Stores(b) {
+	for _, st := range servicetest.Stores(b) {
 		for _, withCache := range []bool{false, true} {
-			b.Run(fmt.Sprintf("%s/cache=%v", store.Name, withCache), func(b *testing.B) {
-				var cache *services.SessionCache
+			b.Run(fmt.Sprintf("%s/cache=%v", st.Name, withCache), func(b *testing.B) {
+				var cache *store.SessionCache
 				if withCache {
-					cache = services.NewSessionCache(10_000, time.Minute)
+					cache = store.NewSessionCache(10_000, time.Minute)
 					defer cache.Close()
 				}
 				h := servicetest.FastHasher()
-				users := services.NewUsers(store.DB, h, services.UsersConfig{DefaultPlan: "standard", RegistrationOpen: true})
-				sessions := services.NewSessions(store.DB, h, services.SessionsConfig{
+				users := services.NewUsers(st.DB, h, services.UsersConfig{DefaultPlan: "standard", RegistrationOpen: true})
+				sessions := services.NewSessions(st.DB, h, services.SessionsConfig{
 					Defaults: defaultTimeouts, TouchInterval: time.Hour, Cache: cache,
 				})
 				var tokens []string
@@ -36,7 +37,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					setLimit(b, store.DB, u.ID, models.Limit{Max: 10, Policy: models.PolicyReject})
+					setLimit(b, st.DB, u.ID, models.Limit{Max: 10, Policy: models.PolicyReject})
 					for d := range 10 {
 						res, err := sessions.Login(context.Background(), loginParams(u, fmt.Sprint("device ", d)))
 						if err != nil {
@@ -68,7 +69,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 // (production's, without the address limit: one address here) and clears it; "with device
 // key" presents the key of the user's first login (counted under the key, slid, given back).
 func BenchmarkLogin(b *testing.B) {
-	store := servicetest.Postgres(b)
+	st := servicetest.Postgres(b)
 	// A slot per core, and room for every parallel caller to wait (b.RunParallel: GOMAXPROCS
 	// goroutines, or more with -cpu).
 	h := services.NewHasher(services.DefaultArgon2, services.HasherConfig{Queue: 1 << 10})
@@ -92,12 +93,12 @@ func BenchmarkLogin(b *testing.B) {
 	}{{"login", false, false}, {"login throttled", true, false}, {"login throttled with device key", true, true}} {
 		withKey := c.withKey
 		b.Run(c.name, func(b *testing.B) {
-			users := services.NewUsers(store.DB, h, services.UsersConfig{DefaultPlan: "standard", RegistrationOpen: true})
+			users := services.NewUsers(st.DB, h, services.UsersConfig{DefaultPlan: "standard", RegistrationOpen: true})
 			cfg := services.SessionsConfig{Defaults: defaultTimeouts, TouchInterval: time.Minute}
 			if c.throttled {
-				cfg.Throttle = benchThrottle(b, store)
+				cfg.Throttle = benchThrottle(b, st)
 			}
-			sessions := services.NewSessions(store.DB, h, cfg)
+			sessions := services.NewSessions(st.DB, h, cfg)
 			// Enough users that none reaches its limit of 100 (registering hashes too: untimed),
 			// each with the key of a first login when the logins present one.
 			var pool []models.LoginParams
@@ -106,7 +107,7 @@ func BenchmarkLogin(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				setLimit(b, store.DB, u.ID, models.Limit{Max: 100, Policy: models.PolicyReject})
+				setLimit(b, st.DB, u.ID, models.Limit{Max: 100, Policy: models.PolicyReject})
 				p := loginParams(u, "bench device")
 				if withKey {
 					res, err := sessions.Login(context.Background(), p)
@@ -134,10 +135,10 @@ func BenchmarkLogin(b *testing.B) {
 
 // benchThrottle is the production throttle without the address limit (every login comes from
 // one address here): each login is counted, under its key or its account, and cleared.
-func benchThrottle(b *testing.B, store servicetest.Store) *services.Throttle {
+func benchThrottle(b *testing.B, st servicetest.Store) *services.Throttle {
 	cfg := services.DefaultThrottle()
 	cfg.IPRate = 0
-	t, err := services.NewThrottle(store.DB, cfg)
+	t, err := services.NewThrottle(st.DB, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -152,17 +153,17 @@ func benchThrottle(b *testing.B, store servicetest.Store) *services.Throttle {
 // of the per-round ratio enforce/revoke.
 func BenchmarkEnforce(b *testing.B) {
 	const rounds = 5
-	for _, store := range servicetest.Stores(b) {
-		b.Run(store.Name, func(b *testing.B) {
+	for _, st := range servicetest.Stores(b) {
+		b.Run(st.Name, func(b *testing.B) {
 			ctx := context.Background()
 			clock := newFakeClock()
-			plans := services.NewPlans(store.DB, clock.Now, nil, nil)
-			users := services.NewUsers(store.DB, servicetest.FastHasher(), services.UsersConfig{DefaultPlan: "standard", Now: clock.Now})
+			plans := services.NewPlans(st.DB, clock.Now, nil, nil)
+			users := services.NewUsers(st.DB, servicetest.FastHasher(), services.UsersConfig{DefaultPlan: "standard", Now: clock.Now})
 			per := max(b.N/rounds, 1)
 			var enforce, revoke, ratio []float64
 			for round := range rounds {
-				enforced, _ := planOfUsers(b, store.DB, plans, clock.Now(), per, 4)
-				_, revoked := planOfUsers(b, store.DB, plans, clock.Now(), per, 4)
+				enforced, _ := planOfUsers(b, st.DB, plans, clock.Now(), per, 4)
+				_, revoked := planOfUsers(b, st.DB, plans, clock.Now(), per, 4)
 				runRevoke := func() time.Duration {
 					start := time.Now()
 					for userID := range revoked {

@@ -11,28 +11,29 @@ import (
 	"github.com/sessiond/sessiond/models"
 	"github.com/sessiond/sessiond/services"
 	"github.com/sessiond/sessiond/services/servicetest"
+	"github.com/sessiond/sessiond/services/store"
 )
 
 // cached is one "process": use cases over their own pool, with a session cache, and on
 // Postgres a listener keeping it coherent with the others.
 type cached struct {
 	*env
-	cache    *services.SessionCache
-	listener *services.Listener
+	cache    *store.SessionCache
+	listener *store.Listener
 }
 
-func newCached(tb testing.TB, store servicetest.Store, db *gorm.DB, clock *fakeClock) *cached {
+func newCached(tb testing.TB, st servicetest.Store, db *gorm.DB, clock *fakeClock) *cached {
 	tb.Helper()
-	cache := services.NewSessionCache(1000, time.Minute)
+	cache := store.NewSessionCache(1000, time.Minute)
 	tb.Cleanup(cache.Close)
 	h := servicetest.FastHasher()
-	c := &cached{cache: cache, env: &env{store: store, clock: clock}}
-	c.users = services.NewUsers(db, h, services.UsersConfig{DefaultPlan: "standard", RegistrationOpen: true, Now: clock.Now, Observer: cache})
+	c := &cached{cache: cache, env: &env{store: st, clock: clock}}
+	c.users = services.NewUsers(db, h, services.UsersConfig{DefaultPlan: "standard", RegistrationOpen: true, Now: clock.Now, Observer: services.CacheObserver{Cache: cache}})
 	c.sessions = services.NewSessions(db, h, services.SessionsConfig{
-		Defaults: defaultTimeouts, TouchInterval: time.Minute, Now: clock.Now, Observer: cache, Cache: cache,
+		Defaults: defaultTimeouts, TouchInterval: time.Minute, Now: clock.Now, Observer: services.CacheObserver{Cache: cache}, Cache: cache,
 	})
-	if store.Dialect == "postgres" {
-		c.listener = services.NewListener(store.DSN, cache, time.Second, nil)
+	if st.Dialect == "postgres" {
+		c.listener = store.NewListener(st.DSN, cache, time.Second, nil)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { defer close(done); c.listener.Run(ctx) }()
@@ -70,14 +71,14 @@ func revokeBehindItsBack(tb testing.TB, db *gorm.DB, sessionID string, now time.
 // and a revocation, an eviction, a password change and a disable through sessiond are seen by
 // the very next check.
 func TestCacheAnswersChecksAndForgetsAtOnce(t *testing.T) {
-	for _, store := range servicetest.Stores(t) {
-		t.Run(store.Name, func(t *testing.T) {
+	for _, st := range servicetest.Stores(t) {
+		t.Run(st.Name, func(t *testing.T) {
 			ctx := context.Background()
-			c := newCached(t, store, store.DB, newFakeClock())
+			c := newCached(t, st, st.DB, newFakeClock())
 			u := c.register(t, &models.Limit{Max: 2, Policy: models.PolicyEvictOldest})
 			a := c.login(t, u, "TV")
 			c.mustCheck(t, a.Token)
-			revokeBehindItsBack(t, store.DB, a.Session.ID, c.clock.Now())
+			revokeBehindItsBack(t, st.DB, a.Session.ID, c.clock.Now())
 			if _, err := c.sessions.Authenticate(ctx, a.Token); err != nil {
 				t.Fatalf("cached check = %v, want it answered from the cache", err)
 			}
@@ -123,8 +124,8 @@ func TestCacheAnswersChecksAndForgetsAtOnce(t *testing.T) {
 
 // TestCacheRespectsExpiry: a cached session past its idle deadline is refused as expired.
 func TestCacheRespectsExpiry(t *testing.T) {
-	store := servicetest.SQLite(t)
-	c := newCached(t, store, store.DB, newFakeClock())
+	st := servicetest.SQLite(t)
+	c := newCached(t, st, st.DB, newFakeClock())
 	u := c.register(t, nil)
 	a := c.login(t, u, "TV")
 	c.mustCheck(t, a.Token)
@@ -137,19 +138,19 @@ func TestCacheRespectsExpiry(t *testing.T) {
 // TestCacheIgnoresAPutRacingADrop: a check that read the store before a drop must not cache
 // what it read after the drop.
 func TestCacheIgnoresAPutRacingADrop(t *testing.T) {
-	store := servicetest.SQLite(t)
-	c := newCached(t, store, store.DB, newFakeClock())
+	st := servicetest.SQLite(t)
+	c := newCached(t, st, st.DB, newFakeClock())
 	u := c.register(t, nil)
 	a := c.login(t, u, "TV")
 	// Interleave by hand what racing goroutines would: the check reads the generation and the
 	// store, the revocation commits and drops, then the check puts.
-	gen := services.CacheGeneration(c.cache)
+	gen := c.cache.Generation()
 	p, err := c.sessions.Authenticate(context.Background(), a.Token) // caches it (no drop yet)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.cache.DropSessions([]string{a.Session.ID})
-	services.CacheStore(c.cache, p, gen)
+	c.cache.Put(p, gen)
 	if c.cache.Len() != 0 {
 		t.Fatalf("the cache holds %d sessions after a put that raced a drop, want 0", c.cache.Len())
 	}
@@ -160,10 +161,10 @@ func TestCacheIgnoresAPutRacingADrop(t *testing.T) {
 // once after the notification. Killing B's listener connection (pg_terminate_backend) turns
 // B's cache off and flushes it; once it listens again, invalidation works again.
 func TestCacheCoherentAcrossProcesses(t *testing.T) {
-	store := servicetest.Postgres(t)
+	st := servicetest.Postgres(t)
 	clock := newFakeClock()
-	a := newCached(t, store, store.Open(t), clock)
-	b := newCached(t, store, store.Open(t), clock)
+	a := newCached(t, st, st.Open(t), clock)
+	b := newCached(t, st, st.Open(t), clock)
 	ctx := context.Background()
 	u := a.register(t, nil)
 	s1, s2 := a.login(t, u, "TV"), a.login(t, u, "Phone")
@@ -187,8 +188,8 @@ func TestCacheCoherentAcrossProcesses(t *testing.T) {
 		t.Fatalf("B: %v, %d cached; want s2 cached", err, b.cache.Len())
 	}
 	var killed int64
-	if err := store.DB.Raw(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = ? AND datname = current_database()`,
-		services.ListenerApplicationName).Scan(&killed).Error; err != nil || killed < 2 {
+	if err := st.DB.Raw(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = ? AND datname = current_database()`,
+		store.ListenerApplicationName).Scan(&killed).Error; err != nil || killed < 2 {
 		// At least A's and B's: an earlier test's listener may still be on its way out.
 		t.Fatalf("terminated %d listener connections (%v), want A's and B's", killed, err)
 	}
@@ -232,12 +233,12 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // nothing (the session was revoked without the cache hearing of it), the entry is dropped and
 // the store answers.
 func TestCacheDistrustsAnEntryItCannotTouch(t *testing.T) {
-	store := servicetest.SQLite(t)
-	c := newCached(t, store, store.DB, newFakeClock())
+	st := servicetest.SQLite(t)
+	c := newCached(t, st, st.DB, newFakeClock())
 	u := c.register(t, nil)
 	a := c.login(t, u, "TV")
 	c.mustCheck(t, a.Token)
-	revokeBehindItsBack(t, store.DB, a.Session.ID, c.clock.Now())
+	revokeBehindItsBack(t, st.DB, a.Session.ID, c.clock.Now())
 	c.clock.Advance(2 * time.Minute) // a touch is due
 	var revoked *models.SessionRevokedError
 	if _, err := c.sessions.Authenticate(context.Background(), a.Token); !errors.As(err, &revoked) {

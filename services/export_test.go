@@ -5,15 +5,7 @@ import (
 	"log/slog"
 
 	"gorm.io/gorm"
-
-	"github.com/sessiond/sessiond/models"
 )
-
-// Hooks for tests that interleave a cache put and a drop by hand.
-
-func CacheGeneration(c *SessionCache) uint64 { return c.gen.Load() }
-
-func CacheStore(c *SessionCache, p *models.Principal, gen uint64) { c.store(p, gen) }
 
 // Hooks for tests that hold a hashing slot, and watch the queue, by hand.
 

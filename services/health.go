@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/sessiond/sessiond/models"
+	"github.com/sessiond/sessiond/services/store"
 )
 
 // Health answers whether the store can be reached.
@@ -17,16 +18,7 @@ type Health struct{ db *gorm.DB }
 func NewHealth(db *gorm.DB) *Health { return &Health{db: db} }
 
 // Ping round-trips to the store within ctx's deadline; any failure is models.ErrUnavailable.
-func (h *Health) Ping(ctx context.Context) error {
-	sqlDB, err := h.db.DB()
-	if err != nil {
-		return fmt.Errorf("ping: %w", err)
-	}
-	if err := sqlDB.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping: %w", unavailable(err))
-	}
-	return nil
-}
+func (h *Health) Ping(ctx context.Context) error { return store.Ping(ctx, h.db) }
 
 // ActiveSessions counts the sessions that are live now (not revoked, not past either expiry),
 // through the partial index on idle expiry.

@@ -44,6 +44,7 @@ type env struct {
 	store    servicetest.Store
 	users    *services.Users
 	sessions *services.Sessions
+	clients  *services.Clients
 	clock    *fakeClock
 }
 
@@ -64,6 +65,7 @@ func newEnvOn(tb testing.TB, store servicetest.Store, db *gorm.DB, clock *fakeCl
 		sessions: services.NewSessions(db, h, services.SessionsConfig{
 			Defaults: defaultTimeouts, TouchInterval: time.Minute, Now: clock.Now,
 		}),
+		clients: services.NewClients(db, services.ClientsConfig{Now: clock.Now}),
 	}
 }
 

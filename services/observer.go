@@ -2,7 +2,6 @@ package services
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/sessiond/sessiond/models"
 )
@@ -142,47 +141,6 @@ func (e *ended) report(o Observer) {
 	if e.plans {
 		o.PlansChanged()
 	}
-}
-
-// notifyChannel is the Postgres channel on which every process hears what to drop from its
-// session cache.
-const notifyChannel = "sessiond_invalidate"
-
-// maxNotifyPayload keeps a NOTIFY payload under Postgres's 8,000 bytes.
-const maxNotifyPayload = 7000
-
-// notifyPayloads renders e as NOTIFY payloads: "s id,id,…" (sessions), "u id,…" (users),
-// "*" (everything).
-func (e *ended) notifyPayloads() []string {
-	if e.plans {
-		return []string{"*"}
-	}
-	var out []string
-	chunk := func(kind string, ids []string) {
-		var b strings.Builder
-		for _, id := range ids {
-			if b.Len() > 0 && b.Len()+1+len(id) > maxNotifyPayload {
-				out = append(out, b.String())
-				b.Reset()
-			}
-			if b.Len() == 0 {
-				b.WriteString(kind + " ")
-			} else {
-				b.WriteByte(',')
-			}
-			b.WriteString(id)
-		}
-		if b.Len() > 0 {
-			out = append(out, b.String())
-		}
-	}
-	var sessions []string
-	for _, r := range e.order {
-		sessions = append(sessions, e.ids[r]...)
-	}
-	chunk("s", sessions)
-	chunk("u", e.users)
-	return out
 }
 
 func observerOr(o Observer) Observer {

@@ -21,6 +21,7 @@ import (
 	"github.com/sessiond/sessiond/models"
 	"github.com/sessiond/sessiond/services"
 	"github.com/sessiond/sessiond/services/servicetest"
+	"github.com/sessiond/sessiond/services/store"
 )
 
 // realPgxErrors provokes, on a real Postgres, the errors pgx gives when the store cannot be
@@ -153,6 +154,7 @@ type outageEnv struct {
 	users    *services.Users
 	sessions *services.Sessions
 	plans    *services.Plans
+	clients  *services.Clients
 	throttle *services.Throttle
 	user     models.User
 	logins   []models.LoginResult
@@ -166,7 +168,7 @@ func newOutageEnv(t *testing.T) *outageEnv {
 	ctx := context.Background()
 	e := &outageEnv{cluster: servicetest.NewCluster(t)}
 	var err error
-	e.db, err = services.Open("postgres", e.cluster.URL, services.StoreOptions{MaxOpenConns: 40, MaxIdleConns: 40, ConnectTimeout: time.Second})
+	e.db, err = store.Open("postgres", e.cluster.URL, store.Options{MaxOpenConns: 40, MaxIdleConns: 40, ConnectTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,6 +188,7 @@ func newOutageEnv(t *testing.T) *outageEnv {
 	e.users = services.NewUsers(e.db, h, services.UsersConfig{DefaultPlan: "standard", RegistrationOpen: true, Throttle: e.throttle})
 	e.sessions = services.NewSessions(e.db, h, services.SessionsConfig{Defaults: defaultTimeouts, TouchInterval: time.Minute, Throttle: e.throttle})
 	e.plans = services.NewPlans(e.db, nil, nil, nil)
+	e.clients = services.NewClients(e.db, services.ClientsConfig{})
 	if e.user, err = e.users.Register(ctx, models.RegisterParams{Email: servicetest.Email(t), Password: testPassword}); err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +204,7 @@ func newOutageEnv(t *testing.T) *outageEnv {
 	if e.plan, err = e.plans.Create(ctx, models.Admin{Operator: true}, models.PlanInput{Name: &name, MaxSessions: &limit, LimitPolicy: &policy}); err != nil {
 		t.Fatal(err)
 	}
-	if e.client, e.secret, err = e.users.CreateClient(ctx, models.Admin{Operator: true}, "catalog"); err != nil {
+	if e.client, e.secret, err = e.clients.Create(ctx, models.Admin{Operator: true}, "catalog"); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -249,10 +252,12 @@ func (e *outageEnv) useCases() (all, writers []useCase) {
 			_, err := e.sessions.Authenticate(ctx, s[3].Token)
 			return err
 		}},
+		{"Authenticate (client)", func(ctx context.Context) error { return e.clients.Authenticate(ctx, e.client.ID, e.secret) }},
 		{"Introspect", func(ctx context.Context) error {
-			_, err := e.sessions.Introspect(ctx, e.client.ID, e.secret, s[3].Token)
+			_, err := e.sessions.Introspect(ctx, s[3].Token)
 			return err
 		}},
+		{"Clients", func(ctx context.Context) error { _, err := e.clients.List(ctx); return err }},
 		{"List", func(ctx context.Context) error { _, err := e.sessions.List(ctx, u.ID); return err }},
 		{"History", func(ctx context.Context) error { _, _, err := e.sessions.History(ctx, u.ID, 0, ""); return err }},
 		{"Register", func(ctx context.Context) error {
@@ -266,8 +271,8 @@ func (e *outageEnv) useCases() (all, writers []useCase) {
 			return err
 		}},
 		{"Users.Sessions", func(ctx context.Context) error { _, err := e.users.Sessions(ctx, u.ID); return err }},
-		{"CreateClient", func(ctx context.Context) error { _, _, err := e.users.CreateClient(ctx, admin, "other"); return err }},
-		{"DeleteClient", func(ctx context.Context) error { return e.users.DeleteClient(ctx, admin, e.client.ID) }},
+		{"CreateClient", func(ctx context.Context) error { _, _, err := e.clients.Create(ctx, admin, "other"); return err }},
+		{"DeleteClient", func(ctx context.Context) error { return e.clients.Delete(ctx, admin, e.client.ID) }},
 		{"Plans.Create", func(ctx context.Context) error {
 			name, policy := "another", models.PolicyReject
 			_, err := e.plans.Create(ctx, admin, models.PlanInput{Name: &name, MaxSessions: &one, LimitPolicy: &policy})
@@ -340,7 +345,7 @@ func (e *outageEnv) unchanged(t *testing.T) {
 //
 // Checked by hand (2026-11-30): before Translate classified every GORM error, BEGIN's
 // failures came back raw, and in the frozen and the stopped case ten use cases (Logout,
-// Revoke, Update, RevokeSession, RevokeSessions, Register, CreateClient, DeleteClient,
+// Revoke, Update, RevokeSession, RevokeSessions, Register, Clients.Create, Clients.Delete,
 // Plans.Create, Plans.Delete) returned a *pgconn.ConnectError (a dial timed out or refused),
 // which the API answers 500.
 func TestUseCasesFailClosedInAnOutage(t *testing.T) {

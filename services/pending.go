@@ -30,7 +30,7 @@ func keepPending(tx *gorm.DB, sess models.Session, now time.Time) (string, error
 
 // Resume completes a login that the reject policy held at the device limit (LoginParams.KeepPending),
 // signing out the sessions replaceSessionIDs names to make room, without asking for the
-// password again. The pending login is spent by the transaction that admits it, so it
+// password again. The pending login is spent by the transaction that seats it, so it
 // completes at most once. deviceKey is the device's key, if it has one (LoginParams.DeviceKey):
 // given back when valid, else a new one.
 //

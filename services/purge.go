@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/sessiond/sessiond/services/store"
 )
 
 // purgeLockKey is the Postgres advisory lock that makes one purger run at a time across every
@@ -145,7 +147,7 @@ func (p *Purger) purge(ctx context.Context, dryRun bool, progress func(PurgeResu
 // purgeTarget deletes t's rows batch by batch until none are left or ctx ends, walking t's
 // index or, on Postgres when the rows are many, the table itself (see heapWalkPays).
 func (p *Purger) purgeTarget(ctx context.Context, t purgeTarget, res *PurgeResult, progress func(PurgeResult)) error {
-	if Dialect(p.db) == "postgres" {
+	if store.Dialect(p.db) == "postgres" {
 		pages, heap, err := p.heapWalkPays(ctx, t)
 		if err != nil {
 			return fmt.Errorf("purge %s: %w", t.table, storeError(err))
@@ -188,7 +190,7 @@ func (p *Purger) batch(ctx context.Context, t purgeTarget, res *PurgeResult, pro
 // run, so neither waits) and deleted by ctid, the cheapest way back to them. SQLite has no
 // row locks and is one process; it deletes by rowid.
 func (p *Purger) indexBatch(t purgeTarget) string {
-	if Dialect(p.db) == "postgres" {
+	if store.Dialect(p.db) == "postgres" {
 		return fmt.Sprintf(`DELETE FROM %[1]s WHERE ctid = ANY(ARRAY(
   SELECT ctid FROM %[1]s WHERE %[2]s ORDER BY %[3]s LIMIT ? FOR UPDATE SKIP LOCKED))`, t.table, t.cond, t.order)
 	}
@@ -253,7 +255,7 @@ const maxHeapBatchPages = 8192
 // connection, held until unlock (a session lock lives and dies with its connection, so it must
 // not go back to the pool while held). On SQLite the in-process lock suffices.
 func (p *Purger) lock(ctx context.Context) (unlock func(), ok bool, err error) {
-	if Dialect(p.db) != "postgres" {
+	if store.Dialect(p.db) != "postgres" {
 		return func() {}, true, nil
 	}
 	sqlDB, err := p.db.DB()

@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/sessiond/sessiond/models"
+	"github.com/sessiond/sessiond/services/store"
 )
 
 // Bounds of the device fields a client sends.
@@ -24,11 +25,11 @@ const (
 
 // SessionsConfig configures session lifetimes.
 type SessionsConfig struct {
-	Defaults      models.Timeouts // where a plan sets none
-	TouchInterval time.Duration   // last_seen_at is written at most this often per session
-	Throttle      *Throttle       // counts failed logins; nil: none (tests)
-	Observer      Observer        // hears of logins and sessions ended; nil: nobody
-	Cache         *SessionCache   // validated sessions kept in memory; nil: every check asks the store
+	Defaults      models.Timeouts     // where a plan sets none
+	TouchInterval time.Duration       // last_seen_at is written at most this often per session
+	Throttle      *Throttle           // counts failed logins; nil: none (tests)
+	Observer      Observer            // hears of logins and sessions ended; nil: nobody
+	Cache         *store.SessionCache // validated sessions kept in memory; nil: every check asks the store
 	Now           func() time.Time
 	Log           *slog.Logger
 
@@ -81,7 +82,7 @@ func (s *Sessions) login(ctx context.Context, p models.LoginParams) (models.Logi
 	if err != nil {
 		return models.LoginResult{}, err
 	}
-	if err := s.cfg.Throttle.admitAddress(ctx, p.IP); err != nil {
+	if err := s.cfg.Throttle.allowAddress(ctx, p.IP); err != nil {
 		return models.LoginResult{}, err
 	}
 	user, attempt, err := s.checkPassword(ctx, p.Email, p.Password, p.DeviceKey) // outside the transaction: hashing is slow
@@ -96,7 +97,7 @@ func (s *Sessions) login(ctx context.Context, p models.LoginParams) (models.Logi
 			if locked.PasswordHash != user.PasswordHash {
 				return false, models.ErrInvalidCredentials
 			}
-			// The password was right, whether or not the device limit admits the device: a
+			// The password was right, whether or not the device limit seats the device: a
 			// refusal at the limit is not a failed attempt. Cleared in this transaction.
 			return false, s.cfg.Throttle.succeededIn(tx, attempt)
 		},
@@ -121,7 +122,7 @@ func (s *Sessions) checkPassword(ctx context.Context, raw, password, deviceKey s
 		return models.User{}, loginAttempt{}, err
 	}
 	defer release()
-	attempt, err := s.cfg.Throttle.admitLogin(ctx, email, deviceKey)
+	attempt, err := s.cfg.Throttle.allowLogin(ctx, email, deviceKey)
 	if err != nil {
 		return models.User{}, attempt, err
 	}
@@ -173,7 +174,7 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (*models.Prin
 		return nil, err
 	}
 	now, sid := s.now(), id.String()
-	cached, gen, hit := s.cfg.Cache.lookup(sid)
+	cached, gen, hit := s.cfg.Cache.Lookup(sid)
 	if hit && !cached.Session.Expired(now) { // an expired one goes to the store, which records it
 		if !secretMatches(secret[:], cached.Session.SecretHash) {
 			return nil, models.ErrSessionInvalid
@@ -185,16 +186,16 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (*models.Prin
 		// A GORM session (WithContext) only where the store is written: one costs a tenth
 		// of a cached check.
 		if s.touch(s.db.WithContext(ctx), &touched, now) {
-			s.cfg.Cache.store(&touched, gen)
+			s.cfg.Cache.Put(&touched, gen)
 			return &touched, nil
 		}
 		// The touch changed nothing: revoked meanwhile, or touched by another process. Do
 		// not trust the entry; ask the store.
 		s.cfg.Cache.DropSessions([]string{cached.Session.ID})
-		gen = s.cfg.Cache.generation()
+		gen = s.cfg.Cache.Generation()
 	}
 	pr := new(models.Principal)
-	err = loadPrincipal(ctx, s.db, sid, pr)
+	err = store.LoadPrincipal(ctx, s.db, sid, pr)
 	if errors.Is(err, models.ErrNotFound) {
 		return nil, models.ErrSessionInvalid
 	}
@@ -218,7 +219,7 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (*models.Prin
 	if s.touchDue(pr, now) {
 		s.touch(s.db.WithContext(ctx), pr, now)
 	}
-	s.cfg.Cache.store(pr, gen)
+	s.cfg.Cache.Put(pr, gen)
 	return pr, nil
 }
 
@@ -310,7 +311,7 @@ func revokedError(db *gorm.DB, p models.Principal, now time.Time) error {
 }
 
 // lockUser locks the user's row until the transaction ends and returns it fresh. Every use case
-// that revokes or admits a user's sessions takes it first (lock order: user, then sessions).
+// that revokes or seats a user's sessions takes it first (lock order: user, then sessions).
 // NO KEY UPDATE, not UPDATE: it still serialises these use cases, but does not block the
 // FOR KEY SHARE that inserting an event (foreign key to users) takes, which would deadlock.
 // On SQLite the clause is dropped by the driver: the immediate transaction holds the lock.

@@ -85,12 +85,12 @@ func TestDisplayTextCannotLie(t *testing.T) {
 				case c.refused == "" && (err != nil || plan.Name != c.want):
 					t.Errorf("%s: plans.Create(%+q) = %+q, %v; want %+q", c.name, name, plan.Name, err, c.want)
 				}
-				client, _, err := e.users.CreateClient(ctx, admin, name)
+				client, _, err := e.clients.Create(ctx, admin, name)
 				switch {
 				case c.refused != "" && !refused("name", err):
-					t.Errorf("%s: CreateClient(%+q) = %v, want name refused naming %s", c.name, name, err, c.refused)
+					t.Errorf("%s: Clients.Create(%+q) = %v, want name refused naming %s", c.name, name, err, c.refused)
 				case c.refused == "" && (err != nil || client.Name != c.want):
-					t.Errorf("%s: CreateClient(%+q) = %+q, %v; want %+q", c.name, name, client.Name, err, c.want)
+					t.Errorf("%s: Clients.Create(%+q) = %+q, %v; want %+q", c.name, name, client.Name, err, c.want)
 				}
 				if i == 0 { // the header: once is enough
 					p.UserAgent, p.Device.Name = "Mozilla/5.0 (x\u202egnp.exe\x00)", "TV"

@@ -81,10 +81,10 @@ func accountEmail(raw string) (email string, err error) {
 	return email, err
 }
 
-// admitAddress counts one attempt of the client at ip against its rate; over the rate it
+// allowAddress counts one attempt of the client at ip against its rate; over the rate it
 // returns *models.RateLimitedError. IPv6 clients are counted per /64, the block one host
 // usually holds. An empty ip (a command-line caller) is not limited.
-func (t *Throttle) admitAddress(ctx context.Context, ip string) error {
+func (t *Throttle) allowAddress(ctx context.Context, ip string) error {
 	if t == nil || t.ip == nil || ip == "" {
 		return nil
 	}
@@ -110,7 +110,7 @@ func (t *Throttle) admitAddress(ctx context.Context, ip string) error {
 // (made by its first failure), or a device key's own columns in device_keys.
 type counter struct {
 	table, column, key string // the row: WHERE column = key
-	count              string // counts one more failure unless locked or delayed (see admit)
+	count              string // counts one more failure unless locked or delayed (see allow)
 	reset              string // clears the count and any lock or delay
 }
 
@@ -150,11 +150,11 @@ type loginAttempt struct {
 	locked  bool // the counter is locked: the attempt must fail whatever the password
 }
 
-// admitLogin counts a login attempt for the account with this normalised email: under the
+// allowLogin counts a login attempt for the account with this normalised email: under the
 // device key presented when it is a valid key of this account (the account's count, lock and
 // delays do not apply to it, nor feed on it), else under the account, as an attempt without a
 // key (an unknown, malformed, expired or other account's key reads exactly like none).
-func (t *Throttle) admitLogin(ctx context.Context, email, deviceKey string) (loginAttempt, error) {
+func (t *Throttle) allowLogin(ctx context.Context, email, deviceKey string) (loginAttempt, error) {
 	c := accountCounter(email)
 	if t == nil {
 		return loginAttempt{counter: c}, nil
@@ -166,15 +166,15 @@ func (t *Throttle) admitLogin(ctx context.Context, email, deviceKey string) (log
 	if ok {
 		c = deviceKeyCounter(id)
 	}
-	return t.admit(ctx, c)
+	return t.allow(ctx, c)
 }
 
-// admit counts a login attempt as a failure of c before its password is checked, so that
+// allow counts a login attempt as a failure of c before its password is checked, so that
 // attempts racing each other are all counted and the delay that follows the n-th binds the
 // (n+1)-th at once. Inside the delay it returns *models.RateLimitedError and counts nothing. A
-// locked counter is admitted with locked set: the caller verifies the password anyway (the
+// locked counter is let through with locked set: the caller verifies the password anyway (the
 // same work and answer as a wrong one) and refuses.
-func (t *Throttle) admit(ctx context.Context, c counter) (loginAttempt, error) {
+func (t *Throttle) allow(ctx context.Context, c counter) (loginAttempt, error) {
 	a := loginAttempt{counter: c}
 	if t == nil {
 		return a, nil
@@ -249,22 +249,22 @@ func (t *Throttle) delayAfter(n int) (time.Duration, bool) {
 // login, the hashing slot is taken before the attempt is counted, so a refusal for a full queue
 // or a passed deadline never counts.
 func (t *Throttle) verify(ctx context.Context, h *Hasher, email, password, hash string) error {
-	a, err := t.admitAndVerify(ctx, h, email, password, hash)
+	a, err := t.allowAndVerify(ctx, h, email, password, hash)
 	if err != nil {
 		return err
 	}
 	return t.succeeded(ctx, a)
 }
 
-// admitAndVerify counts the attempt under the account and checks the password, holding a
+// allowAndVerify counts the attempt under the account and checks the password, holding a
 // hashing slot.
-func (t *Throttle) admitAndVerify(ctx context.Context, h *Hasher, email, password, hash string) (loginAttempt, error) {
+func (t *Throttle) allowAndVerify(ctx context.Context, h *Hasher, email, password, hash string) (loginAttempt, error) {
 	release, err := h.acquire(ctx)
 	if err != nil {
 		return loginAttempt{}, err
 	}
 	defer release()
-	a, err := t.admit(ctx, accountCounter(email))
+	a, err := t.allow(ctx, accountCounter(email))
 	if err != nil {
 		return a, err
 	}

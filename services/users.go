@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"gorm.io/gorm"
 
 	"github.com/sessiond/sessiond/models"
@@ -78,7 +77,7 @@ func (u *Users) create(ctx context.Context, p models.RegisterParams, role models
 	if err := checkPasswordPolicy(p.Password, email); err != nil {
 		return models.User{}, err
 	}
-	if err := u.cfg.Throttle.admitAddress(ctx, p.IP); err != nil { // each sign-up costs a hash
+	if err := u.cfg.Throttle.allowAddress(ctx, p.IP); err != nil { // each sign-up costs a hash
 		return models.User{}, err
 	}
 	hash, err := u.hasher.Hash(ctx, p.Password) // before touching the store: hashing is slow
@@ -119,25 +118,6 @@ func (u *Users) CheckDefaultPlan(ctx context.Context) error {
 		return fmt.Errorf("default plan %q does not exist", u.cfg.DefaultPlan)
 	}
 	return nil
-}
-
-// validID reports whether s is a UUID in the one spelling we issue (lower-case, hyphenated):
-// anything else is nobody's id, and never reaches Postgres, which would refuse some spellings.
-func validID(s string) bool {
-	u, err := uuid.Parse(s)
-	return err == nil && u.String() == s
-}
-
-// newID returns a time-ordered UUIDv7 string.
-func newID() string { return uuid.Must(uuid.NewV7()).String() }
-
-// clock reads now (or the wall clock) once, in UTC at the store's microsecond precision, so a
-// value written and read back compares equal.
-func clock(now func() time.Time) time.Time {
-	if now == nil {
-		now = time.Now
-	}
-	return now().UTC().Truncate(time.Microsecond)
 }
 
 // ChangePassword replaces the user's password after checking the current one

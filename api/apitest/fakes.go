@@ -40,7 +40,7 @@ func (f FakeSessions) RevokeAll(context.Context, string, string, string, models.
 }
 
 // Introspect fails with Err.
-func (f FakeSessions) Introspect(context.Context, string, string, string) (models.Introspection, error) {
+func (f FakeSessions) Introspect(context.Context, string) (models.Introspection, error) {
 	return models.Introspection{}, f.Err
 }
 

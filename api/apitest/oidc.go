@@ -50,7 +50,7 @@ func NewOIDCSite(t *testing.T, store servicetest.Store, linkByEmail bool) *OIDCS
 		t.Fatal(err)
 	}
 	h := NewHandler(t, api.Deps{
-		Sessions: sv.sessions, Users: sv.users, Admin: sv.users, Plans: sv.plans, OIDC: oidc,
+		Sessions: sv.sessions, Users: sv.users, Admin: sv.users, Clients: sv.clients, Plans: sv.plans, OIDC: oidc,
 		Store: services.NewHealth(store.DB), Log: log, MaxBodyBytes: 64 << 10,
 	}, web.Deps{Sessions: sv.sessions, Plans: sv.plans, Admin: sv.users, OIDC: oidc, Log: log})
 	srv.Config.Handler = h

@@ -75,6 +75,7 @@ func NewServer(t testing.TB, store servicetest.Store, o Options) *Server {
 		Sessions:       sv.sessions,
 		Users:          sv.users,
 		Admin:          sv.users,
+		Clients:        sv.clients,
 		Plans:          sv.plans,
 		Store:          services.NewHealth(store.DB),
 		Log:            log,
@@ -90,6 +91,7 @@ type stack struct {
 	sessions *services.Sessions
 	users    *services.Users
 	plans    *services.Plans
+	clients  *services.Clients
 }
 
 func newServices(t testing.TB, store servicetest.Store, c *Clock, log *slog.Logger, o Options) stack {
@@ -116,7 +118,8 @@ func newServices(t testing.TB, store servicetest.Store, c *Clock, log *slog.Logg
 			TouchInterval: time.Minute, Now: c.Now, Log: log, Throttle: throttle,
 			FreshSessionAge: o.FreshAge,
 		}),
-		plans: services.NewPlans(store.DB, c.Now, nil, nil),
+		plans:   services.NewPlans(store.DB, c.Now, nil, nil),
+		clients: services.NewClients(store.DB, services.ClientsConfig{Now: c.Now}),
 	}
 }
 

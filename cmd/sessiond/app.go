@@ -12,6 +12,7 @@ import (
 	"github.com/sessiond/sessiond/config"
 	"github.com/sessiond/sessiond/models"
 	"github.com/sessiond/sessiond/services"
+	"github.com/sessiond/sessiond/services/store"
 )
 
 // The services satisfy the interfaces the API and the pages declare.
@@ -19,6 +20,7 @@ var (
 	_ api.SessionService = (*services.Sessions)(nil)
 	_ api.UserService    = (*services.Users)(nil)
 	_ api.AdminService   = (*services.Users)(nil)
+	_ api.ClientService  = (*services.Clients)(nil)
 	_ api.PlanService    = (*services.Plans)(nil)
 	_ api.Pinger         = (*services.Health)(nil)
 	_ api.OIDCService    = (*services.OIDC)(nil)
@@ -35,13 +37,14 @@ type app struct {
 	db       *gorm.DB
 	users    *services.Users
 	plans    *services.Plans
+	clients  *services.Clients
 	sessions *services.Sessions
 	purger   *services.Purger
 	throttle *services.Throttle
 	health   *services.Health
 	metrics  *metrics
-	cache    *services.SessionCache // nil when off
-	listener *services.Listener     // nil unless the cache is on over Postgres
+	cache    *store.SessionCache // nil when off
+	listener *store.Listener     // nil unless the cache is on over Postgres
 }
 
 // newApp loads the configuration and opens the store. The caller closes the app.
@@ -52,7 +55,7 @@ func newApp(env *environment) (*app, error) {
 	}
 	log := newLogger(cfg, env)
 	dbCfg, _ := cfg.Database() // validated by Load
-	db, err := services.Open(dbCfg.Dialect, dbCfg.DSN, services.StoreOptions{
+	db, err := store.Open(dbCfg.Dialect, dbCfg.DSN, store.Options{
 		MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns, ConnMaxLifetime: cfg.DBConnMaxLifetime,
 		ConnectTimeout: cfg.DBConnectTimeout, StatementTimeout: cfg.DBStatementTimeout,
 	})
@@ -71,9 +74,9 @@ func newApp(env *environment) (*app, error) {
 	// listener does that. SQLite has no NOTIFY, and the command line (sessiond users revoke…)
 	// is another process on the same file, so there the cache stays off.
 	if cfg.CacheSize > 0 && dbCfg.Dialect == "postgres" {
-		a.cache = services.NewSessionCache(cfg.CacheSize, cfg.CacheTTL)
-		obs = services.Observers{a.metrics, a.cache}
-		a.listener = services.NewListener(dbCfg.DSN, a.cache, cfg.DBConnectTimeout, log)
+		a.cache = store.NewSessionCache(cfg.CacheSize, cfg.CacheTTL)
+		obs = services.Observers{a.metrics, services.CacheObserver{Cache: a.cache}}
+		a.listener = store.NewListener(dbCfg.DSN, a.cache, cfg.DBConnectTimeout, log)
 	}
 	tc := services.DefaultThrottle()
 	tc.FreeFailures, tc.MaxDelay, tc.LockAfter = cfg.LoginFreeFailures, cfg.LoginMaxDelay, cfg.LoginLockAfter
@@ -89,6 +92,7 @@ func newApp(env *environment) (*app, error) {
 		DefaultPlan: cfg.DefaultPlan, RegistrationOpen: cfg.RegistrationOpen(), Throttle: throttle, Observer: obs,
 	})
 	a.plans = services.NewPlans(db, nil, log, obs)
+	a.clients = services.NewClients(db, services.ClientsConfig{})
 	a.purger = services.NewPurger(db, services.PurgeConfig{
 		RevokedRetention: cfg.RevokedRetention, EventRetention: cfg.EventRetention,
 		BatchSize: cfg.PurgeBatchSize, Throttle: tc, Log: log, Observer: obs,

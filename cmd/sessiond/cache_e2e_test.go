@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/http"
-	"slices"
 	"testing"
 	"time"
 
@@ -12,8 +10,8 @@ import (
 
 // TestCachedChecksRefuseOnEveryProcess runs two binaries (cache on, the default) on one
 // Postgres. Sessions checked (and so cached) on both are then revoked, evicted, expired or
-// disabled through A; B refuses each. Then it measures the revocation delay: 200 times, a
-// session cached on B is revoked on A, and B is asked until it answers 401.
+// disabled through A; B refuses each. Then, 20 times, a session cached on both is revoked on
+// A, and B must refuse it.
 func TestCachedChecksRefuseOnEveryProcess(t *testing.T) {
 	store := servicetest.Postgres(t)
 	env := []string{"SESSIOND_DATABASE_URL=" + store.DSN, "SESSIOND_SESSION_IDLE_TIMEOUT=2s",
@@ -92,35 +90,16 @@ func TestCachedChecksRefuseOnEveryProcess(t *testing.T) {
 		t.Fatalf("idle-expired cached session on B = %d %s, want 401 session_expired", status, code)
 	}
 
-	// The revocation delay, A → B.
+	// Revocations in a row, each of a session cached on both: B refuses every one. (How long B
+	// takes is a figure, not a test: scripts/bench.sh revocation prints its p50 and p99.)
 	email = register()
-	var delays []time.Duration
 	keeper, _ := login(email, "Keeper")
-	// 200 revocations, so that the p99 is not simply the slowest one: on this 2-core machine,
-	// with other packages' tests running beside this one, a single revocation now and then
-	// meets a descheduled process (seen: one of 40 at 58 ms, the rest under 2 ms).
-	for range 200 {
+	for i := range 20 {
 		tok, id := login(email, "Victim")
 		cacheOnBoth(tok)
 		if status, _, _ := call(t, "DELETE", A+"/v1/sessions/"+id, nil, "Authorization", keeper); status != 204 {
 			t.Fatalf("revoke = %d", status)
 		}
-		revoked := time.Now()
-		for {
-			if status, _ := check(B, tok); status == http.StatusUnauthorized {
-				break
-			}
-			if time.Since(revoked) > 5*time.Second {
-				t.Fatal("B still accepts a session revoked 5 s ago")
-			}
-		}
-		delays = append(delays, time.Since(revoked))
-	}
-	slices.Sort(delays)
-	p50, p99 := delays[len(delays)/2], delays[len(delays)*99/100]
-	t.Logf("revocation delay A → B over %d revocations: p50 %s, p99 %s, max %s", len(delays),
-		p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), delays[len(delays)-1].Round(10*time.Microsecond))
-	if p99 > 50*time.Millisecond {
-		t.Errorf("revocation delay p99 = %s, want ≤ 50ms", p99)
+		refusedOnB(fmt.Sprintf("revoked session %d", i), tok, "session_revoked")
 	}
 }

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/models"
-	"github.com/sessiond/sessiond/services"
 	"github.com/sessiond/sessiond/services/servicetest"
+	"github.com/sessiond/sessiond/services/store"
 )
 
 // outageClient bounds every call of the outage tests: a hung sessiond fails the test instead
@@ -249,7 +249,7 @@ func TestImmediateStopUnderLoad(t *testing.T) {
 	cluster := servicetest.NewCluster(t)
 	p := startProc(t, "SESSIOND_DATABASE_URL="+cluster.URL, "SESSIOND_REQUEST_TIMEOUT=3s", "SESSIOND_DB_CONNECT_TIMEOUT=1s",
 		"SESSIOND_LOGIN_FREE_FAILURES=1000", "SESSIOND_LOGIN_LOCK_AFTER=2000")
-	db, err := services.Open("postgres", cluster.URL, services.StoreOptions{MaxOpenConns: 2})
+	db, err := store.Open("postgres", cluster.URL, store.Options{MaxOpenConns: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +356,7 @@ func TestImmediateStopUnderLoad(t *testing.T) {
 		t.Errorf("first success %s after the restart, want within 2s", firstAfter)
 	}
 
-	db, err = services.Open("postgres", cluster.URL, services.StoreOptions{MaxOpenConns: 2})
+	db, err = store.Open("postgres", cluster.URL, store.Options{MaxOpenConns: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

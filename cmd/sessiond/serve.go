@@ -64,6 +64,7 @@ func serve(ctx context.Context, env *environment) error {
 		Users:          a.users,
 		Plans:          a.plans,
 		Admin:          a.users,
+		Clients:        a.clients,
 		OIDC:           oidc,
 		Pages:          pages,
 		Store:          a.health,

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sessiond/sessiond/services"
+	"github.com/sessiond/sessiond/services/store"
 )
 
 // TestUsersCollisions: `sessiond users collisions` says when every stored email is in its one
@@ -23,7 +23,7 @@ func TestUsersCollisions(t *testing.T) {
 	if code, out, stderr := runCmd(ctx, env, "", "users", "collisions"); code != 0 || !strings.Contains(out, "no collisions") {
 		t.Fatalf("users collisions = %d %q %q, want 0 and no collisions", code, out, stderr)
 	}
-	db, err := services.Open("sqlite", path, services.StoreOptions{MaxOpenConns: 1})
+	db, err := store.Open("sqlite", path, store.Options{MaxOpenConns: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

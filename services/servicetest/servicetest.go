@@ -25,6 +25,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/sessiond/sessiond/services"
+	"github.com/sessiond/sessiond/services/store"
 )
 
 // DefaultAdminURL is where tests look for Postgres when TEST_DATABASE_URL is unset.
@@ -34,7 +35,7 @@ const DefaultAdminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=dis
 type Store struct {
 	Name    string // "sqlite" or "postgres": use as the subtest name
 	Dialect string
-	DSN     string // what services.Open takes to reach the same database
+	DSN     string // what store.Open takes to reach the same database
 	DB      *gorm.DB
 }
 
@@ -42,9 +43,9 @@ type Store struct {
 // server process would have. It is closed when the test ends.
 func (s Store) Open(tb testing.TB) *gorm.DB {
 	tb.Helper()
-	db, err := services.Open(s.Dialect, s.DSN, services.StoreOptions{MaxOpenConns: 20, MaxIdleConns: 20})
+	db, err := store.Open(s.Dialect, s.DSN, store.Options{MaxOpenConns: 20, MaxIdleConns: 20})
 	if err != nil {
-		tb.Fatalf("services.Open(%s) = %v", s.Name, err)
+		tb.Fatalf("store.Open(%s) = %v", s.Name, err)
 	}
 	tb.Cleanup(func() { closeDB(db) })
 	return db
@@ -171,7 +172,7 @@ func createPackageDB() {
 	}
 	u.Path = "/" + name
 	pkg.admin, pkg.dsn = admin, u.String()
-	db, err := services.Open("postgres", pkg.dsn, services.StoreOptions{MaxOpenConns: 2})
+	db, err := store.Open("postgres", pkg.dsn, store.Options{MaxOpenConns: 2})
 	if err != nil {
 		pkg.err = err
 		return

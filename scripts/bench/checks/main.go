@@ -52,6 +52,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sessiond/sessiond/services"
+	"github.com/sessiond/sessiond/services/store"
 )
 
 const planStandard = "0190a000-0000-7000-8000-000000000002"
@@ -305,7 +306,7 @@ SELECT md5('login' || u)::uuid, 'login' || u || '@example.com', $1, 'user', $2, 
 
 // migrate brings the database at dsn to the current schema, and notes the server's version.
 func migrate(ctx context.Context, dsn string, server *string) error {
-	db, err := services.Open("postgres", dsn, services.StoreOptions{MaxOpenConns: 2})
+	db, err := store.Open("postgres", dsn, store.Options{MaxOpenConns: 2})
 	if err != nil {
 		return err
 	}

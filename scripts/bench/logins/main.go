@@ -47,6 +47,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sessiond/sessiond/services"
+	"github.com/sessiond/sessiond/services/store"
 )
 
 const (
@@ -169,7 +170,7 @@ func run(cfg config) (res Result, err error) {
 // seed migrates the database and inserts n users, login<i>@example.com, sharing one
 // password hash (computed here with sessiond's parameters).
 func seed(ctx context.Context, dsn string, n int, server *string) error {
-	db, err := services.Open("postgres", dsn, services.StoreOptions{MaxOpenConns: 2})
+	db, err := store.Open("postgres", dsn, store.Options{MaxOpenConns: 2})
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/sessiond/sessiond/services"
+	"github.com/sessiond/sessiond/services/store"
 )
 
 // Targets the purge should hold to.
@@ -174,7 +175,7 @@ func run(ctx context.Context, cfg config) (res Result, err error) {
 	bench.Path = "/" + name
 	say(cfg, "database %s on %s", name, server.Redacted())
 
-	db, err := services.Open("postgres", bench.String(), services.StoreOptions{MaxOpenConns: 4, MaxIdleConns: 4})
+	db, err := store.Open("postgres", bench.String(), store.Options{MaxOpenConns: 4, MaxIdleConns: 4})
 	if err != nil {
 		return res, err
 	}

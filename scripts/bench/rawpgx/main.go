@@ -2,7 +2,7 @@
 // a session up with pgx directly and answers a small JSON. scripts/bench.sh runs it against
 // the same table as sessiond.
 //
-//   - GET /check runs the very lookup of sessiond's uncached check (services.PrincipalQueryPostgres:
+//   - GET /check runs the very lookup of sessiond's uncached check (store.PrincipalQueryPostgres:
 //     session, user, plan and linked identities, one prepared query, scanned by the same
 //     function), then compares the secret's hash and the deadlines. The uncached check is held
 //     against this: what is left between them is sessiond's own work.
@@ -31,7 +31,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessiond/sessiond/models"
-	"github.com/sessiond/sessiond/services"
+	"github.com/sessiond/sessiond/services/store"
 )
 
 const narrow = `SELECT s.secret_hash, s.revoked_at IS NOT NULL, s.expires_at, s.idle_expires_at, u.id, u.role, p.name
@@ -63,7 +63,7 @@ func main() {
 	r := gin.New()
 	r.GET("/check", check(func(ctx context.Context, id []byte) (a answer, err error) {
 		var p models.Principal
-		err = services.ScanPrincipal(pool.QueryRow(ctx, services.PrincipalQueryPostgres, id), &p)
+		err = store.ScanPrincipal(pool.QueryRow(ctx, store.PrincipalQueryPostgres, id), &p)
 		s := p.Session
 		return answer{s.SecretHash, s.RevokedAt != nil, s.ExpiresAt, s.IdleExpiresAt, p.User.ID, string(p.User.Role), p.Plan.Name}, err
 	}))

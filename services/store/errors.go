@@ -1,4 +1,4 @@
-package services
+package store
 
 import (
 	"context"
@@ -17,10 +17,10 @@ import (
 	"github.com/sessiond/sessiond/models"
 )
 
-// isUnavailable reports whether err means the store could not be reached or did not answer
+// IsUnavailable reports whether err means the store could not be reached or did not answer
 // in time, as opposed to refusing a statement. Such errors become 503s, never 500s or 401s.
 // It decides by the error's type and SQLSTATE, never by its text.
-func isUnavailable(err error) bool {
+func IsUnavailable(err error) bool {
 	switch {
 	case err == nil:
 		return false
@@ -69,32 +69,32 @@ func isUnavailable(err error) bool {
 	return false
 }
 
-// asUnavailable marks err as models.ErrUnavailable when it means the store could not be asked;
+// AsUnavailable marks err as models.ErrUnavailable when it means the store could not be asked;
 // other errors, and errors already marked, come back unchanged.
-func asUnavailable(err error) error {
-	if isUnavailable(err) && !errors.Is(err, models.ErrUnavailable) {
-		return unavailable(err)
+func AsUnavailable(err error) error {
+	if IsUnavailable(err) && !errors.Is(err, models.ErrUnavailable) {
+		return Unavailable(err)
 	}
 	return err
 }
 
-// The store's GORM dialectors, each with one change: Translate also marks what isUnavailable
+// The store's GORM dialectors, each with one change: Translate also marks what IsUnavailable
 // recognises as models.ErrUnavailable. GORM passes every error through Translate (Open sets
 // TranslateError): a statement's, and those of BEGIN, COMMIT and ROLLBACK, which no callback
 // sees. So every use case's store errors are classified in this one place, whether it runs
-// its transaction through transact or db.Transaction, and the API never meets an
+// its transaction through services' transact or db.Transaction, and the API never meets an
 // unclassified store error.
 type (
 	pgDialector     struct{ *postgres.Dialector }
 	sqliteDialector struct{ *sqlite.Dialector }
 )
 
-// Translate is the driver's translation (unique and foreign-key violations), then asUnavailable.
-func (d pgDialector) Translate(err error) error { return asUnavailable(d.Dialector.Translate(err)) }
+// Translate is the driver's translation (unique and foreign-key violations), then AsUnavailable.
+func (d pgDialector) Translate(err error) error { return AsUnavailable(d.Dialector.Translate(err)) }
 
-// Translate is the driver's translation (unique and foreign-key violations), then asUnavailable.
+// Translate is the driver's translation (unique and foreign-key violations), then AsUnavailable.
 func (d sqliteDialector) Translate(err error) error {
-	return asUnavailable(d.Dialector.Translate(err))
+	return AsUnavailable(d.Dialector.Translate(err))
 }
 
 // isDataException reports a Postgres data exception (class 22: a NUL in text, a malformed
@@ -104,6 +104,6 @@ func isDataException(err error) bool {
 	return errors.As(err, &pgErr) && len(pgErr.Code) == 5 && pgErr.Code[:2] == "22"
 }
 
-// unavailable marks any error as models.ErrUnavailable: for calls whose only purpose is to
+// Unavailable marks any error as models.ErrUnavailable: for calls whose only purpose is to
 // reach the store.
-func unavailable(err error) error { return fmt.Errorf("%w: %w", models.ErrUnavailable, err) }
+func Unavailable(err error) error { return fmt.Errorf("%w: %w", models.ErrUnavailable, err) }

@@ -1,4 +1,4 @@
-package services
+package store
 
 import (
 	"strings"
@@ -55,10 +55,10 @@ func (c *SessionCache) Len() int {
 	return c.entries.EstimatedSize()
 }
 
-// lookup returns the cached principal of session id, and the drop generation to pass to
-// store when the caller then reads the store instead. The principal is the cache's own:
+// Lookup returns the cached principal of session id, and the drop generation to pass to
+// Put when the caller then reads the store instead. The principal is the cache's own:
 // read it, never write it.
-func (c *SessionCache) lookup(id string) (p *models.Principal, gen uint64, ok bool) {
+func (c *SessionCache) Lookup(id string) (p *models.Principal, gen uint64, ok bool) {
 	if c == nil || !c.live.Load() {
 		return p, 0, false
 	}
@@ -67,17 +67,17 @@ func (c *SessionCache) lookup(id string) (p *models.Principal, gen uint64, ok bo
 	return p, gen, ok
 }
 
-// generation is the current drop generation (for a store read that follows a drop).
-func (c *SessionCache) generation() uint64 {
+// Generation is the current drop generation (for a store read that follows a drop).
+func (c *SessionCache) Generation() uint64 {
 	if c == nil {
 		return 0
 	}
 	return c.gen.Load()
 }
 
-// store caches p unless something was dropped since gen was taken. p is then shared: nobody
+// Put caches p unless something was dropped since gen was taken. p is then shared: nobody
 // may write it any more.
-func (c *SessionCache) store(p *models.Principal, gen uint64) {
+func (c *SessionCache) Put(p *models.Principal, gen uint64) {
 	if c == nil || !c.live.Load() {
 		return
 	}
@@ -126,8 +126,8 @@ func (c *SessionCache) DropUsers(userIDs []string) {
 // Flush forgets everything (a plan changed, or invalidations may have been missed).
 func (c *SessionCache) Flush() { c.drop(func() { c.entries.InvalidateAll() }) }
 
-// setLive turns the cache on or off; off flushes it.
-func (c *SessionCache) setLive(live bool) {
+// SetLive turns the cache on or off; off flushes it.
+func (c *SessionCache) SetLive(live bool) {
 	if c == nil {
 		return
 	}
@@ -140,16 +140,8 @@ func (c *SessionCache) setLive(live bool) {
 	c.live.Store(true)
 }
 
-// The cache hears of committed changes as an Observer.
-
-func (c *SessionCache) LoginFinished(LoginOutcome)                        {}
-func (c *SessionCache) PurgeFinished(PurgeResult, error)                  {}
-func (c *SessionCache) SessionsEnded(_ models.RevokeReason, ids []string) { c.DropSessions(ids) }
-func (c *SessionCache) UsersChanged(ids []string)                         { c.DropUsers(ids) }
-func (c *SessionCache) PlansChanged()                                     { c.Flush() }
-
-// applyNotification applies one invalidation payload (see notifyPayloads).
-func (c *SessionCache) applyNotification(payload string) {
+// Apply applies one invalidation payload (see NotifyPayloads).
+func (c *SessionCache) Apply(payload string) {
 	kind, list, _ := strings.Cut(payload, " ")
 	switch kind {
 	case "s":

@@ -1,6 +1,4 @@
-// Package services holds sessiond's use cases. Each owns the *gorm.DB and runs at most one
-// transaction per call; the device-limit invariant is enforced here, under a user-row lock.
-package services
+package store
 
 import (
 	"context"
@@ -22,8 +20,8 @@ import (
 	"github.com/sessiond/sessiond/models"
 )
 
-// StoreOptions tune the connection pool and, on Postgres, bound every wait on the server.
-type StoreOptions struct {
+// Options tune the connection pool and, on Postgres, bound every wait on the server.
+type Options struct {
 	MaxOpenConns     int
 	MaxIdleConns     int
 	ConnMaxLifetime  time.Duration // 0: connections live until they fail or idle out
@@ -34,7 +32,7 @@ type StoreOptions struct {
 // Open connects to the store. dialect is "postgres" (dsn is a pgx connection string) or
 // "sqlite" (dsn is a file path). SQLite runs in WAL mode with immediate transactions, so
 // every transaction takes the write lock at BEGIN: that is its user lock.
-func Open(dialect, dsn string, opts StoreOptions) (*gorm.DB, error) {
+func Open(dialect, dsn string, opts Options) (*gorm.DB, error) {
 	var dialector gorm.Dialector
 	switch dialect {
 	case "postgres":
@@ -63,7 +61,7 @@ func Open(dialect, dsn string, opts StoreOptions) (*gorm.DB, error) {
 		NowFunc:                func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open store: %w", storeError(err))
+		return nil, fmt.Errorf("open store: %w", Translate(err))
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
@@ -79,15 +77,11 @@ func Open(dialect, dsn string, opts StoreOptions) (*gorm.DB, error) {
 // Dialect returns "postgres" or "sqlite" for a store opened by Open.
 func Dialect(db *gorm.DB) string { return db.Name() }
 
-// Migrate applies every pending migration: the embedded SQL files, and the Go ones (version 9
-// normalises stored emails). On Postgres a session-level advisory lock makes concurrent starts
-// of several processes safe.
-func Migrate(ctx context.Context, db *gorm.DB, log *slog.Logger) error {
-	return migrateTo(ctx, db, log, goose.MaxVersion)
-}
-
-// migrateTo applies the pending migrations up to version.
-func migrateTo(ctx context.Context, db *gorm.DB, log *slog.Logger, version int64) error {
+// Migrate applies the pending migrations up to version (goose.MaxVersion: all of them): the
+// SQL files models embeds for db's dialect, and the Go migrations given (the caller's: those
+// that apply a rule to rows, which this package does not know). On Postgres a session-level
+// advisory lock makes concurrent starts of several processes safe.
+func Migrate(ctx context.Context, db *gorm.DB, log *slog.Logger, version int64, goMigrations ...*goose.Migration) error {
 	dialect := Dialect(db)
 	fsys, err := models.Migrations(dialect)
 	if err != nil {
@@ -97,7 +91,7 @@ func migrateTo(ctx context.Context, db *gorm.DB, log *slog.Logger, version int64
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithGoMigrations(emailMigration(db, log))}
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithGoMigrations(goMigrations...)}
 	gooseDialect := goose.DialectSQLite3
 	if dialect == "postgres" {
 		gooseDialect = goose.DialectPostgres
@@ -113,7 +107,7 @@ func migrateTo(ctx context.Context, db *gorm.DB, log *slog.Logger, version int64
 	}
 	results, err := p.UpTo(ctx, version)
 	if err != nil {
-		return fmt.Errorf("migrate: %w", storeError(err))
+		return fmt.Errorf("migrate: %w", Translate(err))
 	}
 	for _, r := range results {
 		log.InfoContext(ctx, "migration applied", "version", r.Source.Version, "duration", r.Duration)
@@ -121,11 +115,11 @@ func migrateTo(ctx context.Context, db *gorm.DB, log *slog.Logger, version int64
 	return nil
 }
 
-// storeError translates what the driver says into the domain's words: a missing row is
+// Translate translates what the driver says into the domain's words: a missing row is
 // models.ErrNotFound, a unique violation models.ErrConflict, and anything that means the store
 // could not be asked (no connection, deadline) models.ErrUnavailable, so callers fail closed.
 // Other errors pass through unchanged.
-func storeError(err error) error {
+func Translate(err error) error {
 	switch {
 	case err == nil:
 		return nil
@@ -138,5 +132,17 @@ func storeError(err error) error {
 	case isDataException(err):
 		return models.Invalid("body", "holds a value the store cannot accept")
 	}
-	return asUnavailable(err)
+	return AsUnavailable(err)
+}
+
+// Ping round-trips to the store within ctx's deadline; any failure is models.ErrUnavailable.
+func Ping(ctx context.Context, db *gorm.DB) error {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping: %w", Unavailable(err))
+	}
+	return nil
 }

@@ -1,4 +1,4 @@
-package services
+package store
 
 import (
 	"context"
@@ -29,7 +29,7 @@ func NewListener(dsn string, cache *SessionCache, connectTimeout time.Duration, 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cache.setLive(false)
+	cache.SetLive(false)
 	return &Listener{dsn: dsn, cache: cache, log: log, connectTimeout: connectTimeout, listening: make(chan struct{}, 1)}
 }
 
@@ -42,7 +42,7 @@ func (l *Listener) Run(ctx context.Context) {
 	backoff := first
 	for ctx.Err() == nil {
 		listened, err := l.listen(ctx)
-		l.cache.setLive(false)
+		l.cache.SetLive(false)
 		if ctx.Err() != nil {
 			return
 		}
@@ -79,10 +79,10 @@ func (l *Listener) listen(ctx context.Context) (listened bool, err error) {
 		return false, err
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
 		return false, err
 	}
-	l.cache.setLive(true)
+	l.cache.SetLive(true)
 	select {
 	case l.listening <- struct{}{}:
 	default:
@@ -93,6 +93,6 @@ func (l *Listener) listen(ctx context.Context) (listened bool, err error) {
 		if err != nil {
 			return true, err
 		}
-		l.cache.applyNotification(n.Payload)
+		l.cache.Apply(n.Payload)
 	}
 }
