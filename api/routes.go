@@ -11,10 +11,11 @@ package api
 import (
 	"context"
 	_ "embed"
+	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -85,7 +86,7 @@ type Deps struct {
 	Store          Pinger
 	Log            *slog.Logger
 	CookieSecure   bool
-	TrustedProxies []string // CIDRs or IPs whose X-Forwarded-For and X-Request-ID are believed (no other header); none by default
+	TrustedProxies []netip.Prefix // networks whose X-Forwarded-For and X-Request-ID are believed (no other header); none by default
 	MaxBodyBytes   int64
 	RequestTimeout time.Duration   // bounds every request's store calls; 0: none
 	Requests       RequestObserver // hears of every request (metrics); nil: nobody
@@ -113,7 +114,7 @@ type handler struct {
 	timeout      time.Duration
 	requests     RequestObserver
 	draining     func() bool
-	proxies      []*net.IPNet
+	proxies      []netip.Prefix
 }
 
 //go:embed openapi.yaml
@@ -137,14 +138,14 @@ func NewHandler(d Deps) (http.Handler, error) {
 	r.ForwardedByClientIP = true
 	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
 	r.TrustedPlatform = ""
-	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
-		return nil, err
+	proxies := make([]string, len(d.TrustedProxies))
+	for i, p := range d.TrustedProxies {
+		proxies[i] = p.String()
 	}
-	proxies, err := parseProxies(d.TrustedProxies)
-	if err != nil {
-		return nil, err
+	if err := r.SetTrustedProxies(proxies); err != nil {
+		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
-	h.proxies = proxies
+	h.proxies = d.TrustedProxies
 	r.RedirectTrailingSlash, r.RedirectFixedPath = false, false
 	r.HandleMethodNotAllowed = true
 	r.NoRoute(func(c *gin.Context) { h.fail(c, errRouteNotFound) })

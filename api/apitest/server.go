@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -53,12 +54,12 @@ type Server struct {
 type Options struct {
 	RegistrationClosed bool
 	CookieSecure       bool
-	Log                *slog.Logger  // nil: discard
-	Throttle           bool          // count failed logins (default settings, no address limit)
-	IPRate             int           // with Throttle: attempts per minute per client address (burst 2); 0: no limit
-	TrustedProxies     []string      // api.Deps.TrustedProxies
-	LockAfter          int           // with Throttle: lock after this many failures, one free less, delays of 1 s
-	FreshAge           time.Duration // services.SessionsConfig.FreshSessionAge
+	Log                *slog.Logger   // nil: discard
+	Throttle           bool           // count failed logins (default settings, no address limit)
+	IPRate             int            // with Throttle: attempts per minute per client address (burst 2); 0: no limit
+	TrustedProxies     []netip.Prefix // api.Deps.TrustedProxies
+	LockAfter          int            // with Throttle: lock after this many failures, one free less, delays of 1 s
+	FreshAge           time.Duration  // services.SessionsConfig.FreshSessionAge
 }
 
 // NewServer returns a Server over store: the API and the pages on the services of a running

@@ -51,8 +51,7 @@ func newApp(env *environment) (*app, error) {
 		return nil, err
 	}
 	log := newLogger(cfg, env)
-	dbCfg, _ := cfg.Database() // validated by Load
-	db, err := services.Open(dbCfg.Dialect, dbCfg.DSN, services.StoreOptions{
+	db, err := services.Open(cfg.Database.Dialect, cfg.Database.DSN, services.StoreOptions{
 		MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns, ConnMaxLifetime: cfg.DBConnMaxLifetime,
 		ConnectTimeout: cfg.DBConnectTimeout, StatementTimeout: cfg.DBStatementTimeout,
 	})
@@ -70,10 +69,10 @@ func newApp(env *environment) (*app, error) {
 	// The cache needs to hear of every change, whichever process makes it: on Postgres the
 	// listener does that. SQLite has no NOTIFY, and the command line (sessiond users revoke…)
 	// is another process on the same file, so there the cache stays off.
-	if cfg.CacheSize > 0 && dbCfg.Dialect == "postgres" {
+	if cfg.CacheSize > 0 && cfg.Database.Dialect == config.Postgres {
 		a.cache = services.NewSessionCache(cfg.CacheSize, cfg.CacheTTL)
 		obs = services.Observers{a.metrics, a.cache}
-		a.listener = services.NewListener(dbCfg.DSN, a.cache, cfg.DBConnectTimeout, log)
+		a.listener = services.NewListener(cfg.Database.DSN, a.cache, cfg.DBConnectTimeout, log)
 	}
 	tc := services.DefaultThrottle()
 	tc.FreeFailures, tc.MaxDelay, tc.LockAfter = cfg.LoginFreeFailures, cfg.LoginMaxDelay, cfg.LoginLockAfter
@@ -139,8 +138,7 @@ func closeStore(db *gorm.DB, log *slog.Logger) {
 }
 
 func newLogger(cfg config.Config, env *environment) *slog.Logger {
-	level, _ := cfg.Level() // validated by Load
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	var h slog.Handler = slog.NewJSONHandler(env.stderr, opts)
 	if cfg.LogFormat == "text" {
 		h = slog.NewTextHandler(env.stderr, opts)

@@ -81,10 +81,10 @@ func serve(ctx context.Context, env *environment) error {
 	}
 	srv := &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: a.cfg.HTTPReadHeaderTimeout,
+		ReadTimeout:       a.cfg.HTTPReadTimeout,
+		WriteTimeout:      a.cfg.HTTPWriteTimeout,
+		IdleTimeout:       a.cfg.HTTPIdleTimeout,
 		MaxHeaderBytes:    16 << 10,
 	}
 	ln, err := net.Listen("tcp", a.cfg.Addr)
@@ -99,8 +99,7 @@ func serve(ctx context.Context, env *environment) error {
 	if metricsSrv != nil {
 		defer metricsSrv.Close() // Shutdown below, or the returns before it
 	}
-	dbCfg, _ := a.cfg.Database()
-	a.log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "store", dbCfg.Dialect)
+	a.log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "store", a.cfg.Database.Dialect)
 
 	purgeCtx, stopPurges := context.WithCancel(context.Background())
 	defer stopPurges()
@@ -174,7 +173,7 @@ func (a *app) serveMetrics() (*http.Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", a.metrics.handler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: a.cfg.HTTPReadHeaderTimeout}
 	a.log.Info("metrics listening", "addr", ln.Addr().String())
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
