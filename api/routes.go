@@ -1,11 +1,3 @@
-// Package api is sessiond's JSON API (API.md): Gin handlers that decode, call one service
-// method, and render the result or the error. It declares the services it consumes.
-//
-// NewHandler builds the one engine the binary serves: the middleware chain, every route of the
-// API, and the server-rendered pages of package web, handed in as Deps.Pages (api never
-// imports web). What the pages share with the API is exported here and written once: the
-// error mapping (Classify), the cookies (Cookies), the CSRF guard (CSRF), the admin guard
-// (RequireAdmin) and the request's principal.
 package api
 
 import (

@@ -1,5 +1,3 @@
-// Package config loads sessiond's settings from SESSIOND_* environment variables: every
-// setting, its default and its validation live here, and all errors are reported at once.
 package config
 
 import (
