@@ -128,7 +128,8 @@ func (h *handler) fromTrustedProxy(c *gin.Context) bool {
 	return false
 }
 
-// readyTimeout bounds the store ping of /readyz.
+// readyTimeout bounds the store ping of /readyz. Not a setting: a readiness probe must
+// answer within the prober's own timeout (1 s by default in Kubernetes), whatever the store.
 const readyTimeout = time.Second
 
 func (h *handler) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }

@@ -98,7 +98,7 @@ func newServices(t testing.TB, store servicetest.Store, c *Clock, log *slog.Logg
 	hasher := servicetest.FastHasher()
 	var throttle *services.Throttle
 	if o.Throttle {
-		cfg := services.DefaultThrottle()
+		cfg := servicetest.Throttle()
 		cfg.IPRate, cfg.IPBurst, cfg.Now = o.IPRate, 2, c.Now
 		if o.LockAfter > 0 {
 			cfg.FreeFailures, cfg.LockAfter, cfg.MaxDelay = o.LockAfter-1, o.LockAfter, time.Second

@@ -74,9 +74,10 @@ func newApp(env *environment) (*app, error) {
 		obs = services.Observers{a.metrics, a.cache}
 		a.listener = services.NewListener(cfg.Database.DSN, a.cache, cfg.DBConnectTimeout, log)
 	}
-	tc := services.DefaultThrottle()
-	tc.FreeFailures, tc.MaxDelay, tc.LockAfter = cfg.LoginFreeFailures, cfg.LoginMaxDelay, cfg.LoginLockAfter
-	tc.IPRate, tc.IPBurst = cfg.LoginRatePerIP, cfg.LoginBurstPerIP
+	tc := services.ThrottleConfig{
+		FreeFailures: cfg.LoginFreeFailures, MaxDelay: cfg.LoginMaxDelay, LockAfter: cfg.LoginLockAfter,
+		IPRate: cfg.LoginRatePerIP, IPBurst: cfg.LoginBurstPerIP,
+	}
 	throttle, err := services.NewThrottle(db, tc)
 	if err != nil {
 		closeStore(db, log)

@@ -16,6 +16,7 @@
 //
 // The operator commands (operator.go, admin.go, migrate.go, purge.go, version.go) open the
 // store, migrate it, call one use case and print the result; they act as the operator
-// (models.Admin{Operator: true}) in the audit log. metrics.go holds the Prometheus metrics: the services' Observer and the API's
-// RequestObserver, labelled by route, method, status, result and reason only.
+// (models.Admin{Operator: true}) in the audit log. metrics.go holds the Prometheus metrics:
+// the services' Observer and the API's RequestObserver, labelled by route, method, status,
+// result and reason only.
 package main
