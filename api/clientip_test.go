@@ -3,6 +3,7 @@ package api_test
 import (
 	"fmt"
 	"net/http"
+	"net/netip"
 	"testing"
 
 	"github.com/sessiond/sessiond/api/apitest"
@@ -10,6 +11,8 @@ import (
 )
 
 const proxy = "10.0.0.1" // the one trusted proxy of these tests
+
+var proxies = []netip.Prefix{netip.MustParsePrefix(proxy + "/32")}
 
 // from returns a request that peer sent.
 func from(peer, method, path string, body any, headers ...string) *http.Request {
@@ -27,7 +30,7 @@ func from(peer, method, path string, body any, headers ...string) *http.Request 
 func TestClientAddressComesOnlyFromXForwardedFor(t *testing.T) {
 	for _, store := range servicetest.Stores(t) {
 		t.Run(store.Name, func(t *testing.T) {
-			s := apitest.NewServer(t, store, apitest.Options{Throttle: true, IPRate: 6, TrustedProxies: []string{proxy}})
+			s := apitest.NewServer(t, store, apitest.Options{Throttle: true, IPRate: 6, TrustedProxies: proxies})
 			n := 0 // a new number for every sign-up: rotated headers never repeat
 			signUp := func(req func(i int) *http.Request) (statuses []int) {
 				for range 8 {
@@ -72,7 +75,7 @@ func TestClientAddressComesOnlyFromXForwardedFor(t *testing.T) {
 
 			// The address a session records is the same one (on a server without the limit:
 			// the proxy's own address has no attempts left).
-			s = apitest.NewServer(t, store, apitest.Options{TrustedProxies: []string{proxy}})
+			s = apitest.NewServer(t, store, apitest.Options{TrustedProxies: proxies})
 			email := s.Register(t)
 			for _, c := range []struct {
 				peer    string

@@ -2,10 +2,9 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -116,40 +115,21 @@ func validRequestID(id string) bool {
 
 // fromTrustedProxy reports whether the peer is one of the trusted proxies.
 func (h *handler) fromTrustedProxy(c *gin.Context) bool {
-	ip := net.ParseIP(c.RemoteIP())
-	for _, n := range h.proxies {
-		if ip != nil && n.Contains(ip) {
+	ip, err := netip.ParseAddr(c.RemoteIP())
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap() // an IPv4 peer on a dual-stack listener
+	for _, p := range h.proxies {
+		if p.Contains(ip) {
 			return true
 		}
 	}
 	return false
 }
 
-// parseProxies reads trusted proxies as CIDRs; a bare IP is a network of one.
-func parseProxies(specs []string) ([]*net.IPNet, error) {
-	var out []*net.IPNet
-	for _, s := range specs {
-		if !strings.Contains(s, "/") {
-			ip := net.ParseIP(s)
-			if ip == nil {
-				return nil, fmt.Errorf("trusted proxy %q is neither an IP nor a CIDR", s)
-			}
-			bits := 8 * len(ip.To16())
-			if ip.To4() != nil {
-				ip, bits = ip.To4(), 32
-			}
-			s = fmt.Sprintf("%s/%d", ip, bits)
-		}
-		_, n, err := net.ParseCIDR(s)
-		if err != nil {
-			return nil, fmt.Errorf("trusted proxy %q: %w", s, err)
-		}
-		out = append(out, n)
-	}
-	return out, nil
-}
-
-// readyTimeout bounds the store ping of /readyz.
+// readyTimeout bounds the store ping of /readyz. Not a setting: a readiness probe must
+// answer within the prober's own timeout (1 s by default in Kubernetes), whatever the store.
 const readyTimeout = time.Second
 
 func (h *handler) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }

@@ -1,20 +1,13 @@
-// Package api is sessiond's JSON API (API.md): Gin handlers that decode, call one service
-// method, and render the result or the error. It declares the services it consumes.
-//
-// NewHandler builds the one engine the binary serves: the middleware chain, every route of the
-// API, and the server-rendered pages of package web, handed in as Deps.Pages (api never
-// imports web). What the pages share with the API is exported here and written once: the
-// error mapping (Classify), the cookies (Cookies), the CSRF guard (CSRF), the admin guard
-// (RequireAdmin) and the request's principal.
 package api
 
 import (
 	"context"
 	_ "embed"
+	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -83,7 +76,7 @@ type Deps struct {
 	Store          Pinger
 	Log            *slog.Logger
 	CookieSecure   bool
-	TrustedProxies []string // CIDRs or IPs whose X-Forwarded-For and X-Request-ID are believed (no other header); none by default
+	TrustedProxies []netip.Prefix // networks whose X-Forwarded-For and X-Request-ID are believed (no other header); none by default
 	MaxBodyBytes   int64
 	RequestTimeout time.Duration   // bounds every request's store calls; 0: none
 	Requests       RequestObserver // hears of every request (metrics); nil: nobody
@@ -112,7 +105,7 @@ type handler struct {
 	timeout      time.Duration
 	requests     RequestObserver
 	draining     func() bool
-	proxies      []*net.IPNet
+	proxies      []netip.Prefix
 }
 
 //go:embed openapi.yaml
@@ -136,14 +129,14 @@ func NewHandler(d Deps) (http.Handler, error) {
 	r.ForwardedByClientIP = true
 	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
 	r.TrustedPlatform = ""
-	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
-		return nil, err
+	proxies := make([]string, len(d.TrustedProxies))
+	for i, p := range d.TrustedProxies {
+		proxies[i] = p.String()
 	}
-	proxies, err := parseProxies(d.TrustedProxies)
-	if err != nil {
-		return nil, err
+	if err := r.SetTrustedProxies(proxies); err != nil {
+		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
-	h.proxies = proxies
+	h.proxies = d.TrustedProxies
 	r.RedirectTrailingSlash, r.RedirectFixedPath = false, false
 	r.HandleMethodNotAllowed = true
 	r.NoRoute(func(c *gin.Context) { h.fail(c, errRouteNotFound) })

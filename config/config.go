@@ -1,16 +1,11 @@
-// Package config loads sessiond's settings from SESSIOND_* environment variables: every
-// setting, its default and its validation live here, and all errors are reported at once.
 package config
 
 import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
+	"net/netip"
 	"reflect"
-	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -23,8 +18,9 @@ const Prefix = "SESSIOND_"
 
 // Config is every setting of sessiond. Field tags name the variable (after Prefix) and its default.
 type Config struct {
-	Addr        string `env:"ADDR" envDefault:":8080"`
-	DatabaseURL string `env:"DATABASE_URL" envDefault:"sqlite://./sessiond.db"`
+	Addr string `env:"ADDR" envDefault:":8080"`
+	// Database is SESSIOND_DATABASE_URL, parsed: its dialect and connection string.
+	Database Database `env:"DATABASE_URL" envDefault:"sqlite://./sessiond.db"`
 	// MigrateOnStart applies pending migrations when `serve` starts.
 	MigrateOnStart bool `env:"MIGRATE_ON_START" envDefault:"true"`
 	DBMaxOpenConns int  `env:"DB_MAX_OPEN_CONNS" envDefault:"20"`
@@ -75,18 +71,26 @@ type Config struct {
 	// 0 turns the rule off.
 	FreshSessionAge time.Duration `env:"FRESH_SESSION_AGE" envDefault:"24h"`
 
-	CookieSecure    bool          `env:"COOKIE_SECURE" envDefault:"true"`
-	TrustedProxies  []string      `env:"TRUSTED_PROXIES"`
-	MaxBodyBytes    int64         `env:"MAX_BODY_BYTES" envDefault:"65536"`
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	CookieSecure bool `env:"COOKIE_SECURE" envDefault:"true"`
+	// TrustedProxies are the networks whose X-Forwarded-For is believed; a bare address in
+	// the variable is a network of one (/32 or /128).
+	TrustedProxies  []netip.Prefix `env:"TRUSTED_PROXIES"`
+	MaxBodyBytes    int64          `env:"MAX_BODY_BYTES" envDefault:"65536"`
+	ShutdownTimeout time.Duration  `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	// The HTTP server's bounds on a slow client: reading the headers, the whole request,
+	// writing the answer, and an idle keep-alive connection.
+	HTTPReadHeaderTimeout time.Duration `env:"HTTP_READ_HEADER_TIMEOUT" envDefault:"5s"`
+	HTTPReadTimeout       time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"15s"`
+	HTTPWriteTimeout      time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"30s"`
+	HTTPIdleTimeout       time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"120s"`
 	// MetricsAddr, when set, serves /metrics there instead of on ADDR.
 	MetricsAddr string `env:"METRICS_ADDR"`
 	// ShutdownDelay keeps serving, with /readyz answering 503, this long after SIGTERM before
 	// closing the listener, so a balancer stops sending new requests first.
 	ShutdownDelay time.Duration `env:"SHUTDOWN_DELAY" envDefault:"0s"`
 
-	LogFormat string `env:"LOG_FORMAT" envDefault:"json"`
-	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat string     `env:"LOG_FORMAT" envDefault:"json"`
+	LogLevel  slog.Level `env:"LOG_LEVEL" envDefault:"info"` // debug, info, warn, error (or e.g. warn+2)
 
 	// OIDCProviderNames lists the external identity providers people may sign in with; each
 	// NAME is configured by SESSIOND_OIDC_<NAME>_* (see OIDCProvider) and loaded into OIDC.
@@ -94,105 +98,11 @@ type Config struct {
 	OIDC              []OIDCProvider `env:"-"`
 }
 
-// OIDCProvider is one OpenID Connect provider, from SESSIOND_OIDC_<NAME>_<FIELD>.
-type OIDCProvider struct {
-	Name         string   `env:"-"`
-	Label        string   `env:"LABEL"` // on the sign-in button; default: the name, capitalised
-	Issuer       string   `env:"ISSUER"`
-	ClientID     string   `env:"CLIENT_ID"`
-	ClientSecret string   `env:"CLIENT_SECRET"`
-	RedirectURL  string   `env:"REDIRECT_URL"` // our …/v1/auth/oidc/<name>/callback, as registered at the provider
-	Scopes       []string `env:"SCOPES" envDefault:"openid,email,profile"`
-	// LinkByEmail lets a first sign-in attach to an existing account with the same email when
-	// the provider asserts that the email is verified. Off by default: a provider that lets
-	// people claim any address would otherwise hand over accounts.
-	LinkByEmail bool `env:"LINK_BY_EMAIL" envDefault:"false"`
-}
-
-var providerName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,30}$`)
-
-// loadOIDC reads every provider OIDCProviderNames lists, reporting each problem with the
-// variable (and so the provider) it concerns.
-func (c *Config) loadOIDC(getenv func(string) string) []error {
-	var errs []error
-	seen := map[string]bool{}
-	for _, name := range c.OIDCProviderNames {
-		name = strings.TrimSpace(name)
-		if !providerName.MatchString(name) {
-			errs = append(errs, fmt.Errorf("%sOIDC_PROVIDERS: provider name %q must be lower-case letters, digits and _ (starting with a letter)", Prefix, name))
-			continue
-		}
-		if seen[name] {
-			errs = append(errs, fmt.Errorf("%sOIDC_PROVIDERS: provider %q is listed twice", Prefix, name))
-			continue
-		}
-		seen[name] = true
-		prefix := Prefix + "OIDC_" + strings.ToUpper(name) + "_"
-		p := OIDCProvider{Name: name}
-		opts := env.Options{Prefix: prefix, Environment: map[string]string{}}
-		params, err := env.GetFieldParamsWithOptions(&p, opts)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("oidc provider %s: %w", name, err))
-			continue
-		}
-		for _, f := range params {
-			if v := getenv(f.Key); v != "" {
-				opts.Environment[f.Key] = v
-			}
-		}
-		if err := env.ParseWithOptions(&p, opts); err != nil {
-			errs = append(errs, fmt.Errorf("oidc provider %s: %w", name, err))
-			continue
-		}
-		errs = append(errs, p.validate(prefix)...)
-		c.OIDC = append(c.OIDC, p)
-	}
-	return errs
-}
-
-func (p *OIDCProvider) validate(prefix string) []error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("oidc provider %s: %s%s: %s", p.Name, prefix, field, fmt.Sprintf(format, args...)))
-	}
-	if p.Label == "" {
-		p.Label = strings.ToUpper(p.Name[:1]) + p.Name[1:]
-	}
-	if u, err := url.Parse(p.Issuer); err != nil || u.Host == "" || !(u.Scheme == "https" || u.Scheme == "http" && loopback(u.Hostname())) {
-		bad("ISSUER", "must be the provider's https URL (http only on a loopback address), got %q", p.Issuer)
-	}
-	if p.ClientID == "" {
-		bad("CLIENT_ID", "is required")
-	}
-	want := "/v1/auth/oidc/" + p.Name + "/callback"
-	if u, err := url.Parse(p.RedirectURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.Path != want {
-		bad("REDIRECT_URL", "must be this server's absolute URL of %s, got %q", want, p.RedirectURL)
-	}
-	if !slices.Contains(p.Scopes, "openid") {
-		bad("SCOPES", "must include openid, got %q", strings.Join(p.Scopes, ","))
-	}
-	return errs
-}
-
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// Database is a parsed SESSIOND_DATABASE_URL.
-type Database struct {
-	Dialect string // "postgres" or "sqlite"
-	DSN     string // a pgx connection string, or the SQLite file path
-}
-
-// Load reads the configuration through getenv (os.Getenv in production). It returns every
-// problem found, joined, rather than stopping at the first.
+// Load reads the configuration through getenv (os.Getenv in production). Its error is
+// Errors, every problem found rather than the first, each an *Error naming its variable.
 func Load(getenv func(string) string) (Config, error) {
 	var cfg Config
-	opts := env.Options{Prefix: Prefix, Environment: map[string]string{}}
+	opts := env.Options{Prefix: Prefix, Environment: map[string]string{}, FuncMap: parsers}
 	params, err := env.GetFieldParamsWithOptions(&cfg, opts)
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
@@ -202,7 +112,7 @@ func Load(getenv func(string) string) (Config, error) {
 			opts.Environment[p.Key] = v
 		}
 	}
-	var errs []error
+	var errs Errors
 	unparsed := map[string]bool{} // variables whose value could not be parsed at all
 	if err := env.ParseWithOptions(&cfg, opts); err != nil {
 		var agg env.AggregateError
@@ -211,24 +121,29 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		for _, e := range agg.Errors {
 			var pe env.ParseError
-			if errors.As(e, &pe) {
-				key := variable(pe.Name)
-				unparsed[key] = true
-				e = fmt.Errorf("%s: invalid value %q: %w", key, opts.Environment[key], pe.Err)
+			if !errors.As(e, &pe) {
+				return Config{}, fmt.Errorf("config: %w", e) // a mistake in Config's tags, not in the environment
 			}
-			errs = append(errs, e)
+			key := variable(pe.Name)
+			unparsed[key] = true
+			errs = append(errs, &Error{Var: key, Err: fmt.Errorf("invalid value %q: %w", opts.Environment[key], pe.Err)})
 		}
 	}
 	errs = append(errs, cfg.loadOIDC(getenv)...)
 	for _, e := range cfg.validate() {
-		if !unparsed[strings.SplitN(e.Error(), ":", 2)[0]] {
+		if !unparsed[e.Var] {
 			errs = append(errs, e)
 		}
 	}
 	if len(errs) > 0 {
-		return Config{}, fmt.Errorf("config: %w", errors.Join(errs...))
+		return Config{}, errs
 	}
 	return cfg, nil
+}
+
+// parsers read the settings whose type has no UnmarshalText of the right meaning.
+var parsers = map[reflect.Type]env.ParserFunc{
+	reflect.TypeFor[[]netip.Prefix](): parsePrefixes,
 }
 
 // variable returns the environment variable of the Config field named field.
@@ -240,13 +155,10 @@ func variable(field string) string {
 	return Prefix + f.Tag.Get("env")
 }
 
-func (c Config) validate() []error {
-	var errs []error
+func (c Config) validate() Errors {
+	var errs Errors
 	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s%s: %s", Prefix, name, fmt.Sprintf(format, args...)))
-	}
-	if _, err := c.Database(); err != nil {
-		bad("DATABASE_URL", "%v", err)
+		errs = append(errs, &Error{Var: Prefix + name, Err: fmt.Errorf(format, args...)})
 	}
 	if c.Addr == "" {
 		bad("ADDR", "must not be empty")
@@ -281,6 +193,10 @@ func (c Config) validate() []error {
 		"DB_CONN_MAX_LIFETIME":     c.DBConnMaxLifetime,
 		"REQUEST_TIMEOUT":          c.RequestTimeout,
 		"CACHE_TTL":                c.CacheTTL,
+		"HTTP_READ_HEADER_TIMEOUT": c.HTTPReadHeaderTimeout,
+		"HTTP_READ_TIMEOUT":        c.HTTPReadTimeout,
+		"HTTP_WRITE_TIMEOUT":       c.HTTPWriteTimeout,
+		"HTTP_IDLE_TIMEOUT":        c.HTTPIdleTimeout,
 	} {
 		if d <= 0 {
 			bad(name, "must be a positive duration, got %s", d)
@@ -316,43 +232,13 @@ func (c Config) validate() []error {
 	if c.HashQueue < 0 {
 		bad("HASH_QUEUE", "must not be negative (0: no login waits for a hashing slot), got %d", c.HashQueue)
 	}
-	for _, p := range c.TrustedProxies {
-		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
-			bad("TRUSTED_PROXIES", "%q is neither an IP address nor a CIDR", p)
-		}
-	}
 	if c.MaxBodyBytes < 1024 {
 		bad("MAX_BODY_BYTES", "must be at least 1024, got %d", c.MaxBodyBytes)
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		bad("LOG_FORMAT", "must be json or text, got %q", c.LogFormat)
 	}
-	if _, err := c.Level(); err != nil {
-		bad("LOG_LEVEL", "%v", err)
-	}
 	return errs
-}
-
-// Database parses DatabaseURL: sqlite://PATH or postgres://… (postgresql:// too).
-func (c Config) Database() (Database, error) {
-	u := c.DatabaseURL
-	if path, ok := strings.CutPrefix(u, "sqlite://"); ok {
-		if path == "" {
-			return Database{}, errors.New("sqlite:// needs a file path, e.g. sqlite://./sessiond.db")
-		}
-		return Database{Dialect: "sqlite", DSN: path}, nil
-	}
-	if strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://") {
-		return Database{Dialect: "postgres", DSN: u}, nil
-	}
-	return Database{}, errors.New("must start with sqlite:// or postgres://")
-}
-
-// Level returns LogLevel as a slog.Level.
-func (c Config) Level() (slog.Level, error) {
-	var l slog.Level
-	err := l.UnmarshalText([]byte(c.LogLevel))
-	return l, err
 }
 
 // RegistrationOpen reports whether anyone may create an account.

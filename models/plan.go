@@ -1,5 +1,3 @@
-// Package models holds sessiond's domain: the rows it stores, the pure rules that decide
-// who may sign in, and the errors every layer shares. It imports nothing of ours.
 package models
 
 import "time"

@@ -136,7 +136,7 @@ func BenchmarkLogin(b *testing.B) {
 // benchThrottle is the production throttle without the address limit (every login comes from
 // one address here): each login is counted, under its key or its account, and cleared.
 func benchThrottle(b *testing.B, st servicetest.Store) *services.Throttle {
-	cfg := services.DefaultThrottle()
+	cfg := servicetest.Throttle()
 	cfg.IPRate = 0
 	t, err := services.NewThrottle(st.DB, cfg)
 	if err != nil {

@@ -126,7 +126,8 @@ func plansStoppingAfter(t *testing.T, db *gorm.DB, clock *fakeClock, k int) (*se
 
 // purgerOn is a purge on db that reads clock.
 func purgerOn(db *gorm.DB, clock *fakeClock) *services.Purger {
-	return services.NewPurger(db, services.PurgeConfig{RevokedRetention: revokedRetention, EventRetention: eventRetention, Now: clock.Now})
+	return services.NewPurger(db, services.PurgeConfig{RevokedRetention: revokedRetention, EventRetention: eventRetention,
+		BatchSize: servicetest.PurgeBatch, Throttle: servicetest.Throttle(), Now: clock.Now})
 }
 
 // TestEnforceNowBringsEveryUserDown lowers a reject plan from 4 to 1 with enforce now, over
@@ -235,7 +236,7 @@ func TestEnforcementRunStopsOnceTakenOver(t *testing.T) {
 			clock := newFakeClock()
 			purgePaused, resumePurge, purgeDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
 			purger := services.NewPurger(store.Open(t), services.PurgeConfig{RevokedRetention: revokedRetention, EventRetention: eventRetention,
-				Now: clock.Now, Observer: hook(func(step int) {
+				BatchSize: servicetest.PurgeBatch, Throttle: servicetest.Throttle(), Now: clock.Now, Observer: hook(func(step int) {
 					if step == 1 {
 						close(purgePaused)
 						<-resumePurge

@@ -180,7 +180,7 @@ func newOutageEnv(t *testing.T) *outageEnv {
 	if err := services.Migrate(ctx, e.db, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
-	e.throttle, err = services.NewThrottle(e.db, services.DefaultThrottle())
+	e.throttle, err = services.NewThrottle(e.db, servicetest.Throttle())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,8 +22,8 @@ const purgeLockKey = 0x73657373696f6e64
 type PurgeConfig struct {
 	RevokedRetention time.Duration  // revoked sessions stay this long to explain themselves
 	EventRetention   time.Duration  // session history stays this long
-	BatchSize        int            // rows per DELETE; each batch is its own short transaction
-	Throttle         ThrottleConfig // whose stale counters and rate-limit states go too
+	BatchSize        int            // rows per DELETE, at least 1; each batch is its own short transaction
+	Throttle         ThrottleConfig // whose stale counters and rate-limit states go too; LockAfter is required
 	Observer         Observer       // hears of every run that was not skipped; nil: nobody
 	Now              func() time.Time
 	Log              *slog.Logger
@@ -56,16 +56,11 @@ type Purger struct {
 
 // NewPurger returns a Purger over db.
 func NewPurger(db *gorm.DB, cfg PurgeConfig) *Purger {
-	if cfg.BatchSize < 1 {
-		cfg.BatchSize = 5000
-	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	cfg.Observer = observerOr(cfg.Observer)
-	if cfg.Throttle.LockAfter == 0 {
-		cfg.Throttle = DefaultThrottle()
-	}
+	cfg.Throttle = cfg.Throttle.withConstants()
 	return &Purger{db: db, cfg: cfg}
 }
 
@@ -90,6 +85,11 @@ func (p *Purger) Purge(ctx context.Context, dryRun bool, progress func(PurgeResu
 
 func (p *Purger) purge(ctx context.Context, dryRun bool, progress func(PurgeResult)) (PurgeResult, error) {
 	res := PurgeResult{DryRun: dryRun}
+	// No defaults here: the settings and their defaults are config's. A purger built without
+	// them would quietly delete nothing (LIMIT 0) or no login counter (failures < 0).
+	if p.cfg.BatchSize < 1 || p.cfg.Throttle.LockAfter < 1 {
+		return res, fmt.Errorf("purge: batch size %d and throttle lock-after %d must be at least 1", p.cfg.BatchSize, p.cfg.Throttle.LockAfter)
+	}
 	if !p.local.TryLock() {
 		res.Skipped = true
 		return res, nil

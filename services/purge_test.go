@@ -78,7 +78,7 @@ func seedEvents(tb testing.TB, db *gorm.DB, userID string, old, recent int, now 
 func newPurger(db *gorm.DB, now time.Time, batch int) *services.Purger {
 	return services.NewPurger(db, services.PurgeConfig{
 		RevokedRetention: revokedRetention, EventRetention: eventRetention, BatchSize: batch,
-		Now: func() time.Time { return now },
+		Throttle: servicetest.Throttle(), Now: func() time.Time { return now },
 	})
 }
 

@@ -29,14 +29,22 @@ type ThrottleConfig struct {
 	Now          func() time.Time
 }
 
-// DefaultThrottle is 5 free failures, then 1 s doubling to 15 min, a lock at 100 consecutive
-// failures (at the capped delay, about a day of guessing), and 30 attempts a minute per
-// address with bursts of 10.
-func DefaultThrottle() ThrottleConfig {
-	return ThrottleConfig{
-		FreeFailures: 5, BaseDelay: time.Second, MaxDelay: 15 * time.Minute, LockAfter: 100,
-		Window: 24 * time.Hour, IPRate: 30, IPBurst: 10,
+// The throttle's two constants. They are not settings (the settings, and their defaults,
+// are config's SESSIOND_LOGIN_*): the first delay is the unit the doubling starts from, and
+// a day without failures is what makes a count stale.
+const (
+	ThrottleBaseDelay = time.Second    // ThrottleConfig.BaseDelay when zero
+	ThrottleWindow    = 24 * time.Hour // ThrottleConfig.Window when zero
+)
+
+func (c ThrottleConfig) withConstants() ThrottleConfig {
+	if c.BaseDelay == 0 {
+		c.BaseDelay = ThrottleBaseDelay
 	}
+	if c.Window == 0 {
+		c.Window = ThrottleWindow
+	}
+	return c
 }
 
 // Throttle counts login attempts per account and per client address.
@@ -46,8 +54,9 @@ type Throttle struct {
 	ip  *throttled.GCRARateLimiterCtx // nil when addresses are not limited
 }
 
-// NewThrottle returns the throttle over db.
+// NewThrottle returns the throttle over db. A zero BaseDelay or Window is the constant above.
 func NewThrottle(db *gorm.DB, cfg ThrottleConfig) (*Throttle, error) {
+	cfg = cfg.withConstants()
 	if cfg.FreeFailures < 0 || cfg.BaseDelay <= 0 || cfg.MaxDelay < cfg.BaseDelay || cfg.LockAfter <= cfg.FreeFailures || cfg.Window <= 0 {
 		return nil, fmt.Errorf("throttle: inconsistent settings %+v", cfg)
 	}

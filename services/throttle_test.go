@@ -70,7 +70,7 @@ func retryAfter(tb testing.TB, err error) time.Duration {
 }
 
 func accountOnly() services.ThrottleConfig {
-	cfg := services.DefaultThrottle()
+	cfg := servicetest.Throttle()
 	cfg.IPRate = 0
 	return cfg
 }
@@ -255,7 +255,7 @@ func raceAttempts(n int, attempt func() error) (checked, refused int, unexpected
 func TestThrottleLimitsAddresses(t *testing.T) {
 	for _, store := range servicetest.Stores(t) {
 		t.Run(store.Name, func(t *testing.T) {
-			cfg := services.DefaultThrottle()
+			cfg := servicetest.Throttle()
 			cfg.IPRate, cfg.IPBurst = 6, 2 // one every 10 s, 3 at once
 			e := newThrottled(t, store, cfg)
 			for _, ips := range [][]string{

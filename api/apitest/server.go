@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -53,12 +54,12 @@ type Server struct {
 type Options struct {
 	RegistrationClosed bool
 	CookieSecure       bool
-	Log                *slog.Logger  // nil: discard
-	Throttle           bool          // count failed logins (default settings, no address limit)
-	IPRate             int           // with Throttle: attempts per minute per client address (burst 2); 0: no limit
-	TrustedProxies     []string      // api.Deps.TrustedProxies
-	LockAfter          int           // with Throttle: lock after this many failures, one free less, delays of 1 s
-	FreshAge           time.Duration // services.SessionsConfig.FreshSessionAge
+	Log                *slog.Logger   // nil: discard
+	Throttle           bool           // count failed logins (default settings, no address limit)
+	IPRate             int            // with Throttle: attempts per minute per client address (burst 2); 0: no limit
+	TrustedProxies     []netip.Prefix // api.Deps.TrustedProxies
+	LockAfter          int            // with Throttle: lock after this many failures, one free less, delays of 1 s
+	FreshAge           time.Duration  // services.SessionsConfig.FreshSessionAge
 }
 
 // NewServer returns a Server over store: the API and the pages on the services of a running
@@ -99,7 +100,7 @@ func newServices(t testing.TB, store servicetest.Store, c *Clock, log *slog.Logg
 	hasher := servicetest.FastHasher()
 	var throttle *services.Throttle
 	if o.Throttle {
-		cfg := services.DefaultThrottle()
+		cfg := servicetest.Throttle()
 		cfg.IPRate, cfg.IPBurst, cfg.Now = o.IPRate, 2, c.Now
 		if o.LockAfter > 0 {
 			cfg.FreeFailures, cfg.LockAfter, cfg.MaxDelay = o.LockAfter-1, o.LockAfter, time.Second

@@ -54,8 +54,7 @@ func newApp(env *environment) (*app, error) {
 		return nil, err
 	}
 	log := newLogger(cfg, env)
-	dbCfg, _ := cfg.Database() // validated by Load
-	db, err := store.Open(dbCfg.Dialect, dbCfg.DSN, store.Options{
+	db, err := store.Open(cfg.Database.Dialect, cfg.Database.DSN, store.Options{
 		MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns, ConnMaxLifetime: cfg.DBConnMaxLifetime,
 		ConnectTimeout: cfg.DBConnectTimeout, StatementTimeout: cfg.DBStatementTimeout,
 	})
@@ -73,14 +72,15 @@ func newApp(env *environment) (*app, error) {
 	// The cache needs to hear of every change, whichever process makes it: on Postgres the
 	// listener does that. SQLite has no NOTIFY, and the command line (sessiond users revoke…)
 	// is another process on the same file, so there the cache stays off.
-	if cfg.CacheSize > 0 && dbCfg.Dialect == "postgres" {
+	if cfg.CacheSize > 0 && cfg.Database.Dialect == config.Postgres {
 		a.cache = store.NewSessionCache(cfg.CacheSize, cfg.CacheTTL)
 		obs = services.Observers{a.metrics, services.CacheObserver{Cache: a.cache}}
-		a.listener = store.NewListener(dbCfg.DSN, a.cache, cfg.DBConnectTimeout, log)
+		a.listener = store.NewListener(cfg.Database.DSN, a.cache, cfg.DBConnectTimeout, log)
 	}
-	tc := services.DefaultThrottle()
-	tc.FreeFailures, tc.MaxDelay, tc.LockAfter = cfg.LoginFreeFailures, cfg.LoginMaxDelay, cfg.LoginLockAfter
-	tc.IPRate, tc.IPBurst = cfg.LoginRatePerIP, cfg.LoginBurstPerIP
+	tc := services.ThrottleConfig{
+		FreeFailures: cfg.LoginFreeFailures, MaxDelay: cfg.LoginMaxDelay, LockAfter: cfg.LoginLockAfter,
+		IPRate: cfg.LoginRatePerIP, IPBurst: cfg.LoginBurstPerIP,
+	}
 	throttle, err := services.NewThrottle(db, tc)
 	if err != nil {
 		closeStore(db, log)
@@ -144,8 +144,7 @@ func closeStore(db *gorm.DB, log *slog.Logger) {
 }
 
 func newLogger(cfg config.Config, env *environment) *slog.Logger {
-	level, _ := cfg.Level() // validated by Load
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	var h slog.Handler = slog.NewJSONHandler(env.stderr, opts)
 	if cfg.LogFormat == "text" {
 		h = slog.NewTextHandler(env.stderr, opts)

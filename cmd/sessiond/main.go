@@ -1,4 +1,3 @@
-// Command sessiond runs the session service and its operator commands.
 package main
 
 import (

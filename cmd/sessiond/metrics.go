@@ -31,9 +31,13 @@ type metrics struct {
 	purgeDuration prometheus.Histogram
 }
 
-// activeCountTTL is how long a count of active sessions is reused: scrapes stay cheap on a
-// large table, and a down store does not slow them.
-const activeCountTTL = 15 * time.Second
+// How often, and how long at most, the gauge of active sessions counts: a count is reused
+// this long, so scrapes stay cheap on a large table, and a down store does not slow them.
+// Not settings: the gauge's help text promises them, and a scrape interval rarely differs.
+const (
+	activeCountTTL     = 15 * time.Second
+	activeCountTimeout = time.Second
+)
 
 func newMetrics(sqlDB *sql.DB, health *services.Health, log *slog.Logger) *metrics {
 	m := &metrics{
@@ -134,7 +138,7 @@ func (a *activeSessions) Collect(ch chan<- prometheus.Metric) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if time.Since(a.counted) >= activeCountTTL {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), activeCountTimeout)
 		n, err := a.health.ActiveSessions(ctx, time.Now())
 		cancel()
 		if err != nil {

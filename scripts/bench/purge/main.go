@@ -37,6 +37,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
+	settings "github.com/sessiond/sessiond/config"
 	"github.com/sessiond/sessiond/services"
 	"github.com/sessiond/sessiond/services/store"
 )
@@ -204,10 +205,15 @@ VALUES (?, ?, 'x', 'user', ?, now(), now())`, userID, "bench-"+userID[:8]+"@exam
 		return res, err
 	}
 	say(cfg, "purging (batch %d)", cfg.batch)
+	prod, err := settings.Load(func(string) string { return "" }) // production's defaults
+	if err != nil {
+		return res, fmt.Errorf("load default settings: %w", err)
+	}
 	purger := services.NewPurger(db, services.PurgeConfig{
-		RevokedRetention: 168 * time.Hour,
-		EventRetention:   2160 * time.Hour,
+		RevokedRetention: prod.RevokedRetention,
+		EventRetention:   prod.EventRetention,
 		BatchSize:        cfg.batch,
+		Throttle:         services.ThrottleConfig{LockAfter: prod.LoginLockAfter},
 	})
 	began := time.Now()
 	pr, err := purger.Purge(ctx, false, nil)
