@@ -16,16 +16,17 @@ import (
 
 // The services satisfy the interfaces the API and the pages declare.
 var (
-	_ api.SessionService = (*services.Sessions)(nil)
-	_ api.UserService    = (*services.Users)(nil)
-	_ api.AdminService   = (*services.Users)(nil)
-	_ api.PlanService    = (*services.Plans)(nil)
-	_ api.Pinger         = (*services.Health)(nil)
-	_ api.OIDCService    = (*services.OIDC)(nil)
-	_ web.SessionService = (*services.Sessions)(nil)
-	_ web.AdminService   = (*services.Users)(nil)
-	_ web.PlanService    = (*services.Plans)(nil)
-	_ web.OIDCService    = (*services.OIDC)(nil)
+	_ api.SessionService     = (*services.Sessions)(nil)
+	_ api.UserService        = (*services.Users)(nil)
+	_ api.AdminService       = (*services.Users)(nil)
+	_ api.PlanService        = (*services.Plans)(nil)
+	_ api.Pinger             = (*services.Health)(nil)
+	_ api.OIDCService        = (*services.OIDC)(nil)
+	_ api.DeviceGrantService = (*services.DeviceGrant)(nil)
+	_ web.SessionService     = (*services.Sessions)(nil)
+	_ web.AdminService       = (*services.Users)(nil)
+	_ web.PlanService        = (*services.Plans)(nil)
+	_ web.OIDCService        = (*services.OIDC)(nil)
 )
 
 // app is sessiond wired together: configuration, logger, store and use cases.
@@ -36,6 +37,7 @@ type app struct {
 	users    *services.Users
 	plans    *services.Plans
 	sessions *services.Sessions
+	grant    *services.DeviceGrant
 	purger   *services.Purger
 	throttle *services.Throttle
 	health   *services.Health
@@ -104,6 +106,15 @@ func newApp(env *environment) (*app, error) {
 		DeviceKeyTTL:    cfg.DeviceKeyTTL,
 		FreshSessionAge: cfg.FreshSessionAge,
 	})
+	publicURL := cfg.PublicURL
+	a.grant, err = services.NewDeviceGrant(db, a.sessions, services.DeviceGrantConfig{
+		PublicURL: &publicURL, Lifetime: cfg.DeviceCodeLifetime, Interval: cfg.DeviceCodeInterval,
+		StartRate: cfg.DeviceCodeRatePerIP, StartBurst: cfg.DeviceCodeBurstPerIP, Observer: a.metrics, Log: log,
+	})
+	if err != nil {
+		closeStore(db, log)
+		return nil, err
+	}
 	return a, nil
 }
 

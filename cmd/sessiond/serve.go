@@ -65,6 +65,7 @@ func serve(ctx context.Context, env *environment) error {
 		Plans:          a.plans,
 		Admin:          a.users,
 		OIDC:           oidc,
+		DeviceGrant:    a.grant,
 		Pages:          pages,
 		Store:          a.health,
 		Log:            a.log,
