@@ -31,7 +31,8 @@ type DeviceGrantConfig struct {
 	Interval  time.Duration // the polling interval given out (whole seconds, at least 1); 0: 5 s
 	// Code requests per minute (with a burst) per client address; 0: 10/min, burst 5.
 	StartRate, StartBurst int
-	// Wrong user codes per minute (with a burst), per approving user and per address; 0: 5/min, burst 5.
+	// Wrong user codes per minute (with a burst), per approving user and per address; 0: 5/min,
+	// burst 4 (five wrong codes at once, then one every 12 s).
 	GuessRate, GuessBurst int
 	Observer              DeviceGrantObserver // hears of starts, approvals, denials, expiries; nil: nobody
 	Now                   func() time.Time
@@ -73,7 +74,7 @@ func NewDeviceGrant(db *gorm.DB, sessions *Sessions, cfg DeviceGrantConfig) (*De
 		cfg.StartRate, cfg.StartBurst = 10, 5
 	}
 	if cfg.GuessRate <= 0 {
-		cfg.GuessRate, cfg.GuessBurst = 5, 5
+		cfg.GuessRate, cfg.GuessBurst = 5, 4
 	}
 	if cfg.Observer == nil {
 		cfg.Observer = noGrantObserver{}
@@ -212,6 +213,9 @@ func defaultDeviceName(clientID, userAgent string) string {
 // when the key is over it.
 func (g *DeviceGrant) limit(ctx context.Context, l *throttled.GCRARateLimiterCtx, key string, n int) error {
 	limited, res, err := l.RateLimitCtx(ctx, key, n)
+	if n == 0 { // asking only: throttled reports a would-be refusal by its RetryAfter alone
+		limited = res.RetryAfter > 0
+	}
 	var failed *rateStoreError
 	switch {
 	case errors.As(err, &failed):

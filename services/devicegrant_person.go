@@ -14,7 +14,7 @@ import (
 // The person's side of the device grant: what is asking (Waiting), and the answer (Approve,
 // Deny). A user code is short on purpose (RFC 8628 §5.1), so wrong ones are limited per user
 // and per address: a code is looked up only while both are under their rate, and every code
-// that names no waiting device counts against both.
+// that names no device (or cannot be a code) counts against both.
 
 // Waiting returns the device waiting for approval under userCode (any case, with or without
 // the hyphen), as the signed-in userID at ip asks. Errors: models.ErrDeviceCodeInvalid
@@ -53,8 +53,13 @@ func (g *DeviceGrant) find(ctx context.Context, userID, ip, userCode string, now
 	}
 	var a models.DeviceAuthorization
 	err := storeError(g.db.WithContext(ctx).Where("user_code = ?", code).Take(&a).Error)
-	if errors.Is(err, models.ErrNotFound) || (err == nil && !a.Pending(now)) {
+	switch {
+	case errors.Is(err, models.ErrNotFound):
 		return wrong(models.ErrDeviceCodeInvalid)
+	case err == nil && !a.Pending(now):
+		// A code that exists but was answered or expired is no guess (it tells a guesser
+		// nothing): a second phone, a double click, an approval that lost a race.
+		return models.DeviceAuthorization{}, models.ErrDeviceCodeInvalid
 	}
 	return a, err
 }
