@@ -38,6 +38,7 @@ type OIDCConfig struct {
 	DefaultPlan      string           // of the accounts it creates
 	HTTPClient       *http.Client     // talks to the providers; nil: a client with a 10 s timeout
 	Throttle         *Throttle        // the per-address login limit applies here too; nil: none
+	Observer         Observer         // hears how each sign-in ended; nil: nobody
 	Now              func() time.Time // checks ID tokens' expiry and sign-in states'; sessions use their own clock
 	Log              *slog.Logger
 }
@@ -46,7 +47,7 @@ type OIDCConfig struct {
 const oidcStateTTL = 10 * time.Minute
 
 // OIDC signs people in through external OpenID Connect providers, creating sessions through
-// the same transaction and device limit as a password login (Sessions.admit).
+// the login core (Sessions.SignIn), like every other way in.
 type OIDC struct {
 	db        *gorm.DB
 	sessions  *Sessions
@@ -67,6 +68,7 @@ func NewOIDC(ctx context.Context, db *gorm.DB, sessions *Sessions, cfg OIDCConfi
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
+	cfg.Observer = observerOr(cfg.Observer)
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -177,7 +179,7 @@ func (o *OIDC) Start(ctx context.Context, name string, p models.OIDCStart) (mode
 // models.ErrProviderUnavailable, and those of the sign-in (see login).
 func (o *OIDC) Callback(ctx context.Context, name string, cb models.OIDCCallback) (models.LoginResult, string, error) {
 	res, returnTo, err := o.callback(ctx, name, cb)
-	o.sessions.cfg.Observer.LoginFinished(loginOutcome(err))
+	o.cfg.Observer.LoginFinished(loginOutcome(err))
 	if err != nil {
 		return models.LoginResult{}, returnTo, fmt.Errorf("oidc sign-in through %s: %w", name, err)
 	}
@@ -259,7 +261,7 @@ func hashOf(s string) []byte {
 // the per-address login limit.
 func (o *OIDC) LoginWithIDToken(ctx context.Context, name string, p models.IDTokenLogin) (models.LoginResult, error) {
 	res, err := o.loginWithIDToken(ctx, name, p)
-	o.sessions.cfg.Observer.LoginFinished(loginOutcome(err))
+	o.cfg.Observer.LoginFinished(loginOutcome(err))
 	if err != nil {
 		return models.LoginResult{}, fmt.Errorf("oidc sign-in through %s: %w", name, err)
 	}
@@ -392,52 +394,28 @@ func (o *OIDC) login(ctx context.Context, prov *oidcProvider, id verified, in si
 var errTokenSpent = fmt.Errorf("%w: %w", models.ErrConflict, &models.IDTokenError{Reason: "the ID token was already used"})
 
 func (o *OIDC) loginOnce(ctx context.Context, prov *oidcProvider, id verified, in signIn) (models.LoginResult, error) {
-	now := o.sessions.now() // the sessions' clock; o.now is the protocol's (token expiry)
-	var (
-		res      models.LoginResult
-		limitErr *models.DeviceLimitError
-	)
-	err := transact(ctx, o.db, o.sessions.cfg.Observer, func(tx *gorm.DB, out *ended) error {
-		who, err := o.identify(tx, prov, id, now)
-		if err != nil {
-			return err
-		}
-		// The same lock, and then the same decision, as a password login. Lock order as
-		// everywhere: the user first, then what hangs off it (identities, sessions).
-		locked, err := lockUser(tx, who.userID)
-		if err != nil {
-			return err
-		}
-		if locked.Disabled() {
-			return models.ErrInvalidCredentials
-		}
-		if err := o.record(tx, out, prov, id, who, now); err != nil {
-			return err
-		}
-		sess, token, err := o.sessions.newSession(locked.ID, in.device, models.LoginParams{IP: in.ip, UserAgent: in.userAgent}, now)
-		if err != nil {
-			return err
-		}
-		res, limitErr, err = o.sessions.admit(tx, out, locked, admission{
-			sess: sess, token: token, deviceKey: in.deviceKey, chosen: in.chosen, keepPending: in.keepPending,
-		}, now)
-		if err != nil || limitErr != nil {
-			return err
-		}
-		// Only a token that signed a device in is spent: refused at the limit, a native client
-		// may retry with the same token and a device to replace.
-		used := oidcUsedToken{TokenHash: in.spendToken, ExpiresAt: id.expiry}
-		if err := storeError(tx.Create(&used).Error); errors.Is(err, models.ErrConflict) {
-			return errTokenSpent
-		} else if err != nil {
-			return err
-		}
-		return nil
+	now := o.now()
+	var who whom
+	return o.sessions.SignIn(ctx, SignIn{
+		Who: func(tx *gorm.DB) (userID string, err error) {
+			who, err = o.identify(tx, prov, id, now)
+			return who.userID, err
+		},
+		Device: in.device, IP: in.ip, UserAgent: in.userAgent, DeviceKey: in.deviceKey,
+		Replace: in.chosen, KeepPending: in.keepPending,
+		Check: func(tx *gorm.DB, _ models.User) (bool, error) { return o.record(tx, prov, id, who, now) },
+		Then: func(tx *gorm.DB, _ models.LoginResult) error {
+			// Only a token that signed a device in is spent: refused at the limit, a native
+			// client may retry with the same token and a device to replace.
+			used := oidcUsedToken{TokenHash: in.spendToken, ExpiresAt: id.expiry}
+			if err := storeError(tx.Create(&used).Error); errors.Is(err, models.ErrConflict) {
+				return errTokenSpent
+			} else if err != nil {
+				return err
+			}
+			return nil
+		},
 	})
-	if err == nil && limitErr != nil {
-		err = limitErr
-	}
-	return res, err
 }
 
 type oidcUsedToken struct {
@@ -486,36 +464,28 @@ func (o *OIDC) identify(tx *gorm.DB, prov *oidcProvider, id verified, now time.T
 	return whom{userID: user.ID}, err
 }
 
-// record writes the identity, under the user's lock: refreshed when known, else linked.
-func (o *OIDC) record(tx *gorm.DB, out *ended, prov *oidcProvider, id verified, who whom, now time.Time) error {
+// record writes the identity, under the user's lock: refreshed when known, else linked. It
+// reports whether checks of the user's sessions show the change (their identities).
+func (o *OIDC) record(tx *gorm.DB, prov *oidcProvider, id verified, who whom, now time.Time) (bool, error) {
 	email, _ := NormalizeEmail(id.email) // "" when refused
 	if who.identity != nil {
-		if who.identity.Email != email {
-			out.userChanged(who.userID) // cached principals show the identities
-		}
-		return storeError(tx.Model(who.identity).Updates(map[string]any{"last_used_at": now, "email": email}).Error)
+		changed := who.identity.Email != email
+		err := storeError(tx.Model(who.identity).Updates(map[string]any{"last_used_at": now, "email": email}).Error)
+		return changed, err
 	}
-	out.userChanged(who.userID)
 	ident := models.Identity{
 		ID: newID(), UserID: who.userID, Provider: prov.conf.Name, Issuer: id.issuer, Subject: id.subject,
 		Email: email, CreatedAt: now, LastUsedAt: now,
 	}
-	return storeError(tx.Create(&ident).Error) // a trigger marks the user (users.has_identities)
+	return true, storeError(tx.Create(&ident).Error) // a trigger marks the user (users.has_identities)
 }
 
 // newUser creates an account for a person the provider vouches for. It has no password: it
 // signs in through the provider (a password login fails like a wrong password).
 func (o *OIDC) newUser(tx *gorm.DB, email, name string, now time.Time) (models.User, error) {
-	var plan models.Plan
-	if err := storeError(tx.Where("name = ?", o.cfg.DefaultPlan).Take(&plan).Error); err != nil {
-		return models.User{}, err
-	}
 	name, _ = cleanText("display_name", name, MaxDisplayNameLen) // "" when refused: the account needs none
-	u := models.User{
-		ID: newID(), Email: email, DisplayName: name, Role: models.RoleUser, PlanID: plan.ID,
-		CreatedAt: now, UpdatedAt: now,
-	}
-	return u, storeError(tx.Create(&u).Error)
+	u := models.User{ID: newID(), Email: email, DisplayName: name, Role: models.RoleUser, CreatedAt: now, UpdatedAt: now}
+	return u, createUser(tx, &u, o.cfg.DefaultPlan)
 }
 
 // Identities lists the identities linked to a user, oldest first (the admin's user view).

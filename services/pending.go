@@ -50,39 +50,35 @@ func (s *Sessions) resume(ctx context.Context, pending string, replaceSessionIDs
 	if err != nil {
 		return models.LoginResult{}, err
 	}
+	// Read outside the transaction: a pending login never changes, it is only spent.
 	now := s.now()
-	var res models.LoginResult
-	err = transact(ctx, s.db, s.cfg.Observer, func(tx *gorm.DB, out *ended) error {
-		pl, err := findPending(tx, pending, now)
-		if err != nil {
-			return err
-		}
-		locked, err := lockUser(tx, pl.UserID)
-		if err != nil {
-			return err
-		}
-		// Spend it under the user's lock: of two racing completions, the second finds it gone.
-		del := tx.Where("id = ?", pl.ID).Delete(&models.PendingLogin{})
-		if err := storeError(del.Error); err != nil {
-			return err
-		}
-		if del.RowsAffected == 0 || locked.Disabled() {
-			return models.ErrPendingLoginInvalid
-		}
-		sess, token, err := s.newSession(pl.UserID, models.Device{ID: pl.DeviceID, Name: pl.DeviceName, Type: pl.DeviceType},
-			models.LoginParams{IP: pl.IP, UserAgent: pl.UserAgent}, now)
-		if err != nil {
-			return err
-		}
-		var limitErr *models.DeviceLimitError
-		res, limitErr, err = s.admit(tx, out, locked, admission{sess: sess, token: token, deviceKey: deviceKey, chosen: chosen}, now)
-		if err == nil && limitErr != nil {
+	pl, err := findPending(s.db.WithContext(ctx), pending, now)
+	if err != nil {
+		return models.LoginResult{}, fmt.Errorf("resume login: %w", err)
+	}
+	res, err := s.SignIn(ctx, SignIn{
+		UserID: pl.UserID, Device: models.Device{ID: pl.DeviceID, Name: pl.DeviceName, Type: pl.DeviceType},
+		IP: pl.IP, UserAgent: pl.UserAgent, DeviceKey: deviceKey, Replace: chosen,
+		Check: func(tx *gorm.DB, _ models.User) (bool, error) {
+			// Spend it under the user's lock: of two racing completions, the second finds it gone.
+			del := tx.Where("id = ? AND expires_at > ?", pl.ID, now).Delete(&models.PendingLogin{})
+			if err := storeError(del.Error); err != nil {
+				return false, err
+			}
+			if del.RowsAffected == 0 {
+				return false, models.ErrPendingLoginInvalid
+			}
+			return false, nil
+		},
+		Refused: func(_ *gorm.DB, limitErr *models.DeviceLimitError) error {
 			// Still refused: roll back, which keeps the pending login for another choice.
 			limitErr.Pending, limitErr.PendingExpiresAt = pending, pl.ExpiresAt
-			err = limitErr
-		}
-		return err
+			return limitErr
+		},
 	})
+	if errors.Is(err, models.ErrInvalidCredentials) { // disabled meanwhile
+		err = models.ErrPendingLoginInvalid
+	}
 	if err != nil {
 		return models.LoginResult{}, fmt.Errorf("resume login: %w", err)
 	}

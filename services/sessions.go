@@ -88,38 +88,19 @@ func (s *Sessions) login(ctx context.Context, p models.LoginParams) (models.Logi
 	if err != nil {
 		return models.LoginResult{}, err
 	}
-	now := s.now()
-	sess, token, err := s.newSession(user.ID, device, p, now)
-	if err != nil {
-		return models.LoginResult{}, err
-	}
-	var (
-		res      models.LoginResult
-		limitErr *models.DeviceLimitError
-	)
-	err = transact(ctx, s.db, s.cfg.Observer, func(tx *gorm.DB, out *ended) error {
-		// Serialise this user's logins: otherwise two could both see a free slot.
-		locked, err := lockUser(tx, user.ID)
-		if err != nil {
-			return err
-		}
-		// Disabled, or the password changed, while we were hashing: the check no longer holds.
-		if locked.Disabled() || locked.PasswordHash != user.PasswordHash {
-			return models.ErrInvalidCredentials
-		}
-		// The password was right, whether or not the device limit admits the device: a
-		// refusal at the limit is not a failed attempt. Cleared in this transaction.
-		if err := s.cfg.Throttle.succeededIn(tx, attempt); err != nil {
-			return err
-		}
-		res, limitErr, err = s.admit(tx, out, locked, admission{
-			sess: sess, token: token, deviceKey: p.DeviceKey, chosen: chosen, keepPending: p.KeepPending,
-		}, now)
-		return err
+	res, err := s.SignIn(ctx, SignIn{
+		UserID: user.ID, Device: device, IP: p.IP, UserAgent: p.UserAgent, DeviceKey: p.DeviceKey,
+		Replace: chosen, KeepPending: p.KeepPending,
+		Check: func(tx *gorm.DB, locked models.User) (bool, error) {
+			// The password changed while we were hashing: the check no longer holds.
+			if locked.PasswordHash != user.PasswordHash {
+				return false, models.ErrInvalidCredentials
+			}
+			// The password was right, whether or not the device limit admits the device: a
+			// refusal at the limit is not a failed attempt. Cleared in this transaction.
+			return false, s.cfg.Throttle.succeededIn(tx, attempt)
+		},
 	})
-	if err == nil && limitErr != nil {
-		err = limitErr
-	}
 	if err != nil {
 		return models.LoginResult{}, fmt.Errorf("login user %s: %w", user.ID, err)
 	}
@@ -165,7 +146,7 @@ func (s *Sessions) checkPassword(ctx context.Context, raw, password, deviceKey s
 	return user, attempt, nil
 }
 
-func (s *Sessions) newSession(userID string, d models.Device, p models.LoginParams, now time.Time) (models.Session, string, error) {
+func (s *Sessions) newSession(userID string, d models.Device, ip, userAgent string, now time.Time) (models.Session, string, error) {
 	id, token, hash, err := newToken()
 	if err != nil {
 		return models.Session{}, "", fmt.Errorf("new token: %w", err)
@@ -173,7 +154,7 @@ func (s *Sessions) newSession(userID string, d models.Device, p models.LoginPara
 	return models.Session{
 		ID: id.String(), UserID: userID, SecretHash: hash,
 		DeviceID: d.ID, DeviceName: d.Name, DeviceType: d.Type,
-		IP: cleanHeader(p.IP, 64), UserAgent: cleanHeader(p.UserAgent, maxUserAgentLen),
+		IP: cleanHeader(ip, 64), UserAgent: cleanHeader(userAgent, maxUserAgentLen),
 		CreatedAt: now, LastSeenAt: now,
 	}, token, nil
 }

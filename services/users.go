@@ -90,18 +90,22 @@ func (u *Users) create(ctx context.Context, p models.RegisterParams, role models
 		ID: newID(), Email: email, PasswordHash: hash, DisplayName: name, Role: role,
 		CreatedAt: now, UpdatedAt: now,
 	}
-	err = u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var plan models.Plan
-		if err := tx.Where("name = ?", u.cfg.DefaultPlan).Take(&plan).Error; err != nil {
-			return storeError(err)
-		}
-		user.PlanID = plan.ID
-		return storeError(tx.Create(&user).Error)
-	})
+	err = u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return createUser(tx, &user, u.cfg.DefaultPlan) })
 	if err != nil {
 		return models.User{}, fmt.Errorf("create user: %w", err)
 	}
 	return user, nil
+}
+
+// createUser stores a new account on the named plan. Every way an account is made (sign-up,
+// the bootstrap admin, a first sign-in through a provider) comes through here.
+func createUser(tx *gorm.DB, u *models.User, plan string) error {
+	var p models.Plan
+	if err := storeError(tx.Where("name = ?", plan).Take(&p).Error); err != nil {
+		return err
+	}
+	u.PlanID = p.ID
+	return storeError(tx.Create(u).Error)
 }
 
 // CheckDefaultPlan returns an error unless the configured default plan exists; serve calls it

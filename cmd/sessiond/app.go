@@ -129,7 +129,8 @@ func (a *app) newOIDC(ctx context.Context) (*services.OIDC, error) {
 		}
 	}
 	return services.NewOIDC(ctx, a.db, a.sessions, services.OIDCConfig{
-		RegistrationOpen: a.cfg.RegistrationOpen(), DefaultPlan: a.cfg.DefaultPlan, Throttle: a.throttle, Log: a.log,
+		RegistrationOpen: a.cfg.RegistrationOpen(), DefaultPlan: a.cfg.DefaultPlan, Throttle: a.throttle,
+		Observer: a.metrics, Log: a.log,
 	}, providers)
 }
 
