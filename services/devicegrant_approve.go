@@ -11,7 +11,7 @@ import (
 )
 
 // Approve signs the device waiting under p.UserCode in to p.UserID's account through the one
-// login core (Sessions.SignIn, method "device_code"): the same device limit, events and
+// login core (Sessions.SignIn): the same device limit, events and
 // eviction notices as a password login. On a reject plan at the limit it returns
 // *models.DeviceLimitError (nothing is approved; retry with p.ReplaceSessionIDs). The session
 // is stored at once; the device's next poll receives it, once.
@@ -29,7 +29,7 @@ func (g *DeviceGrant) Approve(ctx context.Context, p models.DeviceApproval) (mod
 	}
 	res, err := g.sessions.SignIn(ctx, SignIn{
 		UserID: p.UserID, Device: a.Device(), IP: a.IP, UserAgent: a.UserAgent,
-		Replace: p.ReplaceSessionIDs, Method: "device_code",
+		Replace: p.ReplaceSessionIDs,
 		Check: func(tx *gorm.DB, _ models.User) (bool, error) {
 			if _, err := lockWaiting(tx, a.ID, now); err != nil {
 				return false, err
