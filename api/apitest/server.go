@@ -6,10 +6,12 @@ package apitest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -59,6 +61,7 @@ type Options struct {
 	TrustedProxies     []string      // api.Deps.TrustedProxies
 	LockAfter          int           // with Throttle: lock after this many failures, one free less, delays of 1 s
 	FreshAge           time.Duration // services.SessionsConfig.FreshSessionAge
+	PublicURL          string        // the device grant's; "": http://sessiond.test
 }
 
 // NewServer returns a Server over store: the API and the pages on the services of a running
@@ -76,6 +79,7 @@ func NewServer(t testing.TB, store servicetest.Store, o Options) *Server {
 		Users:          sv.users,
 		Admin:          sv.users,
 		Plans:          sv.plans,
+		DeviceGrant:    sv.grant,
 		Store:          services.NewHealth(store.DB),
 		Log:            log,
 		CookieSecure:   o.CookieSecure,
@@ -90,6 +94,7 @@ type stack struct {
 	sessions *services.Sessions
 	users    *services.Users
 	plans    *services.Plans
+	grant    *services.DeviceGrant
 }
 
 func newServices(t testing.TB, store servicetest.Store, c *Clock, log *slog.Logger, o Options) stack {
@@ -107,7 +112,7 @@ func newServices(t testing.TB, store servicetest.Store, c *Clock, log *slog.Logg
 			t.Fatal(err)
 		}
 	}
-	return stack{
+	st := stack{
 		users: services.NewUsers(store.DB, hasher, services.UsersConfig{
 			DefaultPlan: "standard", RegistrationOpen: !o.RegistrationClosed, Now: c.Now, Throttle: throttle,
 		}),
@@ -118,6 +123,14 @@ func newServices(t testing.TB, store servicetest.Store, c *Clock, log *slog.Logg
 		}),
 		plans: services.NewPlans(store.DB, c.Now, nil, nil),
 	}
+	public, err := url.Parse(cmp.Or(o.PublicURL, "http://sessiond.test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.grant, err = services.NewDeviceGrant(store.DB, st.sessions, services.DeviceGrantConfig{PublicURL: public, Now: c.Now}); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // NewHandler composes the engine as cmd/sessiond does, the pages of p registered through d,
