@@ -21,8 +21,9 @@ const UserCodeLen = 8
 // DeviceAuthorization is one device's request to be signed in with a code. The device code is
 // kept as its SHA-256 only; so are the secrets of the session and device key it will receive
 // (derived from the device code, so that only its holder can spell them). UserCode is kept
-// normalised (NormalizeUserCode). PollTAT is when the next poll is due by the interval
-// (GCRA's theoretical arrival time). Approved: SessionID set; spent once IssuedAt is set.
+// normalised (NormalizeUserCode). LastPolledAt is the last poll paced by the interval; Resent
+// says its one immediate resend was used (DecidePoll). Approved: SessionID set; spent once
+// IssuedAt is set.
 type DeviceAuthorization struct {
 	ID                  string `gorm:"primaryKey"`
 	DeviceCodeHash      []byte
@@ -38,7 +39,7 @@ type DeviceAuthorization struct {
 	CreatedAt           time.Time
 	ExpiresAt           time.Time
 	LastPolledAt        *time.Time
-	PollTAT             time.Time `gorm:"column:poll_tat"`
+	Resent              bool
 	IntervalSeconds     int
 	ApprovedByUserID    *string
 	ApprovedAt          *time.Time
@@ -103,7 +104,8 @@ type PollDecision int
 
 // The answers to a poll.
 const (
-	PollPending  PollDecision = iota // authorization_pending
+	PollPending  PollDecision = iota // authorization_pending, a poll paced by the interval
+	PollResent                       // authorization_pending, the paced poll's one immediate resend
 	PollSlowDown                     // slow_down: polled too often; the interval grows by 5 s
 	PollIssue                        // approved: hand out the session, once
 	PollDenied                       // access_denied
@@ -116,10 +118,11 @@ const SlowDownStep = 5 * time.Second
 // DecidePoll answers a poll of a at now, without side effects. Spent (handed out) and
 // expired authorizations are expired_token; a denied one access_denied; an approved one is
 // issued (even a little past its expiry: the session exists and is the device's); a pending
-// one is authorization_pending, or slow_down when the device polls more often than the
-// interval on average: the pace is GCRA's, with a burst of two polls, because OAuth clients
+// one is authorization_pending, or slow_down when it comes sooner than the interval after the
+// last paced poll. Two allowances: a fifth of the interval (at most 1 s) for the network's
+// jitter, and one resend within half the interval of each paced poll, because OAuth clients
 // resend a refused poll at once in another form (golang.org/x/oauth2 probes where the client
-// id goes), which must not count as impatience.
+// id goes), which is not impatience.
 func DecidePoll(a DeviceAuthorization, now time.Time) PollDecision {
 	switch {
 	case a.IssuedAt != nil:
@@ -130,22 +133,17 @@ func DecidePoll(a DeviceAuthorization, now time.Time) PollDecision {
 		return PollIssue
 	case !now.Before(a.ExpiresAt):
 		return PollExpired
-	case now.Before(a.PollTAT.Add(-a.Interval())):
-		return PollSlowDown
+	case a.LastPolledAt == nil:
+		return PollPending
 	}
-	return PollPending
-}
-
-// NextPollTAT is the pace after a poll at now that was not too soon.
-func NextPollTAT(a DeviceAuthorization, now time.Time) time.Time {
-	return later(now, a.PollTAT).Add(a.Interval())
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
+	since, interval := now.Sub(*a.LastPolledAt), a.Interval()
+	switch {
+	case since >= interval-min(interval/5, time.Second):
+		return PollPending
+	case !a.Resent && since < interval/2:
+		return PollResent
 	}
-	return b
+	return PollSlowDown
 }
 
 // DeviceCodeRequest is a device asking for a code: the app (client_id, recorded, not

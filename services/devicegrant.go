@@ -140,7 +140,7 @@ func (g *DeviceGrant) Start(ctx context.Context, req models.DeviceCodeRequest) (
 		ID: newID(), DeviceCodeHash: codeHash[:], TokenSecretHash: tokenHash[:], DeviceKeySecretHash: keyHash[:],
 		ClientID: clientID, DeviceID: d.ID, DeviceName: d.Name, DeviceType: d.Type,
 		IP: cleanHeader(req.IP, 64), UserAgent: cleanHeader(req.UserAgent, maxUserAgentLen),
-		CreatedAt: now, ExpiresAt: now.Add(g.cfg.Lifetime), PollTAT: now, IntervalSeconds: int(g.cfg.Interval / time.Second),
+		CreatedAt: now, ExpiresAt: now.Add(g.cfg.Lifetime), IntervalSeconds: int(g.cfg.Interval / time.Second),
 	}
 	// A user code taken by another row (1 in 2^34.6 per row) is drawn again.
 	for attempt := 0; ; attempt++ {
@@ -265,36 +265,39 @@ func (g *DeviceGrant) Token(ctx context.Context, deviceCode string) (models.Logi
 		if err != nil {
 			return err
 		}
-		upd := map[string]any{"last_polled_at": now}
+		var upd map[string]any
 		switch models.DecidePoll(a, now) {
 		case models.PollPending:
 			outcome = models.ErrAuthorizationPending
-			upd["poll_tat"] = models.NextPollTAT(a, now)
+			upd = map[string]any{"last_polled_at": now, "resent": false}
+		case models.PollResent:
+			outcome = models.ErrAuthorizationPending
+			upd = map[string]any{"resent": true}
 		case models.PollSlowDown:
 			a.IntervalSeconds += int(models.SlowDownStep / time.Second)
 			outcome = &models.SlowDownError{Interval: a.Interval()}
-			upd["interval_seconds"], upd["poll_tat"] = a.IntervalSeconds, now.Add(a.Interval())
+			upd = map[string]any{"interval_seconds": a.IntervalSeconds, "last_polled_at": now, "resent": true}
 		case models.PollDenied:
 			outcome = models.ErrAccessDenied
+			upd = map[string]any{"last_polled_at": now}
 		case models.PollExpired:
 			outcome = models.ErrExpiredToken
 			// The first poll past the end of a code nobody answered counts it as expired.
 			expired = a.IssuedAt == nil && a.ApprovedAt == nil && (a.LastPolledAt == nil || a.LastPolledAt.Before(a.ExpiresAt))
+			upd = map[string]any{"last_polled_at": now}
 		case models.PollIssue:
-			upd["issued_at"] = now
+			upd = map[string]any{"last_polled_at": now, "issued_at": now}
 			if res, err = issued(tx, a, raw); err != nil {
 				return err
 			}
 		}
-		q := tx.Model(&models.DeviceAuthorization{}).Where("id = ?", a.ID)
-		if _, issuing := upd["issued_at"]; issuing {
-			q = q.Where("issued_at IS NULL")
-		}
-		upd2 := q.Updates(upd)
-		if err := storeError(upd2.Error); err != nil {
+		// issued_at IS NULL: the compare-and-set that hands the session out once, whatever the
+		// lock (a no-op on SQLite, whose immediate transaction serialises anyway).
+		w := tx.Model(&models.DeviceAuthorization{}).Where("id = ? AND issued_at IS NULL", a.ID).Updates(upd)
+		if err := storeError(w.Error); err != nil {
 			return err
 		}
-		if upd2.RowsAffected == 0 {
+		if w.RowsAffected == 0 && outcome == nil {
 			outcome, res = models.ErrExpiredToken, models.LoginResult{} // another poll took it first
 		}
 		return nil

@@ -2,7 +2,7 @@
 -- TV sign-in with a code (RFC 8628's device authorization grant). The device code is kept as
 -- its SHA-256; so are the secrets of the session and device key the device receives once
 -- approved (derived from the device code: only its holder can spell them). user_code is the
--- normalised 8 letters, unique until the row is purged. poll_tat paces the polls (GCRA).
+-- normalised 8 letters, unique until the row is purged. last_polled_at and resent pace the polls.
 -- An approval stores the session (session_id) in the login's transaction; issued_at marks it
 -- handed out, once. Rows past expires_at are purged.
 CREATE TABLE device_authorizations (
@@ -20,7 +20,7 @@ CREATE TABLE device_authorizations (
     created_at             datetime NOT NULL,
     expires_at             datetime NOT NULL,
     last_polled_at         datetime,
-    poll_tat               datetime NOT NULL,
+    resent                 boolean NOT NULL DEFAULT false,
     interval_seconds       integer NOT NULL,
     approved_by_user_id    text REFERENCES users (id) ON DELETE CASCADE,
     approved_at            datetime,
