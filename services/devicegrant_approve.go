@@ -22,6 +22,9 @@ import (
 // (models.ErrDeviceCodeInvalid), also for racing approvals in other processes: the
 // authorization's row is locked and rechecked in the transaction.
 func (g *DeviceGrant) Approve(ctx context.Context, p models.DeviceApproval) (models.LoginResult, error) {
+	if _, err := chosenSessions("", p.ReplaceSessionIDs); err != nil {
+		return models.LoginResult{}, err // before the code is looked up: a bad request is no guess
+	}
 	now := g.now()
 	a, err := g.find(ctx, p.UserID, p.IP, p.UserCode, now)
 	if err != nil {
