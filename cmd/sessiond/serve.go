@@ -54,7 +54,7 @@ func serve(ctx context.Context, env *environment) error {
 		metricsOnMain = a.metrics.handler()
 	}
 	pages, err := web.New(web.Deps{
-		Sessions: a.sessions, Plans: a.plans, Admin: a.users, OIDC: oidc, Log: a.log, CookieSecure: a.cfg.CookieSecure,
+		Sessions: a.sessions, Plans: a.plans, Admin: a.users, OIDC: oidc, DeviceGrant: a.grant, Log: a.log, CookieSecure: a.cfg.CookieSecure,
 	})
 	if err != nil {
 		return err
