@@ -72,7 +72,8 @@ type Deps struct {
 	Admin          AdminService
 	Clients        ClientService
 	OIDC           OIDCService // sign-ins through identity providers; nil: none configured
-	Pages          Pages       // the server-rendered pages (web.New); nil: none
+	DeviceGrant    DeviceGrantService
+	Pages          Pages // the server-rendered pages (web.New); nil: none
 	Store          Pinger
 	Log            *slog.Logger
 	CookieSecure   bool
@@ -97,6 +98,7 @@ type handler struct {
 	admin        AdminService
 	clients      ClientService
 	oidc         OIDCService
+	grant        DeviceGrantService
 	store        Pinger
 	log          *slog.Logger
 	cookies      Cookies
@@ -115,7 +117,7 @@ var openapiYAML []byte
 // when d.Pages is set.
 func NewHandler(d Deps) (http.Handler, error) {
 	h := &handler{
-		sessions: d.Sessions, users: d.Users, plans: d.Plans, admin: d.Admin, clients: d.Clients, oidc: d.OIDC, store: d.Store, log: d.Log,
+		sessions: d.Sessions, users: d.Users, plans: d.Plans, admin: d.Admin, clients: d.Clients, oidc: d.OIDC, grant: d.DeviceGrant, store: d.Store, log: d.Log,
 		cookies: Cookies{Secure: d.CookieSecure}, csrf: CSRF{Secure: d.CookieSecure},
 		maxBodyBytes: d.MaxBodyBytes, timeout: d.RequestTimeout, requests: d.Requests, draining: d.Draining,
 	}
@@ -158,7 +160,9 @@ func NewHandler(d Deps) (http.Handler, error) {
 	v1.POST("/auth/login", h.login)
 	v1.POST("/introspect", h.introspect)
 	v1.POST("/auth/oidc/:provider/token", h.oidcToken)
-	v1.GET("/auth/session", h.whoami) // checks the token itself: the hot path
+	v1.GET("/auth/session", h.whoami)            // checks the token itself: the hot path
+	v1.POST("/auth/device/code", h.deviceCode)   // TV sign-in with a code (RFC 8628): the device's side
+	v1.POST("/auth/device/token", h.deviceToken) // answers in OAuth's shapes
 
 	// Cookie-authenticated unsafe requests must come from our own origin; bearer ones need not.
 	authed := v1.Group("", h.csrf.Unsafe(h.notByCookie, h.fail), h.authenticate)
@@ -168,6 +172,9 @@ func NewHandler(d Deps) (http.Handler, error) {
 	authed.DELETE("/sessions/:id", h.revokeSession)
 	authed.POST("/sessions/revoke", h.revokeSessions)
 	authed.GET("/sessions/history", h.myHistory)
+	authed.GET("/auth/device", h.deviceWaiting) // TV sign-in with a code: the person's side
+	authed.POST("/auth/device/approve", h.deviceApprove)
+	authed.POST("/auth/device/deny", h.deviceDeny)
 
 	admin := authed.Group("/admin", RequireAdmin(h.fail))
 	admin.GET("/plans", h.listPlans)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"reflect"
 	"strings"
 	"time"
@@ -70,6 +71,16 @@ type Config struct {
 	// FreshSessionAge: a session younger than this needs the password to sign out an older one;
 	// 0 turns the rule off.
 	FreshSessionAge time.Duration `env:"FRESH_SESSION_AGE" envDefault:"24h"`
+
+	// PublicURL is where people reach sessiond: the links it mails and the page a TV sends
+	// people to (<PublicURL>/activate). An absolute http(s) URL, no query or fragment.
+	PublicURL url.URL `env:"PUBLIC_URL" envDefault:"http://localhost:8080"`
+	// The TV sign-in with a code (RFC 8628): how long a code lives, the polling interval it
+	// asks for, and code requests per minute per client address (with a burst).
+	DeviceCodeLifetime   time.Duration `env:"DEVICE_CODE_LIFETIME" envDefault:"10m"`
+	DeviceCodeInterval   time.Duration `env:"DEVICE_CODE_INTERVAL" envDefault:"5s"`
+	DeviceCodeRatePerIP  int           `env:"DEVICE_CODE_RATE_PER_IP" envDefault:"10"`
+	DeviceCodeBurstPerIP int           `env:"DEVICE_CODE_BURST_PER_IP" envDefault:"5"`
 
 	CookieSecure bool `env:"COOKIE_SECURE" envDefault:"true"`
 	// TrustedProxies are the networks whose X-Forwarded-For is believed; a bare address in
@@ -162,6 +173,18 @@ func (c Config) validate() Errors {
 	}
 	if c.Addr == "" {
 		bad("ADDR", "must not be empty")
+	}
+	if u := c.PublicURL; (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		bad("PUBLIC_URL", "must be an absolute http or https URL without user, query or fragment, got %q", u.String())
+	}
+	if c.DeviceCodeLifetime < time.Minute || c.DeviceCodeLifetime > time.Hour {
+		bad("DEVICE_CODE_LIFETIME", "must be between 1m and 1h, got %s", c.DeviceCodeLifetime)
+	}
+	if c.DeviceCodeInterval < time.Second || c.DeviceCodeInterval%time.Second != 0 {
+		bad("DEVICE_CODE_INTERVAL", "must be whole seconds, at least 1s, got %s", c.DeviceCodeInterval)
+	}
+	if c.DeviceCodeRatePerIP < 1 || c.DeviceCodeBurstPerIP < 1 {
+		bad("DEVICE_CODE_RATE_PER_IP", "and _BURST_PER_IP must be at least 1, got %d and %d", c.DeviceCodeRatePerIP, c.DeviceCodeBurstPerIP)
 	}
 	if c.DBMaxOpenConns < 1 {
 		bad("DB_MAX_OPEN_CONNS", "must be at least 1, got %d", c.DBMaxOpenConns)

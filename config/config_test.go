@@ -194,3 +194,27 @@ func sameSet(a, b []string) bool {
 	slices.Sort(b)
 	return slices.Equal(a, b)
 }
+
+func TestPublicURL(t *testing.T) {
+	for _, c := range []struct {
+		value string
+		ok    bool
+		want  string
+	}{
+		{"", true, "http://localhost:8080"},
+		{"https://tv.example.com/base", true, "https://tv.example.com/base"},
+		{"ftp://x", false, ""},
+		{"https://x/?a=1", false, ""},
+		{"/relative", false, ""},
+	} {
+		cfg, err := Load(func(k string) string {
+			if k == Prefix+"PUBLIC_URL" {
+				return c.value
+			}
+			return ""
+		})
+		if (err == nil) != c.ok || (c.ok && cfg.PublicURL.String() != c.want) {
+			t.Errorf("Load(PUBLIC_URL=%q) = %q, %v; want ok %v, %q", c.value, cfg.PublicURL.String(), err, c.ok, c.want)
+		}
+	}
+}

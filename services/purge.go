@@ -35,7 +35,7 @@ type PurgeResult struct {
 	Revoked      int64         // revoked sessions older than the retention
 	Events       int64         // session events older than their retention
 	Throttles    int64         // login counters left alone past their window (not locks), spent rate limits, expired device keys
-	SignIns      int64         // unfinished sign-ins (held at the limit, gone to a provider), spent ID tokens past expiry
+	SignIns      int64         // unfinished sign-ins (held at the limit, gone to a provider, TV codes), spent ID tokens past expiry
 	Enforced     int64         // sessions evicted finishing plan enforcements (enforce=now) left unfinished
 	Enforcements int           // plan enforcements finished
 	Batches      int           // DELETE statements that removed rows
@@ -127,6 +127,8 @@ func (p *Purger) purge(ctx context.Context, dryRun bool, progress func(PurgeResu
 		{"pending_logins", "expires_at <= ?", "expires_at", []any{now}, &res.SignIns},
 		{"oidc_states", "expires_at <= ?", "expires_at", []any{now}, &res.SignIns},
 		{"oidc_used_tokens", "expires_at <= ?", "expires_at", []any{now}, &res.SignIns},
+		// TV codes past their life: spent, denied or never answered (an approved one's session lives on).
+		{"device_authorizations", "expires_at <= ?", "expires_at", []any{now}, &res.SignIns},
 	}
 	for _, t := range targets {
 		if dryRun {

@@ -6,11 +6,13 @@ package apitest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -60,6 +62,7 @@ type Options struct {
 	TrustedProxies     []netip.Prefix // api.Deps.TrustedProxies
 	LockAfter          int            // with Throttle: lock after this many failures, one free less, delays of 1 s
 	FreshAge           time.Duration  // services.SessionsConfig.FreshSessionAge
+	PublicURL          string         // the device grant's; "": http://sessiond.test
 }
 
 // NewServer returns a Server over store: the API and the pages on the services of a running
@@ -78,12 +81,13 @@ func NewServer(t testing.TB, store servicetest.Store, o Options) *Server {
 		Admin:          sv.users,
 		Clients:        sv.clients,
 		Plans:          sv.plans,
+		DeviceGrant:    sv.grant,
 		Store:          services.NewHealth(store.DB),
 		Log:            log,
 		CookieSecure:   o.CookieSecure,
 		TrustedProxies: o.TrustedProxies,
 		MaxBodyBytes:   64 << 10,
-	}, web.Deps{Sessions: sv.sessions, Plans: sv.plans, Admin: sv.users, Log: log, CookieSecure: o.CookieSecure})
+	}, web.Deps{Sessions: sv.sessions, Plans: sv.plans, Admin: sv.users, DeviceGrant: sv.grant, Log: log, CookieSecure: o.CookieSecure})
 	return &Server{Handler: h, Store: store, Clock: c, t: t}
 }
 
@@ -93,6 +97,7 @@ type stack struct {
 	users    *services.Users
 	plans    *services.Plans
 	clients  *services.Clients
+	grant    *services.DeviceGrant
 }
 
 func newServices(t testing.TB, store servicetest.Store, c *Clock, log *slog.Logger, o Options) stack {
@@ -110,7 +115,7 @@ func newServices(t testing.TB, store servicetest.Store, c *Clock, log *slog.Logg
 			t.Fatal(err)
 		}
 	}
-	return stack{
+	st := stack{
 		users: services.NewUsers(store.DB, hasher, services.UsersConfig{
 			DefaultPlan: "standard", RegistrationOpen: !o.RegistrationClosed, Now: c.Now, Throttle: throttle,
 		}),
@@ -122,6 +127,14 @@ func newServices(t testing.TB, store servicetest.Store, c *Clock, log *slog.Logg
 		plans:   services.NewPlans(store.DB, c.Now, nil, nil),
 		clients: services.NewClients(store.DB, services.ClientsConfig{Now: c.Now}),
 	}
+	public, err := url.Parse(cmp.Or(o.PublicURL, "http://sessiond.test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.grant, err = services.NewDeviceGrant(store.DB, st.sessions, services.DeviceGrantConfig{PublicURL: public, Now: c.Now}); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // NewHandler composes the engine as cmd/sessiond does, the pages of p registered through d,

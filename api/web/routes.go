@@ -18,6 +18,8 @@ func (h *Handler) Register(r gin.IRouter) {
 	pages.GET("/devices/limit", h.chooserPage)
 	pages.POST("/devices/limit", h.chooserSubmit)
 	pages.POST("/devices/limit/cancel", h.chooserCancel)
+	pages.GET("/tv", h.tvPage) // a page that acts as a TV signing in with a code
+	pages.POST("/tv/start", h.tvStart)
 	// The browser's side of a sign-in through an identity provider; only our own pages or the
 	// person may start one.
 	pages.GET("/v1/auth/oidc/:provider/start", h.csrf.Navigation(h.fail), h.oidcStart)
@@ -29,6 +31,9 @@ func (h *Handler) Register(r gin.IRouter) {
 	signedIn.POST("/devices/:id/sign-out", h.signOutDevice)
 	signedIn.POST("/devices/sign-out-others", h.signOutOthers)
 	signedIn.GET("/history", h.historyPage)
+	signedIn.GET("/activate", h.activatePage) // the person's side of a TV's sign-in with a code
+	signedIn.POST("/activate/approve", h.activateApprove)
+	signedIn.POST("/activate/deny", h.activateDeny)
 
 	admin := signedIn.Group("/admin", api.RequireAdmin(h.fail))
 	admin.GET("", h.adminPage)

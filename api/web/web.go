@@ -51,12 +51,23 @@ type OIDCService interface {
 	Identities(ctx context.Context, userID string) ([]models.Identity, error)
 }
 
+// DeviceGrantService is what the pages need of the TV sign-in with a code: /tv acts as the
+// TV, /activate is the person's side.
+type DeviceGrantService interface {
+	Start(ctx context.Context, req models.DeviceCodeRequest) (models.DeviceCode, error)
+	Token(ctx context.Context, deviceCode string) (models.LoginResult, error)
+	Waiting(ctx context.Context, userID, ip, userCode string) (models.DeviceAuthorization, error)
+	Approve(ctx context.Context, p models.DeviceApproval) (models.LoginResult, error)
+	Deny(ctx context.Context, p models.DeviceApproval) error
+}
+
 // Deps is everything New wires together.
 type Deps struct {
 	Sessions     SessionService
 	Plans        PlanService
 	Admin        AdminService
 	OIDC         OIDCService // nil: no identity provider configured
+	DeviceGrant  DeviceGrantService
 	Log          *slog.Logger
 	CookieSecure bool // served over HTTPS: as api.Deps.CookieSecure
 }
@@ -67,6 +78,7 @@ type Handler struct {
 	plans    PlanService
 	admin    AdminService
 	oidc     OIDCService
+	grant    DeviceGrantService
 	log      *slog.Logger
 	cookies  api.Cookies
 	csrf     api.CSRF
@@ -77,7 +89,7 @@ type Handler struct {
 // New parses the embedded templates and returns the pages over d's services.
 func New(d Deps) (*Handler, error) {
 	h := &Handler{
-		sessions: d.Sessions, plans: d.Plans, admin: d.Admin, oidc: d.OIDC, log: d.Log,
+		sessions: d.Sessions, plans: d.Plans, admin: d.Admin, oidc: d.OIDC, grant: d.DeviceGrant, log: d.Log,
 		cookies: api.Cookies{Secure: d.CookieSecure}, csrf: api.CSRF{Secure: d.CookieSecure},
 		pages: make(map[string]*template.Template, len(pageNames)),
 	}

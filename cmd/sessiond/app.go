@@ -17,17 +17,18 @@ import (
 
 // The services satisfy the interfaces the API and the pages declare.
 var (
-	_ api.SessionService = (*services.Sessions)(nil)
-	_ api.UserService    = (*services.Users)(nil)
-	_ api.AdminService   = (*services.Users)(nil)
-	_ api.ClientService  = (*services.Clients)(nil)
-	_ api.PlanService    = (*services.Plans)(nil)
-	_ api.Pinger         = (*services.Health)(nil)
-	_ api.OIDCService    = (*services.OIDC)(nil)
-	_ web.SessionService = (*services.Sessions)(nil)
-	_ web.AdminService   = (*services.Users)(nil)
-	_ web.PlanService    = (*services.Plans)(nil)
-	_ web.OIDCService    = (*services.OIDC)(nil)
+	_ api.SessionService     = (*services.Sessions)(nil)
+	_ api.UserService        = (*services.Users)(nil)
+	_ api.AdminService       = (*services.Users)(nil)
+	_ api.ClientService      = (*services.Clients)(nil)
+	_ api.PlanService        = (*services.Plans)(nil)
+	_ api.Pinger             = (*services.Health)(nil)
+	_ api.OIDCService        = (*services.OIDC)(nil)
+	_ api.DeviceGrantService = (*services.DeviceGrant)(nil)
+	_ web.SessionService     = (*services.Sessions)(nil)
+	_ web.AdminService       = (*services.Users)(nil)
+	_ web.PlanService        = (*services.Plans)(nil)
+	_ web.OIDCService        = (*services.OIDC)(nil)
 )
 
 // app is sessiond wired together: configuration, logger, store and use cases.
@@ -39,6 +40,7 @@ type app struct {
 	plans    *services.Plans
 	clients  *services.Clients
 	sessions *services.Sessions
+	grant    *services.DeviceGrant
 	purger   *services.Purger
 	throttle *services.Throttle
 	health   *services.Health
@@ -108,6 +110,15 @@ func newApp(env *environment) (*app, error) {
 		DeviceKeyTTL:    cfg.DeviceKeyTTL,
 		FreshSessionAge: cfg.FreshSessionAge,
 	})
+	publicURL := cfg.PublicURL
+	a.grant, err = services.NewDeviceGrant(db, a.sessions, services.DeviceGrantConfig{
+		PublicURL: &publicURL, Lifetime: cfg.DeviceCodeLifetime, Interval: cfg.DeviceCodeInterval,
+		StartRate: cfg.DeviceCodeRatePerIP, StartBurst: cfg.DeviceCodeBurstPerIP, Observer: a.metrics, Log: log,
+	})
+	if err != nil {
+		closeStore(db, log)
+		return nil, err
+	}
 	return a, nil
 }
 

@@ -29,6 +29,7 @@ type metrics struct {
 	purgeRuns     *prometheus.CounterVec
 	purgeDeleted  *prometheus.CounterVec
 	purgeDuration prometheus.Histogram
+	deviceGrants  *prometheus.CounterVec
 }
 
 // How often, and how long at most, the gauge of active sessions counts: a count is reused
@@ -73,13 +74,20 @@ func newMetrics(sqlDB *sql.DB, health *services.Health, log *slog.Logger) *metri
 			Buckets: prometheus.ExponentialBuckets(0.01, 4, 8),
 		}),
 	}
+	m.deviceGrants = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sessiond_device_grants_total",
+		Help: "TV sign-ins with a code (RFC 8628) by event: started (a code given out), approved, denied, expired (polled past its end unanswered).",
+	}, []string{"event"})
+	for _, e := range []string{"started", "approved", "denied", "expired"} {
+		m.deviceGrants.WithLabelValues(e) // present at zero from the start
+	}
 	for _, r := range []services.LoginOutcome{services.LoginSuccess, services.LoginInvalidCredentials,
 		services.LoginLimitRejected, services.LoginRateLimited, services.LoginOverloaded} {
 		m.logins.WithLabelValues(string(r)) // present at zero from the start
 	}
 	active := &activeSessions{health: health, log: log, desc: prometheus.NewDesc(
 		"sessiond_active_sessions", "Live sessions (not revoked, not expired), counted at most every 15 s.", nil, nil)}
-	m.reg.MustRegister(m.requests, m.logins, m.evicted, m.revoked, m.purgeRuns, m.purgeDeleted, m.purgeDuration, active,
+	m.reg.MustRegister(m.requests, m.logins, m.evicted, m.revoked, m.purgeRuns, m.purgeDeleted, m.purgeDuration, m.deviceGrants, active,
 		collectors.NewDBStatsCollector(sqlDB, "sessiond"),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -96,6 +104,9 @@ func (m *metrics) ObserveRequest(route, method string, status int, elapsed time.
 	}
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Observe(elapsed.Seconds())
 }
+
+// DeviceGrant counts an event of the TV sign-in with a code.
+func (m *metrics) DeviceGrant(event string) { m.deviceGrants.WithLabelValues(event).Inc() }
 
 func (m *metrics) LoginFinished(o services.LoginOutcome) { m.logins.WithLabelValues(string(o)).Inc() }
 
