@@ -165,9 +165,8 @@ func (s *Sessions) newSession(userID string, d models.Device, ip, userAgent stri
 // *models.SessionRevokedError, models.ErrUnavailable when the store cannot be asked.
 // last_seen_at (and with it the idle deadline) is written at most once per touch interval.
 //
-// The principal may be the session cache's own, shared with every other check of the
-// session: read it, never write it. (Handing it out as it is, not a copy, spares a cached
-// check its largest allocation.)
+// Every caller gets a principal of its own (models.Principal.Clone): the cache's entry is
+// shared by every check of the session, and nothing handed out can write through to it.
 func (s *Sessions) Authenticate(ctx context.Context, token string) (*models.Principal, error) {
 	id, secret, err := parseToken(token)
 	if err != nil {
@@ -180,14 +179,14 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (*models.Prin
 			return nil, models.ErrSessionInvalid
 		}
 		if !s.touchDue(cached, now) {
-			return cached, nil
+			return cached.Clone(), nil
 		}
 		touched := *cached // the cached one is shared: never written
 		// A GORM session (WithContext) only where the store is written: one costs a tenth
 		// of a cached check.
 		if s.touch(s.db.WithContext(ctx), &touched, now) {
 			s.cfg.Cache.Put(&touched, gen)
-			return &touched, nil
+			return touched.Clone(), nil
 		}
 		// The touch changed nothing: revoked meanwhile, or touched by another process. Do
 		// not trust the entry; ask the store.
@@ -220,7 +219,7 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (*models.Prin
 		s.touch(s.db.WithContext(ctx), pr, now)
 	}
 	s.cfg.Cache.Put(pr, gen)
-	return pr, nil
+	return pr.Clone(), nil
 }
 
 // touchInterval is how often a session's last_seen_at is written: the configured interval, but
