@@ -40,7 +40,9 @@ const (
 
 // Session is one signed-in device. SecretHash is SHA-256 of the token's secret; the token
 // itself is never stored. IdleExpiresAt is when the session dies if not seen again: it slides
-// forward on use but never past ExpiresAt, the absolute cap.
+// forward on use but never past ExpiresAt, the absolute cap. IdleRecheckAt is when the purge
+// next looks at the session: never later than IdleExpiresAt, and indexed in its place, so
+// that sliding IdleExpiresAt (a touch) writes no indexed column (zero: at the next purge).
 type Session struct {
 	ID            string `gorm:"primaryKey"`
 	UserID        string
@@ -54,6 +56,7 @@ type Session struct {
 	LastSeenAt    time.Time
 	ExpiresAt     time.Time
 	IdleExpiresAt time.Time
+	IdleRecheckAt time.Time
 	RevokedAt     *time.Time
 	RevokeReason  *RevokeReason
 	RevokedBy     *string // the session that displaced this one, or the acting user or admin

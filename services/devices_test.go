@@ -3,6 +3,7 @@ package services_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -195,9 +196,22 @@ func TestChecksWriteAtMostOncePerTouchInterval(t *testing.T) {
 		t.Run(store.Name, func(t *testing.T) {
 			db := store.Open(t)
 			var updates atomic.Int64
-			err := db.Callback().Update().Before("gorm:update").Register("test:count_updates", func(*gorm.DB) { updates.Add(1) })
-			if err != nil {
-				t.Fatal(err)
+			// A touch is one batch statement (Exec on SQLite, Raw … RETURNING on Postgres);
+			// other writes go through Update.
+			count := func(tx *gorm.DB) {
+				if strings.HasPrefix(strings.TrimSpace(tx.Statement.SQL.String()), "UPDATE") ||
+					strings.Contains(tx.Statement.SQL.String(), "UPDATE sessions s SET last_seen_at") {
+					updates.Add(1)
+				}
+			}
+			for _, err := range []error{
+				db.Callback().Update().Before("gorm:update").Register("test:count_updates", func(*gorm.DB) { updates.Add(1) }),
+				db.Callback().Raw().After("gorm:raw").Register("test:count_raw", count),
+				db.Callback().Row().After("gorm:row").Register("test:count_row", count),
+			} {
+				if err != nil {
+					t.Fatal(err)
+				}
 			}
 			e := newEnvOn(t, store, db, newFakeClock())
 			u := e.register(t, nil)

@@ -21,7 +21,8 @@ func NewHealth(db *gorm.DB) *Health { return &Health{db: db} }
 func (h *Health) Ping(ctx context.Context) error { return store.Ping(ctx, h.db) }
 
 // ActiveSessions counts the sessions that are live now (not revoked, not past either expiry),
-// through the partial index on idle expiry.
+// through the partial index of live sessions (idle_expires_at has no index of its own: it is
+// written by every touch, which must stay a HOT update).
 func (h *Health) ActiveSessions(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
 	err := h.db.WithContext(ctx).Model(&models.Session{}).

@@ -32,6 +32,7 @@ type PurgeConfig struct {
 // PurgeResult counts what one purge run removed (or, in a dry run, would remove).
 type PurgeResult struct {
 	Expired      int64         // sessions past their idle or absolute expiry
+	Rechecked    int64         // sessions still in use whose idle recheck fell due (see purgerecheck.go)
 	Revoked      int64         // revoked sessions older than the retention
 	Events       int64         // session events older than their retention
 	Throttles    int64         // login counters left alone past their window (not locks), spent rate limits, expired device keys
@@ -114,9 +115,14 @@ func (p *Purger) purge(ctx context.Context, dryRun bool, progress func(PurgeResu
 		}
 	}
 	now := clock(p.cfg.Now)
+	if !dryRun {
+		if res.Rechecked, err = p.recheckIdle(ctx, now); err != nil {
+			return res, err
+		}
+	}
 	targets := []purgeTarget{
 		// idle_expires_at never passes expires_at, so it alone finds both kinds of expiry.
-		{"sessions", "revoked_at IS NULL AND idle_expires_at <= ?", "idle_expires_at", []any{now}, &res.Expired},
+		expiredTarget(now, &res.Expired),
 		{"sessions", "revoked_at IS NOT NULL AND revoked_at < ?", "revoked_at", []any{now.Add(-p.cfg.RevokedRetention)}, &res.Revoked},
 		{"session_events", "at < ?", "at", []any{now.Add(-p.cfg.EventRetention)}, &res.Events},
 		// A count nobody added to for a window starts again at the next failure anyway.

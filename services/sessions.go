@@ -26,7 +26,8 @@ const (
 // SessionsConfig configures session lifetimes.
 type SessionsConfig struct {
 	Defaults      models.Timeouts     // where a plan sets none
-	TouchInterval time.Duration       // last_seen_at is written at most this often per session
+	TouchInterval time.Duration       // last_seen_at is written at most this often per session; 0: models.TouchInterval
+	Touches       *Touches            // writes touches behind the checks; nil: each at once (tests, one-shot commands)
 	Throttle      *Throttle           // counts failed logins; nil: none (tests)
 	Observer      Observer            // hears of logins and sessions ended; nil: nobody
 	Cache         *store.SessionCache // validated sessions kept in memory; nil: every check asks the store
@@ -182,14 +183,15 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (*models.Prin
 			return cached.Clone(), nil
 		}
 		touched := *cached // the cached one is shared: never written
-		// A GORM session (WithContext) only where the store is written: one costs a tenth
-		// of a cached check.
-		if s.touch(s.db.WithContext(ctx), &touched, now) {
+		if s.touch(ctx, &touched, now) {
+			// A revocation meanwhile dropped the entry and moved the generation on: then
+			// this put is refused, and the next check asks the store.
 			s.cfg.Cache.Put(&touched, gen)
 			return touched.Clone(), nil
 		}
-		// The touch changed nothing: revoked meanwhile, or touched by another process. Do
-		// not trust the entry; ask the store.
+		// Written at once, the touch changed nothing: revoked meanwhile, or touched by
+		// another process. Do not trust the entry; ask the store. (The flusher does the
+		// same for what it could not write.)
 		s.cfg.Cache.DropSessions([]string{cached.Session.ID})
 		gen = s.cfg.Cache.Generation()
 	}
@@ -216,17 +218,17 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (*models.Prin
 		return nil, models.ErrSessionExpired
 	}
 	if s.touchDue(pr, now) {
-		s.touch(s.db.WithContext(ctx), pr, now)
+		s.touch(ctx, pr, now)
 	}
 	s.cfg.Cache.Put(pr, gen)
 	return pr.Clone(), nil
 }
 
-// touchInterval is how often a session's last_seen_at is written: the configured interval, but
-// at least twice per idle timeout, so a session in use never idles out between touches.
+// touchInterval is how often a session's last_seen_at is written (models.TouchInterval of its
+// plan's idle timeout, or the configured interval).
 func (s *Sessions) touchInterval(p *models.Principal) (idle, interval time.Duration) {
 	idle = p.Plan.Timeouts(s.cfg.Defaults).Idle
-	return idle, min(s.cfg.TouchInterval, idle/2)
+	return idle, models.TouchInterval(idle, s.cfg.TouchInterval)
 }
 
 func (s *Sessions) touchDue(p *models.Principal, now time.Time) bool {
@@ -235,25 +237,26 @@ func (s *Sessions) touchDue(p *models.Principal, now time.Time) bool {
 }
 
 // touch slides the idle deadline of p's session forward by the idle timeout (capped by its
-// absolute expiry). The compare-and-set on last_seen_at makes concurrent checks of one session
-// (in any process) write once per interval. A failed touch does not fail the check already done.
-// It reports whether it wrote: false also when the session was revoked meanwhile.
-func (s *Sessions) touch(db *gorm.DB, p *models.Principal, now time.Time) bool {
-	idle, interval := s.touchInterval(p)
+// absolute expiry), in p and in the store: queued for the flusher (write-behind), or, with
+// none, written at once. Never in the request's context: a client that hangs up does not
+// cancel it. The store never moves last_seen_at back nor touches a revoked session, so
+// concurrent checks (in any process) and revocations are safe. A failed touch does not fail
+// the check already done. It reports false when, written at once, it wrote nothing.
+func (s *Sessions) touch(ctx context.Context, p *models.Principal, now time.Time) bool {
+	idle, _ := s.touchInterval(p)
 	sess := &p.Session
-	deadline := models.IdleDeadline(now, idle, sess.ExpiresAt)
-	res := db.Model(&models.Session{}).
-		Where("id = ? AND revoked_at IS NULL AND last_seen_at <= ?", sess.ID, now.Add(-interval)).
-		Updates(map[string]any{"last_seen_at": now, "idle_expires_at": deadline})
-	if res.Error != nil {
-		s.cfg.Log.WarnContext(db.Statement.Context, "session touch failed", "session_id", sess.ID, "err", res.Error)
+	sess.LastSeenAt, sess.IdleExpiresAt = now, models.IdleDeadline(now, idle, sess.ExpiresAt)
+	if s.cfg.Touches != nil {
+		s.cfg.Touches.Note(sess.ID, now, sess.IdleExpiresAt)
+		return true
+	}
+	ctx = context.WithoutCancel(ctx)
+	missed, err := writeTouches(ctx, s.db, []pendingTouch{{id: sess.ID, seen: now, idle: sess.IdleExpiresAt}})
+	if err != nil {
+		s.cfg.Log.WarnContext(ctx, "session touch failed", "session_id", sess.ID, "err", err)
 		return false
 	}
-	if res.RowsAffected == 0 {
-		return false
-	}
-	sess.LastSeenAt, sess.IdleExpiresAt = now, deadline
-	return true
+	return len(missed) == 0
 }
 
 // noteExpired records the session's expiry in its history, once: the unique index on expired

@@ -131,6 +131,7 @@ func (s *Sessions) seat(tx *gorm.DB, out *ended, user models.User, a admission, 
 	t := plan.Timeouts(s.cfg.Defaults)
 	sess.ExpiresAt = now.Add(t.Absolute)
 	sess.IdleExpiresAt = models.IdleDeadline(now, t.Idle, sess.ExpiresAt)
+	sess.IdleRecheckAt = sess.IdleExpiresAt
 	active, err := activeSessions(tx, user.ID, now)
 	if err != nil {
 		return models.LoginResult{}, nil, err
