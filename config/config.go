@@ -34,9 +34,11 @@ type Config struct {
 	RequestTimeout     time.Duration `env:"REQUEST_TIMEOUT" envDefault:"10s"`
 
 	// The in-process cache of validated sessions: how many, and how long each at most.
-	// CACHE_SIZE=0 turns it off.
-	CacheSize int           `env:"CACHE_SIZE" envDefault:"100000"`
-	CacheTTL  time.Duration `env:"CACHE_TTL" envDefault:"30s"`
+	// CACHE_SIZE=0 turns it off. An entry takes about 1.2 KiB (services/store's
+	// TestCacheBytesPerEntry), so the default bounds it near 250 MiB; the TTL covers a session
+	// used every few minutes. Revocation never waits for the TTL (NOTIFY drops entries at once).
+	CacheSize int           `env:"CACHE_SIZE" envDefault:"200000"`
+	CacheTTL  time.Duration `env:"CACHE_TTL" envDefault:"10m"`
 
 	DefaultPlan            string `env:"DEFAULT_PLAN" envDefault:"standard"`
 	Registration           string `env:"REGISTRATION" envDefault:"open"`
@@ -45,8 +47,9 @@ type Config struct {
 
 	SessionIdleTimeout     time.Duration `env:"SESSION_IDLE_TIMEOUT" envDefault:"336h"`
 	SessionAbsoluteTimeout time.Duration `env:"SESSION_ABSOLUTE_TIMEOUT" envDefault:"720h"`
-	// SessionTouchInterval bounds how often a session's last_seen_at is written.
-	SessionTouchInterval time.Duration `env:"SESSION_TOUCH_INTERVAL" envDefault:"1m"`
+	// SessionTouchInterval bounds how often a session's last_seen_at is written; 0 derives it
+	// from the idle timeout (models.TouchInterval: 1 %, between 1m and 1h).
+	SessionTouchInterval time.Duration `env:"SESSION_TOUCH_INTERVAL" envDefault:"0s"`
 
 	PurgeSchedule    string        `env:"PURGE_SCHEDULE" envDefault:"@every 5m"`
 	PurgeBatchSize   int           `env:"PURGE_BATCH_SIZE" envDefault:"5000"`
@@ -204,7 +207,6 @@ func (c Config) validate() Errors {
 	for name, d := range map[string]time.Duration{
 		"SESSION_IDLE_TIMEOUT":     c.SessionIdleTimeout,
 		"SESSION_ABSOLUTE_TIMEOUT": c.SessionAbsoluteTimeout,
-		"SESSION_TOUCH_INTERVAL":   c.SessionTouchInterval,
 		"REVOKED_RETENTION":        c.RevokedRetention,
 		"EVENT_RETENTION":          c.EventRetention,
 		"SHUTDOWN_TIMEOUT":         c.ShutdownTimeout,
@@ -233,6 +235,9 @@ func (c Config) validate() Errors {
 	}
 	if c.CacheSize < 0 {
 		bad("CACHE_SIZE", "must not be negative (0 turns the cache off), got %d", c.CacheSize)
+	}
+	if c.SessionTouchInterval < 0 {
+		bad("SESSION_TOUCH_INTERVAL", "must not be negative (0 derives it from the idle timeout), got %s", c.SessionTouchInterval)
 	}
 	if c.FreshSessionAge < 0 {
 		bad("FRESH_SESSION_AGE", "must not be negative (0 turns the rule off), got %s", c.FreshSessionAge)

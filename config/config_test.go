@@ -20,7 +20,7 @@ func TestDefaults(t *testing.T) {
 	if cfg.Addr != ":8080" || cfg.Database != (Database{Dialect: "sqlite", DSN: "./sessiond.db"}) || cfg.DefaultPlan != "standard" ||
 		!cfg.RegistrationOpen() || cfg.SessionIdleTimeout != 336*time.Hour || cfg.SessionAbsoluteTimeout != 720*time.Hour ||
 		cfg.PurgeSchedule != "@every 5m" || cfg.RevokedRetention != 168*time.Hour || !cfg.CookieSecure ||
-		len(cfg.TrustedProxies) != 0 || cfg.LogFormat != "json" || cfg.LogLevel != slog.LevelInfo || cfg.SessionTouchInterval != time.Minute ||
+		len(cfg.TrustedProxies) != 0 || cfg.LogFormat != "json" || cfg.LogLevel != slog.LevelInfo || cfg.SessionTouchInterval != 0 || cfg.CacheTTL != 10*time.Minute || cfg.CacheSize != 200_000 ||
 		cfg.HashQueue != 64 || cfg.HTTPReadHeaderTimeout != 5*time.Second || cfg.HTTPIdleTimeout != 2*time.Minute {
 		t.Errorf("Load(no env) = %+v, want the defaults of DESIGN.md", cfg)
 	}

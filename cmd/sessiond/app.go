@@ -46,6 +46,7 @@ type app struct {
 	health   *services.Health
 	metrics  *metrics
 	cache    *store.SessionCache // nil when off
+	touches  *services.Touches   // writes the checks' touches behind them; run by serve
 	listener *store.Listener     // nil unless the cache is on over Postgres
 }
 
@@ -79,6 +80,9 @@ func newApp(env *environment) (*app, error) {
 		obs = services.Observers{a.metrics, services.CacheObserver{Cache: a.cache}}
 		a.listener = store.NewListener(cfg.Database.DSN, a.cache, cfg.DBConnectTimeout, log)
 	}
+	onFlush := a.metrics.watchCache(a.cache)
+	a.touches = services.NewTouches(db, services.TouchesConfig{Cache: a.cache, OnFlush: onFlush, Log: log})
+	a.metrics.watchTouches(a.touches)
 	tc := services.ThrottleConfig{
 		FreeFailures: cfg.LoginFreeFailures, MaxDelay: cfg.LoginMaxDelay, LockAfter: cfg.LoginLockAfter,
 		IPRate: cfg.LoginRatePerIP, IPBurst: cfg.LoginBurstPerIP,
@@ -102,6 +106,7 @@ func newApp(env *environment) (*app, error) {
 	a.sessions = services.NewSessions(db, hasher, services.SessionsConfig{
 		Defaults:      models.Timeouts{Idle: cfg.SessionIdleTimeout, Absolute: cfg.SessionAbsoluteTimeout},
 		TouchInterval: cfg.SessionTouchInterval,
+		Touches:       a.touches,
 		Throttle:      throttle,
 		Observer:      obs,
 		Cache:         a.cache,

@@ -50,6 +50,7 @@ type server struct {
 	stopWork     context.CancelFunc // ends the purges and the cache listener; nil: not started
 	sched        *cron.Cron
 	listenerDone chan struct{}
+	touchesDone  chan struct{} // the touch flusher's end, after its last flush
 
 	served     chan error // srv.Serve's end
 	serveEnded bool       // served has been received from
@@ -61,7 +62,7 @@ func (s *server) start(ctx context.Context) error {
 		s.prepareStore,    // migrations (SESSIOND_MIGRATE_ON_START), the default plan, the first admin
 		s.buildHTTP,       // identity providers, pages, the API
 		s.listen,          // the API's listener, and the metrics' own when configured
-		s.startBackground, // the purge schedule and the cache's change listener
+		s.startBackground, // the purge schedule, the cache's change listener, the touch flusher
 	} {
 		if err := step(ctx); err != nil {
 			return err
@@ -167,6 +168,8 @@ func (s *server) startBackground(context.Context) error {
 	}
 	s.sched = sched
 	sched.Start()
+	s.touchesDone = make(chan struct{})
+	go func() { defer close(s.touchesDone); s.a.touches.Run(workCtx) }()
 	s.listenerDone = make(chan struct{})
 	if s.a.listener != nil {
 		go func() { defer close(s.listenerDone); s.a.listener.Run(workCtx) }()
@@ -229,12 +232,17 @@ func (s *server) stop(err error) error {
 	return nil
 }
 
-// stopBackground ends the purge schedule (waiting for a running pass) and the cache listener.
+// stopBackground ends the purge schedule (waiting for a running pass), the cache listener
+// and the touch flusher (waiting for its last flush: HTTP is drained by then, so no check
+// queues a touch after it).
 func (s *server) stopBackground() {
 	if s.stopWork == nil {
 		return
 	}
 	s.stopWork()
+	if s.touchesDone != nil {
+		<-s.touchesDone
+	}
 	if s.sched != nil {
 		<-s.sched.Stop().Done()
 	}

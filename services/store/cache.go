@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/maypok86/otter/v2"
+	"github.com/maypok86/otter/v2/stats"
 
 	"github.com/sessiond/sessiond/models"
 )
@@ -19,6 +20,7 @@ import (
 // connected the cache is bypassed altogether. A nil *SessionCache is a cache that is off.
 type SessionCache struct {
 	entries *otter.Cache[string, *models.Principal]
+	stats   *stats.Counter
 
 	// mu orders puts against drops: a check that read the store before a drop began must not
 	// put what it read after the drop (it may be the session just revoked). gen counts drops.
@@ -31,8 +33,10 @@ type SessionCache struct {
 // live: on SQLite (one process) that is right; on Postgres the Listener turns it off until
 // it listens.
 func NewSessionCache(size int, ttl time.Duration) *SessionCache {
-	c := &SessionCache{entries: otter.Must(&otter.Options[string, *models.Principal]{
-		MaximumSize: size,
+	counter := stats.NewCounter()
+	c := &SessionCache{stats: counter, entries: otter.Must(&otter.Options[string, *models.Principal]{
+		MaximumSize:   size,
+		StatsRecorder: counter,
 		// From creation: refreshing an entry (a touch) must not extend its life.
 		ExpiryCalculator: otter.ExpiryCreating[string, *models.Principal](ttl),
 	})}
@@ -53,6 +57,21 @@ func (c *SessionCache) Len() int {
 		return 0
 	}
 	return c.entries.EstimatedSize()
+}
+
+// CacheStats are a cache's counters since it was made, and its size now.
+type CacheStats struct {
+	Hits, Misses, Evictions uint64 // evictions: for room or age, not drops
+	Entries                 int
+}
+
+// Stats returns the cache's counters (zero for a nil cache).
+func (c *SessionCache) Stats() CacheStats {
+	if c == nil {
+		return CacheStats{}
+	}
+	s := c.stats.Snapshot()
+	return CacheStats{Hits: s.Hits, Misses: s.Misses, Evictions: s.Evictions, Entries: c.entries.EstimatedSize()}
 }
 
 // Lookup returns the cached principal of session id, and the drop generation to pass to
