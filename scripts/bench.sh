@@ -9,6 +9,14 @@
 #           --concurrency N (32), --login-concurrency N (8), --duration D (5s per measure),
 #           --login-duration D (10s for logins and argon2id), --rounds N (5: the two sides of
 #           each ratio alternate, the median round counts), --json PATH.
+#   scale   builds sessiond, seeds -scale-sessions N (100000) sessions in use over N/10 users,
+#           and checks them with a random token each for -scale-windows (7) windows of
+#           -scale-window (15s), with SESSIOND_SESSION_TOUCH_INTERVAL=-scale-touch-interval (20s)
+#           so touches fall due several times; per window: checks/s, the no-op route's req/s
+#           measured alternately with it (-scale-noop 5s in a window), touch rows/s, statements/s, rows per statement,
+#           HOT share of the updates and WAL bytes per check; then the targets over the windows
+#           after three intervals (scripts/bench/checks/scale.go). -sessiond-bin PATH measures
+#           another build (e.g. main's, for the figures before). Flags also: -concurrency N.
 #   purge   services.Purger on a large sessions table, against one plain DELETE of the same
 #           rows (scripts/bench/purge). Flags: -rows N (2000000), -expired N (1000000),
 #           -batch N (5000), -json PATH. E.g. scripts/bench.sh purge -rows 400000 -expired 200000
@@ -65,6 +73,18 @@ checks | -*)
 	go build -o "$bin/checks" ./scripts/bench/checks
 	status=0
 	"$bin/checks" -database-url "$url" -sessiond "$bin/sessiond" -rawpgx "$bin/rawpgx" "$@" || status=$?
+	rm -rf "$bin"
+	exit $status
+	;;
+scale)
+	shift
+	pick_database
+	bin=$(mktemp -d /tmp/sessiond-bench.XXXXXX)
+	sessiond="$bin/sessiond"
+	if [ "${1:-}" = -sessiond-bin ]; then sessiond=$2; shift 2; else say "building sessiond"; go build -o "$sessiond" ./cmd/sessiond; fi
+	go build -o "$bin/checks" ./scripts/bench/checks
+	status=0
+	"$bin/checks" -scale -database-url "$url" -sessiond "$sessiond" "$@" || status=$?
 	rm -rf "$bin"
 	exit $status
 	;;

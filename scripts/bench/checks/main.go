@@ -112,7 +112,21 @@ func main() {
 	flag.DurationVar(&cfg.loginDuration, "login-duration", 10*time.Second, "the same for logins and argon2id (some 70 a second)")
 	flag.IntVar(&cfg.rounds, "rounds", 5, "rounds each pair of a ratio is measured in, alternating")
 	flag.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured time before each target's first round")
+	var sc scaleConfig
+	scale := flag.Bool("scale", false, "run the scale benchmark instead (scripts/bench.sh scale; -scale-* flags)")
+	flag.IntVar(&sc.sessions, "scale-sessions", 100_000, "scale: sessions in use, 10 a user")
+	flag.DurationVar(&sc.touch, "scale-touch-interval", 20*time.Second, "scale: SESSIOND_SESSION_TOUCH_INTERVAL of the run")
+	flag.DurationVar(&sc.window, "scale-window", 15*time.Second, "scale: length of a window of checks")
+	flag.IntVar(&sc.windows, "scale-windows", 7, "scale: windows (the steady state is those after three touch intervals)")
+	flag.DurationVar(&sc.noop, "scale-noop", 5*time.Second, "scale: the no-op route's time in each window (alternating with the checks)")
 	flag.Parse()
+	if *scale {
+		sc.databaseURL, sc.sessiond, sc.concurrency = cfg.databaseURL, cfg.sessiond, cfg.concurrency
+		if err := runScale(sc); err != nil {
+			fail(err)
+		}
+		return
+	}
 	if cfg.databaseURL == "" || cfg.sessiond == "" || cfg.rawpgx == "" || cfg.sessions < 10_000 || cfg.rounds < 1 {
 		fail(errors.New("need -database-url, -sessiond, -rawpgx, -sessions ≥ 10000 and -rounds ≥ 1"))
 	}
