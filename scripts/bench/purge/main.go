@@ -58,7 +58,8 @@ const planStandard = "0190a000-0000-7000-8000-000000000002"
 //
 // Expired rows are idle-expired (idle_expires_at in the past, revoked_at NULL, expires_at
 // still ahead), the rest live (both deadlines ahead). Deadlines are scattered over a day by a
-// multiplicative hash of i, so the purge's index order (idle_expires_at) is not the heap
+// multiplicative hash of i, so the purge's index order (idle_recheck_at, set to the deadline
+// as at sign-in and by the purge's recheck) is not the heap
 // order, as in production, where activity reshuffles idle deadlines. The statement is
 // deterministic apart from ids and now(), so every seeding lays out the same table.
 const seedSessions = `
@@ -71,10 +72,10 @@ WITH p AS (
     FROM p, generate_series(0, p.rows - 1) AS i
 )
 INSERT INTO sessions (id, user_id, secret_hash, device_name, device_type,
-                      created_at, last_seen_at, expires_at, idle_expires_at)
+                      created_at, last_seen_at, expires_at, idle_expires_at, idle_recheck_at)
 SELECT gen_random_uuid(), p.user_id, sha256(int8send(i)), 'Living room TV ' || i, 'tv',
        now() - interval '10 days' + i * interval '1 millisecond',
-       idle - interval '7 days', now() + interval '20 days', idle
+       idle - interval '7 days', now() + interval '20 days', idle, idle
 FROM p, s, LATERAL (SELECT CASE WHEN s.expired THEN now() - interval '1 minute' - s.scatter
                                 ELSE now() + interval '1 hour' + s.scatter END AS idle) AS d`
 
