@@ -40,7 +40,6 @@ app_env() { # the environment of host $1
 	echo "SESSIOND_COOKIE_SECURE=false"
 	echo "SESSIOND_LOG_LEVEL=warn"
 	echo "SESSIOND_SHUTDOWN_DELAY=1500ms"
-	echo "SESSIOND_REQUEST_TIMEOUT=2s"
 	echo "SESSIOND_DB_CONNECT_TIMEOUT=1s"
 	echo "SESSIOND_FRESH_SESSION_AGE=0"
 	echo "SESSIOND_HASH_QUEUE=256"
@@ -70,8 +69,9 @@ pg() { runuser -u postgres -- "$PGBIN/$1" "${@:2}"; }
 
 start_pg() { # $1: 1 or 2; extra postgres options after
 	local i=$1; shift
+	install -d -o postgres "$CLUSTER_DIR/sock$i"
 	inns "sd-db$i" runuser -u postgres -- "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/db$i" -l "$CLUSTER_DIR/db$i.log" -w \
-		-o "-c listen_addresses=10.231.1.2$i -p 5432 -k $CLUSTER_DIR $*" start >/dev/null
+		-o "-c listen_addresses=10.231.1.2$i -p 5432 -k $CLUSTER_DIR/sock$i $*" start >/dev/null
 }
 
 kill_primary() { # kill -9 the postmaster and every backend of it, as a host that dies would
@@ -117,7 +117,10 @@ if [ ${#need[@]} -gt 0 ]; then
 	apt-get install -y -q "${need[@]}" >/dev/null 2>&1 ||
 		{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q "${need[@]}" >/dev/null; }
 fi
-PGBIN=$(find_pg_bin) || { say "no Postgres server binaries (initdb, pg_ctl)"; exit 1; }
+# Debian's server directory, which has pg_basebackup beside initdb (PATH may hold initdb alone).
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r | head -1)
+[ -n "$PGBIN" ] && [ -x "$PGBIN/pg_basebackup" ] || PGBIN=$(find_pg_bin) || true
+[ -n "$PGBIN" ] && [ -x "$PGBIN/pg_basebackup" ] || { say "no Postgres server binaries (initdb, pg_ctl, pg_basebackup)"; exit 1; }
 export PGBIN
 
 CLUSTER_DIR=$(mktemp -d /tmp/sessiond-cluster.XXXXXX)

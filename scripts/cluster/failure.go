@@ -105,10 +105,13 @@ func (c *cluster) failover(ctx context.Context) error {
 				}
 				status, _, id := login(ctx, c.lb, emails[w])
 				t.add(status)
-				if status == http.StatusCreated {
+				switch status {
+				case http.StatusCreated:
 					mu.Lock()
 					acked, times = append(acked, id), append(times, time.Now())
 					mu.Unlock()
+				case http.StatusServiceUnavailable:
+					time.Sleep(50 * time.Millisecond) // a client backs off (Retry-After), if briefly
 				}
 			}
 		})

@@ -17,7 +17,7 @@ import (
 const password = "a cluster of three"
 
 var client = &http.Client{
-	Timeout:   5 * time.Second, // a host's requests time out after 2 s (SESSIOND_REQUEST_TIMEOUT)
+	Timeout:   20 * time.Second, // a host's requests time out after 10 s (SESSIOND_REQUEST_TIMEOUT)
 	Transport: &http.Transport{MaxIdleConnsPerHost: 200, IdleConnTimeout: 30 * time.Second},
 }
 
