@@ -19,12 +19,10 @@ var stderr = os.Stderr
 // others serve: no error other than 503 through HAProxy. Then the link comes back.
 func (c *cluster) cutOff(ctx context.Context) error {
 	const scenario, grace = "host cut off from the database", 2 * time.Second
-	stop := make(chan struct{})
-	t, wait, err := c.load(ctx, "cut", stop)
+	t, stopLoad, err := c.load(ctx, "cut")
 	if err != nil {
 		return err
 	}
-	stopLoad := sync.OnceFunc(func() { close(stop); wait() })
 	defer stopLoad()
 	emails, err := register(ctx, c.hosts[2], "cut-direct", 1)
 	if err != nil {

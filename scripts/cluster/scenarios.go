@@ -127,9 +127,10 @@ func (c *cluster) revokeEverywhere(ctx context.Context, prefix string, n int) ([
 	return delays, nil
 }
 
-// load runs steady traffic through HAProxy until stop closes: 8 workers, each request a check
-// of a long-lived session or, one in five, a login (evicting on accounts of their own).
-func (c *cluster) load(ctx context.Context, prefix string, stop <-chan struct{}) (*tally, func(), error) {
+// load starts steady traffic through HAProxy: 8 workers, each request a check of a long-lived
+// session or, one in five, a login (evicting on accounts of their own). The traffic runs
+// until stop is called (any number of times), which waits for the workers.
+func (c *cluster) load(ctx context.Context, prefix string) (t *tally, stop func(), err error) {
 	checkers, err := register(ctx, c.lb, prefix+"-check", 8)
 	if err != nil {
 		return nil, nil, err
@@ -145,13 +146,14 @@ func (c *cluster) load(ctx context.Context, prefix string, stop <-chan struct{})
 			return nil, nil, fmt.Errorf("login = %d", status)
 		}
 	}
-	t := &tally{}
+	t = &tally{}
+	done := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := range 8 {
 		wg.Go(func() {
 			for i := 0; ; i++ {
 				select {
-				case <-stop:
+				case <-done:
 					return
 				case <-ctx.Done():
 					return
@@ -167,7 +169,7 @@ func (c *cluster) load(ctx context.Context, prefix string, stop <-chan struct{})
 			}
 		})
 	}
-	return t, wg.Wait, nil
+	return t, sync.OnceFunc(func() { close(done); wg.Wait() }), nil
 }
 
 func failed(s int) bool { return s != http.StatusOK && s != http.StatusCreated }
@@ -177,12 +179,10 @@ func non503(s int) bool { return failed(s) && s != http.StatusServiceUnavailable
 // SESSIOND_SHUTDOWN_DELAY, HAProxy takes the host out, it drains and exits; then it starts
 // again) under steady load through HAProxy.
 func (c *cluster) rollingRestart(ctx context.Context) error {
-	stop := make(chan struct{})
-	t, wait, err := c.load(ctx, "restart", stop)
+	t, stopLoad, err := c.load(ctx, "restart")
 	if err != nil {
 		return err
 	}
-	stopLoad := sync.OnceFunc(func() { close(stop); wait() })
 	defer stopLoad()
 	time.Sleep(time.Second) // load before the first restart
 	for i := 1; i <= 3; i++ {
