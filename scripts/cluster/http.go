@@ -73,10 +73,7 @@ func register(ctx context.Context, base, prefix string, n int) ([]string, error)
 // login signs email in on base with a device of its own; it returns the status, and on 201
 // the bearer token and the session id.
 func login(ctx context.Context, base, email string) (status int, auth, id string) {
-	status, body := call(ctx, "POST", base+"/v1/auth/login", "", map[string]any{
-		"email": email, "password": password,
-		"device": map[string]any{"id": randomHex(8), "name": "Cluster TV", "type": "tv"},
-	})
+	status, body := loginBody(ctx, base, email)
 	if status != http.StatusCreated {
 		return status, "", ""
 	}
@@ -84,6 +81,21 @@ func login(ctx context.Context, base, email string) (status int, auth, id string
 	sess, _ := body["session"].(map[string]any)
 	id, _ = sess["id"].(string)
 	return status, "Bearer " + tok, id
+}
+
+// loginBody signs email in on base with a device of its own and returns the answer.
+func loginBody(ctx context.Context, base, email string) (int, map[string]any) {
+	return call(ctx, "POST", base+"/v1/auth/login", "", map[string]any{
+		"email": email, "password": password,
+		"device": map[string]any{"id": randomHex(8), "name": "Cluster TV", "type": "tv"},
+	})
+}
+
+// problem is the message of an error answer ("" for none).
+func problem(body map[string]any) string {
+	e, _ := body["error"].(map[string]any)
+	msg, _ := e["message"].(string)
+	return msg
 }
 
 // tally counts answers by status, safely from many goroutines.

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -66,7 +67,7 @@ type cluster struct {
 
 func main() {
 	var c cluster
-	var hosts, jsonPath string
+	var hosts, jsonPath, only string
 	flag.StringVar(&c.lb, "lb", "", "HAProxy's base URL")
 	flag.StringVar(&hosts, "hosts", "", "the sessiond hosts' base URLs, comma-separated (three)")
 	flag.StringVar(&c.dbURL, "database-url", "", "Postgres URL (multi-host, read-write) to count in")
@@ -76,6 +77,7 @@ func main() {
 	flag.IntVar(&c.set.Concurrency, "concurrency", 50, "concurrent racing logins")
 	flag.IntVar(&c.set.Revocations, "revocations", 200, "revocations to time")
 	flag.IntVar(&c.set.LoadSeconds, "load-seconds", 4, "seconds of steady load around each host's restart and the cut")
+	flag.StringVar(&only, "only", "", "run only these scenarios, comma-separated: race, revocation, restart, cut, failover")
 	flag.Parse()
 	c.hosts = strings.Split(hosts, ",")
 	if c.lb == "" || len(c.hosts) != 3 || c.dbURL == "" || c.ctl == "" {
@@ -86,17 +88,20 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute) // bounded, whatever happens
 	defer cancel()
 	scenarios := []struct {
-		name string
-		run  func(context.Context) error
+		key, name string
+		run       func(context.Context) error
 	}{
-		{"racing logins (evict)", func(ctx context.Context) error { return c.race(ctx, "evict") }},
-		{"racing logins (reject)", func(ctx context.Context) error { return c.race(ctx, "reject") }},
-		{"revocation everywhere", c.revocation},
-		{"rolling restart", c.rollingRestart},
-		{"host cut off from the database", c.cutOff},
-		{"failover", c.failover}, // last: the cluster has no standby afterwards
+		{"race", "racing logins (evict)", func(ctx context.Context) error { return c.race(ctx, "evict") }},
+		{"race", "racing logins (reject)", func(ctx context.Context) error { return c.race(ctx, "reject") }},
+		{"revocation", "revocation everywhere", c.revocation},
+		{"restart", "rolling restart", c.rollingRestart},
+		{"cut", "host cut off from the database", c.cutOff},
+		{"failover", "failover", c.failover}, // last: the cluster has no standby afterwards
 	}
 	for _, s := range scenarios {
+		if only != "" && !slices.Contains(strings.Split(only, ","), s.key) {
+			continue
+		}
 		fmt.Fprintf(os.Stderr, "==> cluster: scenario %s\n", s.name)
 		if err := s.run(ctx); err != nil {
 			c.fail("%s: %v", s.name, err)

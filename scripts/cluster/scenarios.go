@@ -25,14 +25,21 @@ func (c *cluster) race(ctx context.Context, kind string) error {
 		}
 	}
 	var t tally
+	var whyMu sync.Mutex
+	why := map[string]int{} // what the 503s said
 	jobs := make(chan string)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for range c.set.Concurrency {
 		wg.Go(func() {
 			for email := range jobs {
-				status, _, _ := login(ctx, c.lb, email)
+				status, body := loginBody(ctx, c.lb, email)
 				t.add(status)
+				if status == http.StatusServiceUnavailable {
+					whyMu.Lock()
+					why[problem(body)]++
+					whyMu.Unlock()
+				}
 			}
 		})
 	}
@@ -49,7 +56,7 @@ func (c *cluster) race(ctx context.Context, kind string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "    answers:%s\n", t.String())
+	fmt.Fprintf(stderr, "    answers:%s; the 503s said: %v\n", t.String(), why)
 	c.figure(scenario, "limit violations (SQL)", float64(violations), "accounts", 0, true)
 	c.figure(scenario, "errors other than 201/409/503", float64(t.count(func(s int) bool { return s != 201 && s != 409 && s != 503 })), "requests", 0, true)
 	c.figure(scenario, "503 answers", float64(t.count(func(s int) bool { return s == 503 })), "requests", -1, false)
