@@ -28,8 +28,8 @@ func (c *cluster) cutOff(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	status, tok, _ := login(ctx, c.hosts[2], emails[0])
-	if status != http.StatusCreated {
+	var tok string
+	if status := retry503(func() (s int) { s, tok, _ = login(ctx, c.hosts[2], emails[0]); return s }); status != http.StatusCreated {
 		return fmt.Errorf("login on host 3 = %d", status)
 	}
 	time.Sleep(time.Second)

@@ -63,7 +63,12 @@ func register(ctx context.Context, base, prefix string, n int) ([]string, error)
 	emails := make([]string, n)
 	for i := range emails {
 		emails[i] = fmt.Sprintf("%s-%d-%s@example.com", prefix, i, run)
-		if status, body := call(ctx, "POST", base+"/v1/auth/register", "", map[string]any{"email": emails[i], "password": password}); status != http.StatusCreated {
+		var body map[string]any
+		register := func() (s int) {
+			s, body = call(ctx, "POST", base+"/v1/auth/register", "", map[string]any{"email": emails[i], "password": password})
+			return s
+		}
+		if status := retry503(register); status != http.StatusCreated {
 			return nil, fmt.Errorf("register %s = %d %v", emails[i], status, body)
 		}
 	}
