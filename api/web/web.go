@@ -94,7 +94,7 @@ func New(d Deps) (*Handler, error) {
 		pages: make(map[string]*template.Template, len(pageNames)),
 	}
 	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(pageFuncs).ParseFS(files, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(pageFuncs).ParseFS(files, "templates/layout.html", "templates/choice.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse page %s: %w", name, err)
 		}
