@@ -20,10 +20,11 @@ import (
 
 // adminData is the admin page: every plan, editable, and a user lookup.
 type adminData struct {
-	Plans    []models.Plan
-	Policies []option
-	Query    string
-	Users    []models.User
+	Plans          []models.Plan
+	Policies       []option
+	StreamPolicies []option
+	Query          string
+	Users          []models.User
 }
 
 func (h *Handler) adminPage(c *gin.Context) { h.renderAdmin(c, http.StatusOK, doneNotice(c)) }
@@ -34,7 +35,7 @@ func (h *Handler) renderAdmin(c *gin.Context, status int, n *notice) {
 		h.fail(c, err)
 		return
 	}
-	d := adminData{Plans: plans, Policies: policies, Query: strings.TrimSpace(c.Query("email"))}
+	d := adminData{Plans: plans, Policies: policies, StreamPolicies: streamPolicies, Query: strings.TrimSpace(c.Query("email"))}
 	if d.Query != "" {
 		if d.Users, _, err = h.admin.List(c.Request.Context(), models.UserFilter{EmailPrefix: d.Query}, 20, ""); err != nil {
 			h.fail(c, err)
@@ -68,6 +69,7 @@ func planForm(c *gin.Context) (models.PlanInput, error) {
 		}
 		dst.Value = &d
 	}
+	streamForm(c, &in, v)
 	if len(v.Fields) > 0 {
 		return in, v
 	}
@@ -76,6 +78,7 @@ func planForm(c *gin.Context) (models.PlanInput, error) {
 
 var planFields = map[string]string{
 	"max_sessions": "Devices", "limit_policy": "At the limit", "idle_timeout": "Idle timeout", "absolute_timeout": "Absolute timeout",
+	"max_streams": "Streams", "stream_policy": "At the stream limit", "stream_class_limits": "Class limits",
 }
 
 func (h *Handler) adminSavePlan(c *gin.Context) {

@@ -77,7 +77,8 @@ var pageFuncs = template.FuncMap{
 		}
 		return shortDuration(time.Duration(*s) * time.Second)
 	},
-	"eventText": eventText,
+	"eventText":   eventText,
+	"classLimits": classLimits,
 }
 
 func plural(n int, one, many string) string {
