@@ -87,7 +87,7 @@ func NewServer(t testing.TB, store servicetest.Store, o Options) *Server {
 		CookieSecure:   o.CookieSecure,
 		TrustedProxies: o.TrustedProxies,
 		MaxBodyBytes:   64 << 10,
-	}, web.Deps{Sessions: sv.sessions, Plans: sv.plans, Admin: sv.users, DeviceGrant: sv.grant, Log: log, CookieSecure: o.CookieSecure})
+	}, web.Deps{Sessions: sv.sessions, Plans: sv.plans, Admin: sv.users, DeviceGrant: sv.grant, Streams: sv.sessions, Log: log, CookieSecure: o.CookieSecure})
 	return &Server{Handler: h, Store: store, Clock: c, t: t}
 }
 

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -97,17 +96,12 @@ func (h *Handler) adminSavePlan(c *gin.Context) {
 	case err == nil:
 		c.Redirect(http.StatusSeeOther, "/admin?done=plan_saved")
 	case errors.As(err, &invalid):
-		var problems []string
-		for field, problem := range invalid.Fields {
-			problems = append(problems, planFields[field]+" "+problem)
-		}
-		slices.Sort(problems)
 		name := c.Param("id")
 		if p, err := h.plans.Get(c.Request.Context(), c.Param("id")); err == nil {
 			name = p.Name
 		}
 		h.renderAdmin(c, http.StatusBadRequest, &notice{Kind: "error", Title: "The " + name + " plan was not saved",
-			Text: strings.Join(problems, "; ") + "."})
+			Text: strings.Join(problems(invalid, planFields), "; ") + "."})
 	default:
 		h.fail(c, err)
 	}
@@ -120,6 +114,8 @@ type adminUserData struct {
 	Limit      int
 	Sessions   []models.Session // active, newest first
 	Identities []models.Identity
+	Streams    []streamRow // nil: the pages run without streams
+	MaxStreams int
 }
 
 func (h *Handler) adminUserPage(c *gin.Context) {
@@ -137,6 +133,10 @@ func (h *Handler) adminUserPage(c *gin.Context) {
 		n = &notice{Kind: "ok", Text: "The account was disabled and every device of it signed out."}
 	case "enabled":
 		n = &notice{Kind: "ok", Text: "The account was enabled."}
+	case "stream_ended":
+		n = &notice{Kind: "ok", Text: "The stream was ended. Its device is told at its next heartbeat."}
+	case "stream_gone":
+		n = &notice{Kind: "ok", Text: "That stream had already ended."}
 	}
 	h.renderAdminUser(c, http.StatusOK, n)
 }
@@ -165,9 +165,16 @@ func (h *Handler) renderAdminUser(c *gin.Context, status int, n *notice) {
 			return
 		}
 	}
-	h.render(c, status, "admin_user", pageData{Nav: "admin", Notice: n, Data: adminUserData{
-		User: u, PlanName: plan.Name, Limit: list.Limit.Max, Sessions: list.Sessions, Identities: identities,
-	}})
+	d := adminUserData{User: u, PlanName: plan.Name, Limit: list.Limit.Max, Sessions: list.Sessions, Identities: identities}
+	if h.streams != nil {
+		ss, err := h.streams.UserStreams(ctx, u.ID)
+		if err != nil {
+			h.fail(c, err)
+			return
+		}
+		d.Streams, d.MaxStreams = streamRows(ss, time.Now()), u.EffectiveStreamLimit(plan).Max
+	}
+	h.render(c, status, "admin_user", pageData{Nav: "admin", Notice: n, Data: d})
 }
 
 func (h *Handler) adminSignOutSession(c *gin.Context) {

@@ -1,14 +1,20 @@
 package web
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"maps"
+	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/sessiond/sessiond/api"
 	"github.com/sessiond/sessiond/models"
 )
 
@@ -61,4 +67,54 @@ func classLimits(l models.StreamClassLimits) string {
 		parts = append(parts, fmt.Sprintf("%s=%d", c, l[c]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// streamRow is one of a user's streams on their admin page.
+type streamRow struct {
+	models.Stream
+	What  string
+	State string // "playing until …" or why and when it ended
+	Live  bool   // still playing: it can be ended
+}
+
+var endTexts = map[models.StreamEndReason]string{
+	models.StreamTakenOver:      "taken over",
+	models.StreamReplaced:       "replaced by another title on the device",
+	models.StreamStopped:        "stopped",
+	models.StreamExpired:        "expired: no heartbeat",
+	models.StreamSessionEnded:   "its device signed out",
+	models.StreamLimitLowered:   "ended: the limit was lowered",
+	models.StreamRevokedByAdmin: "ended by an admin",
+}
+
+// streamRows describes a user's streams, newest first, for their admin page.
+func streamRows(ss []models.Stream, now time.Time) []streamRow {
+	rows := make([]streamRow, 0, len(ss))
+	for _, s := range ss {
+		r := streamRow{Stream: s, What: whatPlays(s)}
+		if e := s.EndedError(now); e != nil {
+			r.State = cmp.Or(endTexts[e.Reason], string(e.Reason))
+			if e.ByDeviceName != "" && e.Reason == models.StreamTakenOver {
+				r.State += " by " + e.ByDeviceName
+			}
+			r.State += " · " + e.EndedAt.UTC().Format("2 Jan 15:04 UTC")
+		} else {
+			r.Live, r.State = true, "playing · lease until "+s.ExpiresAt.UTC().Format("15:04:05 UTC")
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+func (h *Handler) adminEndStream(c *gin.Context) {
+	done := "stream_ended"
+	err := h.streams.EndStream(c.Request.Context(), api.AdminOf(c), c.Param("sid"))
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		done = "stream_gone"
+	case err != nil:
+		h.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/admin/users/"+url.PathEscape(c.Param("id"))+"?done="+done)
 }

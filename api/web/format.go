@@ -79,6 +79,7 @@ var pageFuncs = template.FuncMap{
 	},
 	"eventText":   eventText,
 	"classLimits": classLimits,
+	"whatPlays":   whatPlays,
 }
 
 func plural(n int, one, many string) string {

@@ -26,6 +26,7 @@ var (
 	_ api.OIDCService        = (*services.OIDC)(nil)
 	_ api.DeviceGrantService = (*services.DeviceGrant)(nil)
 	_ web.SessionService     = (*services.Sessions)(nil)
+	_ web.StreamService      = (*services.Sessions)(nil)
 	_ web.AdminService       = (*services.Users)(nil)
 	_ web.PlanService        = (*services.Plans)(nil)
 	_ web.OIDCService        = (*services.OIDC)(nil)
