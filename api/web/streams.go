@@ -39,6 +39,17 @@ type playing struct {
 	ByID    map[string]models.Stream
 }
 
+// withStreams serves f when the pages run with streams; otherwise there is nothing here.
+func (h *Handler) withStreams(f gin.HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if h.streams == nil {
+			h.fail(c, models.ErrNotFound)
+			return
+		}
+		f(c)
+	}
+}
+
 // On returns what the session plays now, if anything.
 func (p *playing) On(sessionID string) *models.Stream {
 	if p == nil {

@@ -113,7 +113,9 @@ func call(t *testing.T, method, url string, body any, token string) (int, map[st
 // see the catalog refuse it within its cache TTL.
 func TestCatalogAdoptsSessiond(t *testing.T) {
 	base := sessiond(t)
-	login := func(email, password string) (string, string) { return loginAs(t, base, email, password, "Living room TV") }
+	login := func(email, password string) (string, string) {
+		return loginAs(t, base, email, password, "Living room TV")
+	}
 	admin, _ := login("ops@example.com", "operations desk")
 	const ttl = time.Second
 	catalog, _ := startCatalog(t, base, admin, ttl)
