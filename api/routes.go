@@ -73,7 +73,6 @@ type Deps struct {
 	Clients        ClientService
 	OIDC           OIDCService // sign-ins through identity providers; nil: none configured
 	DeviceGrant    DeviceGrantService
-	Streams        StreamService // what plays now (issue 22)
 	Pages          Pages // the server-rendered pages (web.New); nil: none
 	Store          Pinger
 	Log            *slog.Logger
@@ -84,6 +83,7 @@ type Deps struct {
 	Requests       RequestObserver // hears of every request (metrics); nil: nobody
 	Metrics        http.Handler    // served at GET /metrics; nil: no such route
 	Draining       func() bool     // true once shutdown began: /readyz answers 503; nil: never
+	Streams        StreamService   // what plays now (issue 22)
 }
 
 // RequestObserver hears of every request once answered. route is the matched route pattern
