@@ -238,3 +238,18 @@ func (s *Sessions) streamObserver() StreamObserver {
 	}
 	return nopStreamObserver{}
 }
+
+// StreamState returns the user's stream streamID if its lease is live now (introspection with
+// stream_id: a licence server refuses keys to an ended stream); models.ErrNotFound otherwise:
+// ended, lapsed, unknown or another user's.
+func (s *Sessions) StreamState(ctx context.Context, userID, streamID string) (models.Stream, error) {
+	if !validID(streamID) {
+		return models.Stream{}, models.ErrNotFound
+	}
+	var st models.Stream
+	err := s.db.WithContext(ctx).Where("id = ? AND user_id = ? AND ended_at IS NULL AND expires_at > ?", streamID, userID, s.now()).Take(&st).Error
+	if err != nil {
+		return models.Stream{}, fmt.Errorf("stream state %s: %w", streamID, storeError(err))
+	}
+	return st, nil
+}

@@ -82,6 +82,7 @@ func NewServer(t testing.TB, store servicetest.Store, o Options) *Server {
 		Clients:        sv.clients,
 		Plans:          sv.plans,
 		DeviceGrant:    sv.grant,
+		Streams:        sv.sessions,
 		Store:          services.NewHealth(store.DB),
 		Log:            log,
 		CookieSecure:   o.CookieSecure,

@@ -25,6 +25,7 @@ var (
 	_ api.Pinger             = (*services.Health)(nil)
 	_ api.OIDCService        = (*services.OIDC)(nil)
 	_ api.DeviceGrantService = (*services.DeviceGrant)(nil)
+	_ api.StreamService      = (*services.Sessions)(nil)
 	_ web.SessionService     = (*services.Sessions)(nil)
 	_ web.StreamService      = (*services.Sessions)(nil)
 	_ web.AdminService       = (*services.Users)(nil)
@@ -110,6 +111,7 @@ func newApp(env *environment) (*app, error) {
 
 		DeviceKeyTTL:    cfg.DeviceKeyTTL,
 		FreshSessionAge: cfg.FreshSessionAge,
+		Streams:         services.StreamsConfig{HeartbeatInterval: cfg.Streams.HeartbeatInterval, LeaseTTL: cfg.Streams.TTL()},
 	})
 	publicURL := cfg.PublicURL
 	a.grant, err = services.NewDeviceGrant(db, a.sessions, services.DeviceGrantConfig{

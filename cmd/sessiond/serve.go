@@ -119,6 +119,7 @@ func (s *server) buildHTTP(ctx context.Context) error {
 		Clients:        a.clients,
 		OIDC:           oidc,
 		DeviceGrant:    a.grant,
+		Streams:        a.sessions,
 		Pages:          pages,
 		Store:          a.health,
 		Log:            a.log,
