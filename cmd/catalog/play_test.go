@@ -47,8 +47,11 @@ func TestCatalogPlaysUnderTheStreamLimit(t *testing.T) {
 		t.Fatalf("kitchen plays = %d %v, want 201", status, body)
 	}
 	kitchenStream := body["stream_id"].(string)
-	tick, done := keepPlaying(sessiondClient, kitchen, kitchenStream)
+	tick, beats, done := keepPlaying(sessiondClient, kitchen, kitchenStream)
 	tick <- time.Now() // a heartbeat that renews the lease: KeepPlaying goes on
+	if err := <-beats; err != nil {
+		t.Fatalf("the kitchen's first heartbeat = %v, want the lease renewed", err)
+	}
 
 	status, body = play(bedroom, "drama-7", nil)
 	details, _ := body["error"].(map[string]any)["details"].(map[string]any)
@@ -66,7 +69,11 @@ func TestCatalogPlaysUnderTheStreamLimit(t *testing.T) {
 	if status, body := play(bedroom, "drama-7", map[string]any{"replace_stream_id": kitchenStream}); status != 201 {
 		t.Fatalf("bedroom takes the kitchen's stream over = %d %v, want 201", status, body)
 	}
-	tick <- time.Now() // the kitchen's next heartbeat learns it is over
+	select { // the kitchen's next heartbeat learns it is over
+	case tick <- time.Now():
+	case err := <-done:
+		t.Fatalf("KeepPlaying() ended early: %v", err)
+	}
 	var ended *client.StreamEndedError
 	if err := <-done; !errors.As(err, &ended) || ended.Reason != "taken_over" || ended.ByDeviceName != "Bedroom TV" {
 		t.Fatalf("kitchen's KeepPlaying() = %v, want *StreamEndedError taken over by Bedroom TV", err)
@@ -90,13 +97,14 @@ func TestCatalogPlaysUnderTheStreamLimit(t *testing.T) {
 	}
 }
 
-// keepPlaying runs the client's KeepPlaying on a hand ticker and returns the ticker and its
-// result.
-func keepPlaying(c *client.Client, token, stream string) (handTicker, chan error) {
-	tick, done := make(handTicker), make(chan error, 1)
+// keepPlaying runs the client's KeepPlaying on a hand ticker and returns the ticker, each
+// heartbeat's outcome and its result.
+func keepPlaying(c *client.Client, token, stream string) (handTicker, chan error, chan error) {
+	tick, beats, done := make(handTicker), make(chan error, 4), make(chan error, 1)
 	go func() {
 		done <- c.KeepPlaying(context.Background(), token, stream, time.Minute,
-			client.WithTicker(func(time.Duration) client.Ticker { return tick }))
+			client.WithTicker(func(time.Duration) client.Ticker { return tick }),
+			client.WithBeats(func(_ client.Stream, err error) { beats <- err }))
 	}()
-	return tick, done
+	return tick, beats, done
 }
