@@ -123,7 +123,7 @@ func (h *handler) updatePlan(c *gin.Context) {
 	}
 	if enforce == "now" {
 		// What was done so far; enforcing: the rest is recorded and the purge job finishes it.
-		out["enforced"] = gin.H{"users": res.Users, "sessions_evicted": res.Sessions}
+		out["enforced"] = gin.H{"users": res.Users, "sessions_evicted": res.Sessions, "streams_ended": res.Streams}
 		out["enforcing"] = res.Enforcing
 	}
 	c.JSON(http.StatusOK, out)

@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/sessiond/sessiond/models"
+	"github.com/sessiond/sessiond/services"
 	"github.com/sessiond/sessiond/services/servicetest"
 )
 
@@ -243,6 +244,43 @@ func TestStreamLeases(t *testing.T) {
 			}
 			if _, err := b.sessions.Heartbeat(ctx, logins[1].Token, mine.Stream.ID); !errors.As(err, &ended) || ended.Reason != models.StreamStopped {
 				t.Errorf("Heartbeat(stopped) = %v, want stream_ended stopped", err)
+			}
+		})
+	}
+}
+
+// TestStreamLimitLoweredNow: lowering max_streams with enforce=now ends the newest streams.
+func TestStreamLimitLoweredNow(t *testing.T) {
+	ctx := context.Background()
+	for _, store := range servicetest.Stores(t) {
+		t.Run(store.Name, func(t *testing.T) {
+			e := newEnv(t, store)
+			plans := services.NewPlans(store.DB, e.clock.Now, nil, nil)
+			u := e.register(t, nil)
+			streamPlan(t, store.DB, u.ID, 3, models.StreamReject, nil)
+			var user models.User
+			if err := store.DB.Where("id = ?", u.ID).Take(&user).Error; err != nil {
+				t.Fatal(err)
+			}
+			sessions := seedSessions(t, store.DB, u.ID, 3, e.clock.Now())
+			var ids []string
+			for _, sid := range sessions {
+				res, err := e.sessions.StartStream(ctx, u.ID, sid, models.StreamParams{})
+				if err != nil {
+					t.Fatalf("StartStream() = %v", err)
+				}
+				ids = append(ids, res.Stream.ID)
+				e.clock.Advance(time.Second)
+			}
+			one := 1
+			_, res, err := plans.Update(ctx, models.Admin{Operator: true}, user.PlanID, models.PlanInput{MaxStreams: &one}, true)
+			if err != nil || res.Streams != 2 {
+				t.Fatalf("Update(max_streams 1, enforce now) = %+v, %v; want 2 streams ended", res, err)
+			}
+			var live []models.Stream
+			store.DB.Where("user_id = ? AND ended_at IS NULL", u.ID).Find(&live)
+			if len(live) != 1 || live[0].ID != ids[0] {
+				t.Errorf("live after lowering = %v, want only the oldest %s", live, ids[0])
 			}
 		})
 	}
