@@ -111,6 +111,8 @@ type Config struct {
 	// NAME is configured by SESSIOND_OIDC_<NAME>_* (see OIDCProvider) and loaded into OIDC.
 	OIDCProviderNames []string       `env:"OIDC_PROVIDERS"`
 	OIDC              []OIDCProvider `env:"-"`
+
+	Streams Streams // SESSIOND_STREAM_*: stream leases (streams.go)
 }
 
 // Load reads the configuration through getenv (os.Getenv in production). Its error is
@@ -178,6 +180,7 @@ func (c Config) validate() Errors {
 	if c.Addr == "" {
 		bad("ADDR", "must not be empty")
 	}
+	errs = append(errs, c.Streams.validate()...)
 	if err := c.Listen.validate(c.Database); err != nil {
 		bad("DATABASE_LISTEN_URL", "%v", err)
 	}

@@ -38,7 +38,15 @@ type PlanInput struct {
 	LimitPolicy     *LimitPolicy
 	IdleTimeout     Optional[time.Duration]
 	AbsoluteTimeout Optional[time.Duration]
+
+	// Streams (issue 22). On create, absent fields take DefaultMaxStreams and StreamReject.
+	MaxStreams        *int
+	StreamPolicy      *StreamPolicy
+	StreamClassLimits *StreamClassLimits
 }
+
+// DefaultMaxStreams is the stream limit of a plan created without one.
+const DefaultMaxStreams = 2
 
 // UserPatch is an admin's partial update of a user.
 type UserPatch struct {
@@ -46,6 +54,7 @@ type UserPatch struct {
 	MaxSessionsOverride      Optional[int]
 	MaxSessionsOverrideUntil Optional[time.Time]
 	LimitPolicyOverride      Optional[LimitPolicy]
+	MaxStreamsOverride       Optional[int] // null clears it
 	Role                     *Role
 	Disabled                 *bool
 }
@@ -60,6 +69,7 @@ type UserFilter struct {
 type EnforceResult struct {
 	Users     int  // users brought down to the limit
 	Sessions  int  // sessions evicted
+	Streams   int  // streams ended (limit_lowered): the newest over a lowered max_streams
 	Enforcing bool // not finished yet: the purge job's next pass (on any process) finishes it
 }
 

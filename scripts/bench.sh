@@ -29,6 +29,11 @@
 #           long a session revoked through one takes to be refused by the other: p50, p99
 #           and max over -revocations N (200), against the target p99 ≤ 50 ms
 #           (scripts/bench/revocation). Flags: -revocations N, -json PATH.
+#   streams the stream lease heartbeat (issue 22): services' Heartbeat against a raw pgx
+#           UPDATE at the same concurrency, its p50 at N leases against 10,000, and WAL bytes,
+#           rows and the HOT share per heartbeat (scripts/bench/streams). Flags: -leases N
+#           (100000; 1000000 for the documented figures), -concurrency N (16), -duration D (3s),
+#           -rounds N (3), -json PATH.
 #
 # Postgres comes from BENCH_DATABASE_URL, else the server answering on 127.0.0.1:5432 (trust
 # auth, role postgres), else a throwaway cluster (initdb/pg_ctl, as for scripts/test.sh). Benchmarks work in a database of their own that they create and drop,
@@ -87,6 +92,11 @@ scale)
 	"$bin/checks" -scale -database-url "$url" -sessiond "$sessiond" "$@" || status=$?
 	rm -rf "$bin"
 	exit $status
+	;;
+streams)
+	shift
+	pick_database
+	go run ./scripts/bench/streams -database-url "$url" "$@"
 	;;
 purge)
 	shift

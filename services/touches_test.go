@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 
 	"github.com/sessiond/sessiond/models"
 	"github.com/sessiond/sessiond/services"
@@ -104,7 +103,7 @@ func TestTouchesBatch(t *testing.T) {
 			e, touches := newTouching(t, st)
 			u := e.register(t, nil)
 			now := e.clock.Now()
-			ids := seedSessions(t, e, u.ID, 1000, now)
+			ids := seedSessions(t, e.store.DB, u.ID, 1000, now)
 			seen := now.Add(time.Hour)
 			for _, id := range ids {
 				if !touches.Note(id, seen, seen.Add(time.Hour)) {
@@ -211,22 +210,4 @@ func TestTouchRacingRevocationLeavesItRevoked(t *testing.T) {
 			}
 		})
 	}
-}
-
-// seedSessions stores n live sessions of the user straight in the store.
-func seedSessions(tb testing.TB, e *env, userID string, n int, now time.Time) []string {
-	tb.Helper()
-	rows := make([]models.Session, n)
-	ids := make([]string, n)
-	for i := range rows {
-		id := uuid.NewString()
-		ids[i] = id
-		rows[i] = models.Session{ID: id, UserID: userID, SecretHash: []byte("x"), DeviceName: "seeded", DeviceType: "tv",
-			CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(720 * time.Hour), IdleExpiresAt: now.Add(336 * time.Hour),
-			IdleRecheckAt: now.Add(336 * time.Hour)}
-	}
-	if err := e.store.DB.CreateInBatches(rows, 200).Error; err != nil {
-		tb.Fatalf("seed sessions: %v", err)
-	}
-	return ids
 }

@@ -82,12 +82,13 @@ func NewServer(t testing.TB, store servicetest.Store, o Options) *Server {
 		Clients:        sv.clients,
 		Plans:          sv.plans,
 		DeviceGrant:    sv.grant,
+		Streams:        sv.sessions,
 		Store:          services.NewHealth(store.DB),
 		Log:            log,
 		CookieSecure:   o.CookieSecure,
 		TrustedProxies: o.TrustedProxies,
 		MaxBodyBytes:   64 << 10,
-	}, web.Deps{Sessions: sv.sessions, Plans: sv.plans, Admin: sv.users, DeviceGrant: sv.grant, Log: log, CookieSecure: o.CookieSecure})
+	}, web.Deps{Sessions: sv.sessions, Plans: sv.plans, Admin: sv.users, DeviceGrant: sv.grant, Streams: sv.sessions, Log: log, CookieSecure: o.CookieSecure})
 	return &Server{Handler: h, Store: store, Clock: c, t: t}
 }
 

@@ -52,6 +52,7 @@ type Device struct {
 
 // Client asks sessiond about tokens. It is safe for concurrent use.
 type Client struct {
+	base     string // without a trailing slash
 	endpoint string
 	id       string
 	secret   string
@@ -84,6 +85,7 @@ func New(baseURL, clientID, secret string, opts ...Option) (*Client, error) {
 		return nil, errors.New("sessiond client: client id and secret are required")
 	}
 	c := &Client{
+		base:     strings.TrimSuffix(baseURL, "/"),
 		endpoint: strings.TrimSuffix(baseURL, "/") + "/v1/introspect",
 		id:       clientID, secret: secret,
 		http: &http.Client{Timeout: 2 * time.Second},

@@ -196,6 +196,10 @@ func (m *Middleware) check(c *gin.Context) (*Session, error) {
 	return m.lookup(c.Request.Context(), token)
 }
 
+// Token returns the session token the request presents (a bearer token, else a sessiond
+// cookie), or "": for a service that calls sessiond on the viewer's behalf (StartStream).
+func (m *Middleware) Token(c *gin.Context) string { return m.token(c) }
+
 func (m *Middleware) token(c *gin.Context) string {
 	if h := c.GetHeader("Authorization"); h != "" {
 		scheme, tok, _ := strings.Cut(h, " ")

@@ -29,6 +29,9 @@ type activateData struct {
 // Several reports whether more than one device must be signed out.
 func (d activateData) Several() bool { return d.MustSignOut > 1 }
 
+// Choice is the chooser's list at the limit.
+func (d activateData) Choice() choice { return sessionChoice(d.Sessions, nil, d.MustSignOut, false) }
+
 func (h *Handler) activatePage(c *gin.Context) {
 	code := c.Query("code")
 	if code == "" {

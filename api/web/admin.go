@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,10 +19,11 @@ import (
 
 // adminData is the admin page: every plan, editable, and a user lookup.
 type adminData struct {
-	Plans    []models.Plan
-	Policies []option
-	Query    string
-	Users    []models.User
+	Plans          []models.Plan
+	Policies       []option
+	StreamPolicies []option
+	Query          string
+	Users          []models.User
 }
 
 func (h *Handler) adminPage(c *gin.Context) { h.renderAdmin(c, http.StatusOK, doneNotice(c)) }
@@ -34,7 +34,7 @@ func (h *Handler) renderAdmin(c *gin.Context, status int, n *notice) {
 		h.fail(c, err)
 		return
 	}
-	d := adminData{Plans: plans, Policies: policies, Query: strings.TrimSpace(c.Query("email"))}
+	d := adminData{Plans: plans, Policies: policies, StreamPolicies: streamPolicies, Query: strings.TrimSpace(c.Query("email"))}
 	if d.Query != "" {
 		if d.Users, _, err = h.admin.List(c.Request.Context(), models.UserFilter{EmailPrefix: d.Query}, 20, ""); err != nil {
 			h.fail(c, err)
@@ -68,6 +68,7 @@ func planForm(c *gin.Context) (models.PlanInput, error) {
 		}
 		dst.Value = &d
 	}
+	streamForm(c, &in, v)
 	if len(v.Fields) > 0 {
 		return in, v
 	}
@@ -76,6 +77,7 @@ func planForm(c *gin.Context) (models.PlanInput, error) {
 
 var planFields = map[string]string{
 	"max_sessions": "Devices", "limit_policy": "At the limit", "idle_timeout": "Idle timeout", "absolute_timeout": "Absolute timeout",
+	"max_streams": "Streams", "stream_policy": "At the stream limit", "stream_class_limits": "Class limits",
 }
 
 func (h *Handler) adminSavePlan(c *gin.Context) {
@@ -94,17 +96,12 @@ func (h *Handler) adminSavePlan(c *gin.Context) {
 	case err == nil:
 		c.Redirect(http.StatusSeeOther, "/admin?done=plan_saved")
 	case errors.As(err, &invalid):
-		var problems []string
-		for field, problem := range invalid.Fields {
-			problems = append(problems, planFields[field]+" "+problem)
-		}
-		slices.Sort(problems)
 		name := c.Param("id")
 		if p, err := h.plans.Get(c.Request.Context(), c.Param("id")); err == nil {
 			name = p.Name
 		}
 		h.renderAdmin(c, http.StatusBadRequest, &notice{Kind: "error", Title: "The " + name + " plan was not saved",
-			Text: strings.Join(problems, "; ") + "."})
+			Text: strings.Join(problems(invalid, planFields), "; ") + "."})
 	default:
 		h.fail(c, err)
 	}
@@ -117,6 +114,8 @@ type adminUserData struct {
 	Limit      int
 	Sessions   []models.Session // active, newest first
 	Identities []models.Identity
+	Streams    []streamRow // nil: the pages run without streams
+	MaxStreams int
 }
 
 func (h *Handler) adminUserPage(c *gin.Context) {
@@ -134,6 +133,10 @@ func (h *Handler) adminUserPage(c *gin.Context) {
 		n = &notice{Kind: "ok", Text: "The account was disabled and every device of it signed out."}
 	case "enabled":
 		n = &notice{Kind: "ok", Text: "The account was enabled."}
+	case "stream_ended":
+		n = &notice{Kind: "ok", Text: "The stream was ended. Its device is told at its next heartbeat."}
+	case "stream_gone":
+		n = &notice{Kind: "ok", Text: "That stream had already ended."}
 	}
 	h.renderAdminUser(c, http.StatusOK, n)
 }
@@ -162,9 +165,16 @@ func (h *Handler) renderAdminUser(c *gin.Context, status int, n *notice) {
 			return
 		}
 	}
-	h.render(c, status, "admin_user", pageData{Nav: "admin", Notice: n, Data: adminUserData{
-		User: u, PlanName: plan.Name, Limit: list.Limit.Max, Sessions: list.Sessions, Identities: identities,
-	}})
+	d := adminUserData{User: u, PlanName: plan.Name, Limit: list.Limit.Max, Sessions: list.Sessions, Identities: identities}
+	if h.streams != nil {
+		ss, err := h.streams.UserStreams(ctx, u.ID)
+		if err != nil {
+			h.fail(c, err)
+			return
+		}
+		d.Streams, d.MaxStreams = streamRows(ss, time.Now()), u.EffectiveStreamLimit(plan).Max
+	}
+	h.render(c, status, "admin_user", pageData{Nav: "admin", Notice: n, Data: d})
 }
 
 func (h *Handler) adminSignOutSession(c *gin.Context) {

@@ -32,6 +32,11 @@ func (d limitData) Free() bool { return d.MustSignOut == 0 }
 // Several reports whether more than one device must be signed out.
 func (d limitData) Several() bool { return d.MustSignOut > 1 }
 
+// Choice is the chooser's list.
+func (d limitData) Choice() choice {
+	return sessionChoice(d.Sessions, d.Chosen, d.MustSignOut, d.Free())
+}
+
 func (h *Handler) chooserPage(c *gin.Context) {
 	token, err := c.Cookie(h.cookies.Pending())
 	if err != nil || token == "" {

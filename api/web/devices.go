@@ -31,6 +31,7 @@ type devicesData struct {
 	Confirm  map[string]bool
 	FreshAge string
 	Asked    string
+	Playing  *playing // nil: the pages run without streams
 }
 
 var policyTexts = map[models.LimitPolicy]string{
@@ -60,13 +61,18 @@ func (h *Handler) renderDevices(c *gin.Context, status int, n *notice, asked str
 		h.fail(c, err)
 		return
 	}
+	now, err := h.playingNow(c.Request.Context(), p.User.ID)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
 	signedIn := len(list.Sessions)
 	d := devicesData{
 		Sessions: list.Sessions, CurrentID: p.Session.ID, Limit: list.Limit.Max,
 		Noun:     plural(max(signedIn, list.Limit.Max), "device", "devices"),
 		PlanName: capitalize(p.Plan.Name), Policy: policyTexts[list.Limit.Policy],
 		BadPassword: asked == "" && n != nil && n.Kind == "error",
-		Confirm:     map[string]bool{}, FreshAge: longDuration(list.FreshSessionAge), Asked: asked,
+		Confirm:     map[string]bool{}, FreshAge: longDuration(list.FreshSessionAge), Asked: asked, Playing: now,
 	}
 	for _, s := range list.Sessions {
 		if s.ID == asked || list.NeedsPassword(p.Session, s) {
@@ -110,7 +116,7 @@ func doneNotice(c *gin.Context) *notice {
 			"%d %s signed out so far. The rest of the plan's users are brought down by the purge job's next pass, on any server; nothing more to do here.",
 			n, plural(n, "session", "sessions"))}
 	}
-	return nil
+	return streamNotice(c.Query("done"))
 }
 
 func (h *Handler) signOutDevice(c *gin.Context) {

@@ -77,7 +77,9 @@ var pageFuncs = template.FuncMap{
 		}
 		return shortDuration(time.Duration(*s) * time.Second)
 	},
-	"eventText": eventText,
+	"eventText":   eventText,
+	"classLimits": classLimits,
+	"whatPlays":   whatPlays,
 }
 
 func plural(n int, one, many string) string {

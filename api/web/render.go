@@ -2,10 +2,12 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -20,7 +22,7 @@ import (
 var files embed.FS
 
 // pageNames are the templates under templates/, each rendered inside layout.html.
-var pageNames = []string{"login", "limit", "devices", "history", "admin", "admin_user", "error", "activate", "tv"}
+var pageNames = []string{"login", "limit", "devices", "history", "admin", "admin_user", "error", "activate", "tv", "streams_limit"}
 
 // pageData is what every page template gets.
 type pageData struct {
@@ -139,5 +141,16 @@ func fieldErrors(err error, names map[string]string) map[string]string {
 			out[name] = "This " + problem + "."
 		}
 	}
+	return out
+}
+
+// problems writes a validation error's fields as "Name problem", sorted, naming each field
+// as names says (the field's own name when names has none).
+func problems(v *models.ValidationError, names map[string]string) []string {
+	out := make([]string, 0, len(v.Fields))
+	for field, problem := range v.Fields {
+		out = append(out, cmp.Or(names[field], field)+" "+problem)
+	}
+	slices.Sort(out)
 	return out
 }

@@ -31,6 +31,8 @@ func (h *Handler) Register(r gin.IRouter) {
 	signedIn.POST("/devices/:id/sign-out", h.signOutDevice)
 	signedIn.POST("/devices/sign-out-others", h.signOutOthers)
 	signedIn.GET("/history", h.historyPage)
+	signedIn.POST("/streams/play", h.withStreams(h.playHere))
+	signedIn.POST("/devices/streams/:id/stop", h.withStreams(h.stopStream))
 	signedIn.GET("/activate", h.activatePage) // the person's side of a TV's sign-in with a code
 	signedIn.POST("/activate/approve", h.activateApprove)
 	signedIn.POST("/activate/deny", h.activateDeny)
@@ -42,4 +44,5 @@ func (h *Handler) Register(r gin.IRouter) {
 	admin.POST("/users/:id", h.adminChangeUser)
 	admin.POST("/users/:id/sign-out", h.adminSignOutUser)
 	admin.POST("/users/:id/sessions/:sid/sign-out", h.adminSignOutSession)
+	admin.POST("/users/:id/streams/:sid/end", h.withStreams(h.adminEndStream))
 }

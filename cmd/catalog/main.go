@@ -10,7 +10,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -58,7 +57,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: newRouter(guard), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: newRouter(guard, sessiond), ReadHeaderTimeout: 5 * time.Second}
 	log.Info("listening", "addr", ln.Addr().String())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -78,21 +77,25 @@ func run(ctx context.Context, log *slog.Logger) error {
 	return nil
 }
 
-// title is one thing to watch.
+// title is one thing to watch; a live one plays in the "live" stream class, which plans may
+// limit further (at most one live stream even where the plan allows four).
 type title struct {
 	ID      string `json:"id"`
 	Name    string `json:"name"`
 	Premium bool   `json:"premium"`
+	Live    bool   `json:"live,omitempty"`
 }
 
 var titles = []title{
-	{"nature-1", "The Quiet Forest", false},
-	{"drama-7", "Seven Winters", false},
-	{"uhd-4k-1", "Oceans in 4K", true},
+	{ID: "nature-1", Name: "The Quiet Forest"},
+	{ID: "drama-7", Name: "Seven Winters"},
+	{ID: "uhd-4k-1", Name: "Oceans in 4K", Premium: true},
+	{ID: "cup-final", Name: "Cup final (live)", Live: true},
 }
 
-// newRouter is the catalog: adopting sessiond is the two middleware lines.
-func newRouter(guard *client.Middleware) http.Handler {
+// newRouter is the catalog: adopting sessiond is the two middleware lines; playing under the
+// account's stream limit is play.go.
+func newRouter(guard *client.Middleware, sessiond *client.Client) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.GET("/catalog", guard.RequireSession(), func(c *gin.Context) {
@@ -102,19 +105,10 @@ func newRouter(guard *client.Middleware) http.Handler {
 		}
 		c.JSON(http.StatusOK, gin.H{"plan": s.Plan, "titles": titles})
 	})
-	r.GET("/catalog/:id/play", guard.RequirePlan("premium"), func(c *gin.Context) {
-		for _, t := range titles {
-			if t.ID == c.Param("id") {
-				s, ok := session(guard, c)
-				if !ok {
-					return
-				}
-				c.JSON(http.StatusOK, gin.H{"playing": t.Name, "on": s.Device.Name})
-				return
-			}
-		}
-		c.JSON(http.StatusNotFound, gin.H{"error": gin.H{"code": "not_found", "message": fmt.Sprintf("no title %q", c.Param("id"))}})
-	})
+	p := player{guard: guard, sessiond: sessiond}
+	r.POST("/catalog/:id/play", guard.RequireSession(), p.play)
+	r.POST("/catalog/streams/:sid/heartbeat", guard.RequireSession(), p.heartbeat)
+	r.DELETE("/catalog/streams/:sid", guard.RequireSession(), p.stop)
 	return r
 }
 

@@ -55,6 +55,36 @@ func sessiond(t *testing.T) string {
 	return ""
 }
 
+// loginAs signs a TV named device in and returns its token and the user's id.
+func loginAs(t *testing.T, base, email, password, device string) (string, string) {
+	t.Helper()
+	status, body := call(t, "POST", base+"/v1/auth/login", map[string]any{"email": email, "password": password,
+		"device": map[string]any{"name": device, "type": "tv"}}, "")
+	if status != 201 {
+		t.Fatalf("login %s on %s = %d %v", email, device, status, body)
+	}
+	return body["token"].(string), body["user"].(map[string]any)["id"].(string)
+}
+
+// startCatalog creates a service client with the admin's token and serves the catalog
+// through it, its cache holding answers for ttl.
+func startCatalog(t *testing.T, base, admin string, ttl time.Duration) (*httptest.Server, *client.Client) {
+	t.Helper()
+	status, created := call(t, "POST", base+"/v1/admin/service-clients", map[string]any{"name": "catalog"}, admin)
+	if status != 201 {
+		t.Fatalf("create service client = %d %v", status, created)
+	}
+	sessiondClient, err := client.New(base, created["id"].(string), created["secret"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	guard := sessiondClient.Middleware(client.WithTTL(ttl))
+	t.Cleanup(guard.Close)
+	catalog := httptest.NewServer(newRouter(guard, sessiondClient))
+	t.Cleanup(catalog.Close)
+	return catalog, sessiondClient
+}
+
 func call(t *testing.T, method, url string, body any, token string) (int, map[string]any) {
 	t.Helper()
 	var buf bytes.Buffer
@@ -84,27 +114,11 @@ func call(t *testing.T, method, url string, body any, token string) (int, map[st
 func TestCatalogAdoptsSessiond(t *testing.T) {
 	base := sessiond(t)
 	login := func(email, password string) (string, string) {
-		status, body := call(t, "POST", base+"/v1/auth/login", map[string]any{"email": email, "password": password,
-			"device": map[string]any{"name": "Living room TV", "type": "tv"}}, "")
-		if status != 201 {
-			t.Fatalf("login %s = %d %v", email, status, body)
-		}
-		return body["token"].(string), body["user"].(map[string]any)["id"].(string)
+		return loginAs(t, base, email, password, "Living room TV")
 	}
 	admin, _ := login("ops@example.com", "operations desk")
-	status, created := call(t, "POST", base+"/v1/admin/service-clients", map[string]any{"name": "catalog"}, admin)
-	if status != 201 {
-		t.Fatalf("create service client = %d %v", status, created)
-	}
-	sessiondClient, err := client.New(base, created["id"].(string), created["secret"].(string))
-	if err != nil {
-		t.Fatal(err)
-	}
 	const ttl = time.Second
-	guard := sessiondClient.Middleware(client.WithTTL(ttl))
-	defer guard.Close()
-	catalog := httptest.NewServer(newRouter(guard))
-	defer catalog.Close()
+	catalog, _ := startCatalog(t, base, admin, ttl)
 
 	if status, body := call(t, "POST", base+"/v1/auth/register", map[string]any{"email": "viewer@example.com", "password": "popcorn and a sofa"}, ""); status != 201 {
 		t.Fatalf("register = %d %v", status, body)
@@ -113,7 +127,7 @@ func TestCatalogAdoptsSessiond(t *testing.T) {
 	if status, body := call(t, "GET", catalog.URL+"/catalog", nil, tv); status != 200 || body["plan"] != "standard" {
 		t.Fatalf("catalog = %d %v, want 200 on the standard plan", status, body)
 	}
-	if status, body := call(t, "GET", catalog.URL+"/catalog/uhd-4k-1/play", nil, tv); status != 403 || !strings.Contains(fmt.Sprint(body), "plan_required") {
+	if status, body := call(t, "POST", catalog.URL+"/catalog/uhd-4k-1/play", nil, tv); status != 403 || !strings.Contains(fmt.Sprint(body), "plan_required") {
 		t.Fatalf("premium title on standard = %d %v, want 403 plan_required", status, body)
 	}
 	if status, _ := call(t, "GET", catalog.URL+"/catalog", nil, ""); status != 401 {
@@ -129,8 +143,8 @@ func TestCatalogAdoptsSessiond(t *testing.T) {
 		}
 	}
 	phone, _ := login("viewer@example.com", "popcorn and a sofa") // a session not cached yet
-	if status, body := call(t, "GET", catalog.URL+"/catalog/uhd-4k-1/play", nil, phone); status != 200 || body["on"] != "Living room TV" {
-		t.Fatalf("premium title on premium = %d %v, want 200", status, body)
+	if status, body := call(t, "POST", catalog.URL+"/catalog/uhd-4k-1/play", nil, phone); status != 201 || body["on"] != "Living room TV" || body["stream_id"] == nil {
+		t.Fatalf("premium title on premium = %d %v, want 201 with a stream", status, body)
 	}
 
 	_, who := call(t, "GET", base+"/v1/auth/session", nil, phone)

@@ -41,10 +41,11 @@ func plansCmd(env *environment) *cobra.Command {
 					return err
 				}
 				w := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "NAME\tMAX SESSIONS\tPOLICY\tIDLE\tABSOLUTE\tID")
+				fmt.Fprintln(w, "NAME\tMAX SESSIONS\tPOLICY\tIDLE\tABSOLUTE\tMAX STREAMS\tSTREAM POLICY\tCLASS LIMITS\tID")
 				for _, p := range ps {
-					fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", p.Name, p.MaxSessions, p.LimitPolicy,
-						orDefault(p.IdleTimeoutSeconds), orDefault(p.AbsoluteTimeoutSeconds), p.ID)
+					fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", p.Name, p.MaxSessions, p.LimitPolicy,
+						orDefault(p.IdleTimeoutSeconds), orDefault(p.AbsoluteTimeoutSeconds),
+						p.MaxStreams, p.StreamPolicy, classLimits(p.StreamClassLimits), p.ID)
 				}
 				return w.Flush()
 			})
@@ -53,9 +54,10 @@ func plansCmd(env *environment) *cobra.Command {
 	var maxSessions int
 	var policy string
 	var enforce bool
+	var streams streamFlags
 	set := &cobra.Command{
-		Use:   "set NAME --max-sessions N --policy P",
-		Short: "Create or change a plan's limit and policy",
+		Use:   "set NAME --max-sessions N --policy P [--max-streams N --stream-policy P --stream-class-limits live=1]",
+		Short: "Create or change a plan's limits and policies",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withApp(cmd.Context(), env, func(a *app) error {
@@ -68,12 +70,15 @@ func plansCmd(env *environment) *cobra.Command {
 					p := models.LimitPolicy(policy)
 					in.LimitPolicy = &p
 				}
+				if err := streams.apply(cmd, &in); err != nil {
+					return err
+				}
 				p, err := a.plans.GetByName(ctx, name)
 				switch {
 				case errors.Is(err, models.ErrNotFound):
 					p, err = a.plans.Create(ctx, operator, in)
 					if err == nil {
-						fmt.Fprintf(env.stdout, "plan %s created: %d sessions, %s\n", p.Name, p.MaxSessions, p.LimitPolicy)
+						fmt.Fprintf(env.stdout, "plan %s created: %d sessions, %s; %s\n", p.Name, p.MaxSessions, p.LimitPolicy, streamSummary(p))
 					}
 					return err
 				case err != nil:
@@ -90,7 +95,7 @@ func plansCmd(env *environment) *cobra.Command {
 				case enforce:
 					fmt.Fprintf(env.stdout, "; enforced now: %d sessions of %d users evicted", res.Sessions, res.Users)
 				}
-				fmt.Fprintln(env.stdout)
+				fmt.Fprintln(env.stdout, "; "+streamSummary(p))
 				return nil
 			})
 		},
@@ -98,6 +103,7 @@ func plansCmd(env *environment) *cobra.Command {
 	set.Flags().IntVar(&maxSessions, "max-sessions", 0, "maximum active sessions per user (1-1000)")
 	set.Flags().StringVar(&policy, "policy", "", "evict_oldest, evict_least_recent or reject")
 	set.Flags().BoolVar(&enforce, "enforce-now", false, "bring users over a lowered limit down at once")
+	streams.register(set)
 	plans.AddCommand(set)
 	return plans
 }

@@ -103,6 +103,9 @@ func TestOperatorCommands(t *testing.T) {
 		{"", []string{"plans", "set", "family", "--max-sessions", "5", "--policy", "evict_least_recent"}, "plan family created: 5 sessions, evict_least_recent"},
 		{"", []string{"plans", "set", "basic", "--max-sessions", "2"}, "plan basic: 2 sessions, reject"},
 		{"", []string{"plans", "set", "family", "--max-sessions", "4", "--enforce-now"}, "plan family: 4 sessions, evict_least_recent; enforced now: 0 sessions of 0 users evicted"},
+		{"", []string{"plans", "set", "family", "--max-streams", "3", "--stream-policy", "takeover_oldest", "--stream-class-limits", "live=1"}, "plan family: 4 sessions, evict_least_recent; 3 streams, takeover_oldest, live 1"},
+		{"", []string{"plans", "set", "family", "--stream-class-limits", ""}, "; 3 streams, takeover_oldest\n"},
+		{"", []string{"plans", "set", "premium", "--max-streams", "2"}, "plan premium: 4 sessions, evict_oldest; 2 streams, reject"},
 		{"", []string{"plans", "list"}, "family"},
 		{"op password 1\n", []string{"admin", "create", "--email", "op@example.com"}, "created"},
 		{"", []string{"users", "set-plan", "op@example.com", "family"}, "user op@example.com is on plan family"},
@@ -120,6 +123,10 @@ func TestOperatorCommands(t *testing.T) {
 	for _, bad := range [][]string{
 		{"plans", "set", "family", "--max-sessions", "0"},
 		{"plans", "set", "new", "--max-sessions", "2"}, // a new plan needs a policy
+		{"plans", "set", "family", "--max-streams", "0"},
+		{"plans", "set", "family", "--stream-policy", "evict_oldest"},
+		{"plans", "set", "family", "--stream-class-limits", "sport=1"},
+		{"plans", "set", "family", "--stream-class-limits", "live"},
 		{"users", "set-plan", "nobody@example.com", "family"},
 		{"users", "set-plan", "op@example.com", "no-such-plan"},
 	} {

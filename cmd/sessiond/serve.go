@@ -106,7 +106,8 @@ func (s *server) buildHTTP(ctx context.Context) error {
 		metricsOnMain = a.metrics.handler()
 	}
 	pages, err := web.New(web.Deps{
-		Sessions: a.sessions, Plans: a.plans, Admin: a.users, OIDC: oidc, DeviceGrant: a.grant, Log: a.log, CookieSecure: a.cfg.CookieSecure,
+		Sessions: a.sessions, Plans: a.plans, Admin: a.users, OIDC: oidc, DeviceGrant: a.grant, Streams: a.sessions,
+		Log: a.log, CookieSecure: a.cfg.CookieSecure,
 	})
 	if err != nil {
 		return err
@@ -119,6 +120,7 @@ func (s *server) buildHTTP(ctx context.Context) error {
 		Clients:        a.clients,
 		OIDC:           oidc,
 		DeviceGrant:    a.grant,
+		Streams:        a.sessions,
 		Pages:          pages,
 		Store:          a.health,
 		Log:            a.log,
