@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/sessiond/sessiond/models"
 	"github.com/sessiond/sessiond/services"
 	"github.com/sessiond/sessiond/services/servicetest"
