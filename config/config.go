@@ -107,6 +107,8 @@ type Config struct {
 	// NAME is configured by SESSIOND_OIDC_<NAME>_* (see OIDCProvider) and loaded into OIDC.
 	OIDCProviderNames []string       `env:"OIDC_PROVIDERS"`
 	OIDC              []OIDCProvider `env:"-"`
+
+	Recovery Recovery // SESSIOND_EMAIL_VERIFICATION, SESSIOND_NOTIFY_*: config/recovery.go
 }
 
 // Load reads the configuration through getenv (os.Getenv in production). Its error is

@@ -28,6 +28,7 @@ type User struct {
 	MaxSessionsOverrideUntil *time.Time // the override lapses at this time; nil = never
 	LimitPolicyOverride      *LimitPolicy
 	DisabledAt               *time.Time
+	EmailVerified            bool // the owner of Email opened a link mailed to it (or a provider vouched for it)
 	CreatedAt                time.Time
 	UpdatedAt                time.Time
 }
