@@ -68,6 +68,7 @@ type Deps struct {
 	Admin        AdminService
 	OIDC         OIDCService // nil: no identity provider configured
 	DeviceGrant  DeviceGrantService
+	Recovery     RecoveryService
 	Log          *slog.Logger
 	CookieSecure bool // served over HTTPS: as api.Deps.CookieSecure
 }
@@ -79,6 +80,7 @@ type Handler struct {
 	admin    AdminService
 	oidc     OIDCService
 	grant    DeviceGrantService
+	recovery RecoveryService
 	log      *slog.Logger
 	cookies  api.Cookies
 	csrf     api.CSRF
@@ -89,7 +91,7 @@ type Handler struct {
 // New parses the embedded templates and returns the pages over d's services.
 func New(d Deps) (*Handler, error) {
 	h := &Handler{
-		sessions: d.Sessions, plans: d.Plans, admin: d.Admin, oidc: d.OIDC, grant: d.DeviceGrant, log: d.Log,
+		sessions: d.Sessions, plans: d.Plans, admin: d.Admin, oidc: d.OIDC, grant: d.DeviceGrant, recovery: d.Recovery, log: d.Log,
 		cookies: api.Cookies{Secure: d.CookieSecure}, csrf: api.CSRF{Secure: d.CookieSecure},
 		pages: make(map[string]*template.Template, len(pageNames)),
 	}

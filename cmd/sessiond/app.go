@@ -25,6 +25,8 @@ var (
 	_ api.Pinger             = (*services.Health)(nil)
 	_ api.OIDCService        = (*services.OIDC)(nil)
 	_ api.DeviceGrantService = (*services.DeviceGrant)(nil)
+	_ api.RecoveryService    = (*services.Recovery)(nil)
+	_ web.RecoveryService    = (*services.Recovery)(nil)
 	_ web.SessionService     = (*services.Sessions)(nil)
 	_ web.AdminService       = (*services.Users)(nil)
 	_ web.PlanService        = (*services.Plans)(nil)
@@ -41,6 +43,7 @@ type app struct {
 	clients  *services.Clients
 	sessions *services.Sessions
 	grant    *services.DeviceGrant
+	recovery *services.Recovery
 	purger   *services.Purger
 	throttle *services.Throttle
 	health   *services.Health
@@ -90,8 +93,10 @@ func newApp(env *environment) (*app, error) {
 	}
 	a.throttle = throttle
 	hasher := services.NewHasher(services.DefaultArgon2, services.HasherConfig{Queue: cfg.HashQueue})
+	publicURL, verification := cfg.PublicURL, models.VerificationMode(cfg.Recovery.EmailVerification)
 	a.users = services.NewUsers(db, hasher, services.UsersConfig{
 		DefaultPlan: cfg.DefaultPlan, RegistrationOpen: cfg.RegistrationOpen(), Throttle: throttle, Observer: obs,
+		Verification: verification, PublicURL: &publicURL,
 	})
 	a.plans = services.NewPlans(db, nil, log, obs)
 	a.clients = services.NewClients(db, services.ClientsConfig{})
@@ -109,8 +114,17 @@ func newApp(env *environment) (*app, error) {
 
 		DeviceKeyTTL:    cfg.DeviceKeyTTL,
 		FreshSessionAge: cfg.FreshSessionAge,
+
+		Verification: verification, NotifySignIn: cfg.Recovery.NotifySignIn, NotifyEviction: cfg.Recovery.NotifyEviction,
+		PublicURL: &publicURL,
 	})
-	publicURL := cfg.PublicURL
+	a.recovery, err = services.NewRecovery(db, hasher, services.RecoveryConfig{
+		PublicURL: &publicURL, Verification: verification, Throttle: throttle, Observer: obs, Log: log,
+	})
+	if err != nil {
+		closeStore(db, log)
+		return nil, err
+	}
 	a.grant, err = services.NewDeviceGrant(db, a.sessions, services.DeviceGrantConfig{
 		PublicURL: &publicURL, Lifetime: cfg.DeviceCodeLifetime, Interval: cfg.DeviceCodeInterval,
 		StartRate: cfg.DeviceCodeRatePerIP, StartBurst: cfg.DeviceCodeBurstPerIP, Observer: a.metrics, Log: log,

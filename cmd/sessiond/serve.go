@@ -105,7 +105,7 @@ func (s *server) buildHTTP(ctx context.Context) error {
 		metricsOnMain = a.metrics.handler()
 	}
 	pages, err := web.New(web.Deps{
-		Sessions: a.sessions, Plans: a.plans, Admin: a.users, OIDC: oidc, DeviceGrant: a.grant, Log: a.log, CookieSecure: a.cfg.CookieSecure,
+		Sessions: a.sessions, Plans: a.plans, Admin: a.users, OIDC: oidc, DeviceGrant: a.grant, Recovery: a.recovery, Log: a.log, CookieSecure: a.cfg.CookieSecure,
 	})
 	if err != nil {
 		return err
@@ -118,6 +118,7 @@ func (s *server) buildHTTP(ctx context.Context) error {
 		Clients:        a.clients,
 		OIDC:           oidc,
 		DeviceGrant:    a.grant,
+		Recovery:       a.recovery,
 		Pages:          pages,
 		Store:          a.health,
 		Log:            a.log,
