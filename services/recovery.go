@@ -27,9 +27,9 @@ const ResetTokenTTL = 30 * time.Minute
 // because the first mail is slow, too few to flood an inbox.
 const (
 	mailRatePerAddressPerMin = 10
-	mailBurstPerAddress      = 5
+	mailBurstPerAddress      = 4 // five at once
 	mailRatePerAccountPerHr  = 3
-	mailBurstPerAccount      = 3
+	mailBurstPerAccount      = 2 // three at once, then one every 20 minutes
 )
 
 // RecoveryConfig configures account recovery and verified email.

@@ -6,12 +6,13 @@ ALTER TABLE users ADD COLUMN email_verified boolean NOT NULL DEFAULT false;
 -- A reset of the password ends every session with its own reason. SQLite cannot alter a CHECK;
 -- widening one changes no stored row, so the table's definition is edited in place, the way
 -- SQLite's documentation gives for changes that leave the file's content as it is (ALTER TABLE,
--- "making other kinds of table schema changes"). The CREATE TABLE below then changes the
--- schema cookie, so every connection reads the new definition.
+-- "making other kinds of table schema changes"). RESET makes this connection read the new
+-- definition; the CREATE TABLE below changes the schema cookie, so every other one does too.
 PRAGMA writable_schema = ON;
 UPDATE sqlite_schema SET sql = replace(sql, '''password_changed'', ''user_disabled'')',
     '''password_changed'', ''user_disabled'', ''password_reset'')')
 WHERE type = 'table' AND name = 'sessions';
+PRAGMA writable_schema = RESET;
 PRAGMA writable_schema = OFF;
 
 -- The links mailed for a password reset or an address to verify: a 256-bit secret of which
@@ -37,5 +38,6 @@ PRAGMA writable_schema = ON;
 UPDATE sqlite_schema SET sql = replace(sql, '''password_changed'', ''user_disabled'', ''password_reset'')',
     '''password_changed'', ''user_disabled'')')
 WHERE type = 'table' AND name = 'sessions';
+PRAGMA writable_schema = RESET;
 PRAGMA writable_schema = OFF;
 ALTER TABLE users DROP COLUMN email_verified;
