@@ -205,8 +205,10 @@ func (r *Recovery) afterReset(tx *gorm.DB, out *ended, user models.User, now tim
 	if err := storeError(tx.Exec(c.reset, c.key).Error); err != nil {
 		return err
 	}
+	// An event of the account, not of a session: no session, and a device that says so.
 	ev := models.SessionEvent{
-		ID: newID(), UserID: user.ID, Type: models.EventPasswordReset, ActorKind: models.ActorUser, ActorID: user.ID,
+		ID: newID(), UserID: user.ID, Type: models.EventPasswordReset, DeviceName: "Password reset link", DeviceType: "other",
+		ActorKind: models.ActorUser, ActorID: user.ID,
 		At: now, Details: jsonObject(map[string]any{"signed_out_sessions": len(live)}),
 	}
 	if err := insertEvents(tx, ev); err != nil {
