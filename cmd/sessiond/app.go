@@ -41,6 +41,7 @@ type app struct {
 	clients  *services.Clients
 	sessions *services.Sessions
 	grant    *services.DeviceGrant
+	mail     *services.MailSender
 	purger   *services.Purger
 	throttle *services.Throttle
 	health   *services.Health
@@ -116,6 +117,10 @@ func newApp(env *environment) (*app, error) {
 		StartRate: cfg.DeviceCodeRatePerIP, StartBurst: cfg.DeviceCodeBurstPerIP, Observer: a.metrics, Log: log,
 	})
 	if err != nil {
+		closeStore(db, log)
+		return nil, err
+	}
+	if a.mail, err = a.newMailSender(a.metrics.reg); err != nil {
 		closeStore(db, log)
 		return nil, err
 	}
