@@ -44,6 +44,7 @@ type app struct {
 	sessions *services.Sessions
 	grant    *services.DeviceGrant
 	recovery *services.Recovery
+	mail     *services.MailSender
 	purger   *services.Purger
 	throttle *services.Throttle
 	health   *services.Health
@@ -130,6 +131,10 @@ func newApp(env *environment) (*app, error) {
 		StartRate: cfg.DeviceCodeRatePerIP, StartBurst: cfg.DeviceCodeBurstPerIP, Observer: a.metrics, Log: log,
 	})
 	if err != nil {
+		closeStore(db, log)
+		return nil, err
+	}
+	if a.mail, err = a.newMailSender(a.metrics.reg); err != nil {
 		closeStore(db, log)
 		return nil, err
 	}

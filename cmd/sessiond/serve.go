@@ -50,6 +50,8 @@ type server struct {
 	stopWork     context.CancelFunc // ends the purges and the cache listener; nil: not started
 	sched        *cron.Cron
 	listenerDone chan struct{}
+	stopMailLoop context.CancelFunc // ends the outbox sender; nil: not running
+	mailDone     chan struct{}
 
 	served     chan error // srv.Serve's end
 	serveEnded bool       // served has been received from
@@ -62,6 +64,7 @@ func (s *server) start(ctx context.Context) error {
 		s.buildHTTP,       // identity providers, pages, the API
 		s.listen,          // the API's listener, and the metrics' own when configured
 		s.startBackground, // the purge schedule and the cache's change listener
+		s.startMail,       // the outbox sender (mail/SMTP)
 	} {
 		if err := step(ctx); err != nil {
 			return err
@@ -230,8 +233,10 @@ func (s *server) stop(err error) error {
 	return nil
 }
 
-// stopBackground ends the purge schedule (waiting for a running pass) and the cache listener.
+// stopBackground ends the outbox sender, the purge schedule (waiting for a running pass) and
+// the cache listener.
 func (s *server) stopBackground() {
+	s.stopMail()
 	if s.stopWork == nil {
 		return
 	}
