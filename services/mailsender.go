@@ -171,14 +171,16 @@ func (s *MailSender) deliver(ctx context.Context, m models.OutboundMail) {
 	sendErr := s.cfg.Transport.Send(sendCtx, m)
 	cancel()
 	now := clock(s.cfg.Now)
-	outcome, set := MailSent, map[string]any{"sent_at": now, "last_error": ""}
+	// Done (sent or given up on), the bodies are blanked: they hold live links (a reset token
+	// in clear), which must not outlive their need in the table or its backups.
+	outcome, set := MailSent, map[string]any{"sent_at": now, "last_error": "", "text_body": "", "html_body": ""}
 	if sendErr != nil {
 		msg := sendErr.Error()
 		if len(msg) > 1000 {
 			msg = msg[:1000]
 		}
 		if m.Attempts >= s.cfg.MaxAttempts {
-			outcome, set = MailFailed, map[string]any{"failed_at": now, "last_error": msg}
+			outcome, set = MailFailed, map[string]any{"failed_at": now, "last_error": msg, "text_body": "", "html_body": ""}
 		} else {
 			outcome, set = MailRetried, map[string]any{"next_attempt_at": now.Add(s.backoff(m.Attempts)), "last_error": msg}
 		}

@@ -139,8 +139,8 @@ func TestMailSenderRefusedThenAccepted(t *testing.T) {
 				t.Errorf("received mail = subject %q, from %q, text:\n%s\nwant the reset mail with its link", m.Subject, m.From, m.Text)
 			}
 			row := outboxRow(t, st.DB, to)
-			if row.SentAt == nil || row.FailedAt != nil || row.Attempts != 3 || row.LastError != "" {
-				t.Errorf("outbox row = sent %v, failed %v, attempts %d, last error %q; want sent after 3 attempts", row.SentAt, row.FailedAt, row.Attempts, row.LastError)
+			if row.SentAt == nil || row.FailedAt != nil || row.Attempts != 3 || row.LastError != "" || row.TextBody != "" || row.HTMLBody != "" {
+				t.Errorf("outbox row = sent %v, failed %v, attempts %d, last error %q; want sent after 3 attempts, bodies (live links) blanked", row.SentAt, row.FailedAt, row.Attempts, row.LastError)
 			}
 			if !strings.Contains(m.Header.Get("Message-Id"), row.ID) {
 				t.Errorf("Message-Id = %q, want it to name the outbox row %s", m.Header.Get("Message-Id"), row.ID)
@@ -296,5 +296,90 @@ func TestMailSenderLogsWithoutSMTP(t *testing.T) {
 	}
 	if row := outboxRow(t, st.DB, "dev@example.com"); row.SentAt == nil {
 		t.Errorf("outbox row not marked sent after logging")
+	}
+}
+
+// cancellingTransport accepts every mail, and cancels the sender's
+// context after the first: the rest of the batch must be released, not lost or left leased.
+type cancellingTransport struct {
+	cancel context.CancelFunc
+	sent   atomic.Int32
+}
+
+func (c *cancellingTransport) Send(context.Context, models.OutboundMail) error {
+	c.sent.Add(1)
+	c.cancel()
+	return nil
+}
+
+// TestMailSenderStopReleasesBatch: a sender stopped mid-batch records the mail it sent and
+// gives back the others, due at once with their attempt uncounted; the next sender sends them.
+func TestMailSenderStopReleasesBatch(t *testing.T) {
+	for _, st := range servicetest.FreshStores(t) {
+		t.Run(st.Name, func(t *testing.T) {
+			clk := newMailClock()
+			for i := range 3 {
+				enqueue(t, st.DB, fmt.Sprintf("batch%d@example.com", i), "https://x.example/verify?token=b", clk.Now())
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			tr := &cancellingTransport{cancel: cancel}
+			n, err := services.NewMailSender(st.DB, services.MailSenderConfig{Transport: tr, Now: clk.Now}).SendDue(ctx)
+			if n != 1 || err == nil || tr.sent.Load() != 1 {
+				t.Fatalf("SendDue() cancelled after the first send = %d, %v (%d sent); want 1 and ctx's error", n, err, tr.sent.Load())
+			}
+			var rows []models.OutboundMail
+			if err := st.DB.Order("to_addr").Find(&rows).Error; err != nil {
+				t.Fatal(err)
+			}
+			sent := 0
+			for _, r := range rows {
+				switch {
+				case r.SentAt != nil:
+					sent++
+				case r.Attempts != 0 || r.NextAttemptAt.After(clk.Now()):
+					t.Errorf("released row %s = attempts %d, due %v; want 0, due now (%v)", r.ToAddr, r.Attempts, r.NextAttemptAt, clk.Now())
+				}
+			}
+			if sent != 1 {
+				t.Errorf("rows sent = %d, want 1", sent)
+			}
+			srv := servicetest.NewSMTPServer(t)
+			if n := sendDue(t, services.NewMailSender(st.DB, services.MailSenderConfig{Transport: smtpTransport(t, srv), Now: clk.Now})); n != 2 {
+				t.Errorf("next SendDue() = %d, want the 2 released", n)
+			}
+		})
+	}
+}
+
+// TestPurgeRemovesOldDoneMail: the purge deletes mail sent or failed longer ago than the event
+// retention, and keeps mail still pending, however old, and recent mail.
+func TestPurgeRemovesOldDoneMail(t *testing.T) {
+	for _, st := range servicetest.FreshStores(t) {
+		t.Run(st.Name, func(t *testing.T) {
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			old := now.Add(-eventRetention - time.Hour)
+			for _, to := range []string{"old-sent@x.example", "old-failed@x.example", "old-pending@x.example"} {
+				enqueue(t, st.DB, to, "https://x.example/l", old)
+			}
+			enqueue(t, st.DB, "new-sent@x.example", "https://x.example/l", now)
+			mark := func(to, col string) {
+				if err := st.DB.Model(&models.OutboundMail{}).Where("to_addr = ?", to).Update(col, old).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+			mark("old-sent@x.example", "sent_at")
+			mark("old-failed@x.example", "failed_at")
+			mark("new-sent@x.example", "sent_at")
+			if _, err := newPurger(st.DB, now, 2).Purge(context.Background(), false, nil); err != nil {
+				t.Fatalf("Purge() = %v", err)
+			}
+			var left []string
+			if err := st.DB.Model(&models.OutboundMail{}).Order("to_addr").Pluck("to_addr", &left).Error; err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(left, ",") != "new-sent@x.example,old-pending@x.example" {
+				t.Errorf("outbox after purge = %v, want the recent and the pending mail", left)
+			}
+		})
 	}
 }
