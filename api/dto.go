@@ -34,12 +34,13 @@ type sessionJSON struct {
 }
 
 type userJSON struct {
-	ID          string    `json:"id"`
-	Email       string    `json:"email"`
-	DisplayName string    `json:"display_name"`
-	Role        string    `json:"role"`
-	PlanID      string    `json:"plan_id"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID            string    `json:"id"`
+	Email         string    `json:"email"`
+	EmailVerified bool      `json:"email_verified"`
+	DisplayName   string    `json:"display_name"`
+	Role          string    `json:"role"`
+	PlanID        string    `json:"plan_id"`
+	CreatedAt     time.Time `json:"created_at"`
 }
 
 type planJSON struct {
@@ -104,7 +105,7 @@ func writePage(c *gin.Context, key string, items any, next string) {
 
 func toUser(u models.User) userJSON {
 	return userJSON{
-		ID: u.ID, Email: u.Email, DisplayName: u.DisplayName, Role: string(u.Role),
+		ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, DisplayName: u.DisplayName, Role: string(u.Role),
 		PlanID: u.PlanID, CreatedAt: u.CreatedAt.UTC(),
 	}
 }

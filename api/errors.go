@@ -124,6 +124,8 @@ var sentinels = []struct {
 	{models.ErrPendingLoginInvalid, Problem{Status: http.StatusUnauthorized, Code: "session_invalid", Message: "That sign-in is no longer waiting; sign in again."}},
 	{models.ErrUnknownProvider, Problem{Status: http.StatusNotFound, Code: "not_found", Message: "No such identity provider."}},
 	{models.ErrSignInStateInvalid, Problem{Status: http.StatusBadRequest, Code: "invalid_state", Message: "The sign-in state is unknown, expired, used, or from another browser; start again."}},
+	{models.ErrTokenInvalid, Problem{Status: http.StatusBadRequest, Code: "token_invalid", Message: "This link is not valid: it was used already, has expired, or was mistyped. Ask for a new one."}},
+	{models.ErrEmailUnverified, Problem{Status: http.StatusForbidden, Code: "email_unverified", Message: "Verify your email address first: open the link we mailed you, or ask for a new one."}},
 	{models.ErrEmailNotVerified, Problem{Status: http.StatusForbidden, Code: "email_not_verified", Message: "The identity provider did not assert a verified email."}},
 	{models.ErrIdentityNotLinked, Problem{Status: http.StatusConflict, Code: "identity_not_linked", Message: "An account with this email exists and is not linked to this identity; sign in with its password."}},
 	{models.ErrProviderUnavailable, Problem{Status: http.StatusServiceUnavailable, Code: "provider_unavailable", Message: "The identity provider could not be reached; try again shortly.", RetryAfter: retryAfter}},

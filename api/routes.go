@@ -73,7 +73,8 @@ type Deps struct {
 	Clients        ClientService
 	OIDC           OIDCService // sign-ins through identity providers; nil: none configured
 	DeviceGrant    DeviceGrantService
-	Pages          Pages // the server-rendered pages (web.New); nil: none
+	Recovery       RecoveryService // forgotten passwords, verified email
+	Pages          Pages           // the server-rendered pages (web.New); nil: none
 	Store          Pinger
 	Log            *slog.Logger
 	CookieSecure   bool
@@ -101,6 +102,7 @@ type handler struct {
 	oidc         OIDCService
 	grant        DeviceGrantService
 	streams      StreamService
+	recovery     RecoveryService
 	store        Pinger
 	log          *slog.Logger
 	cookies      Cookies
@@ -119,7 +121,8 @@ var openapiYAML []byte
 // when d.Pages is set.
 func NewHandler(d Deps) (http.Handler, error) {
 	h := &handler{
-		sessions: d.Sessions, users: d.Users, plans: d.Plans, admin: d.Admin, clients: d.Clients, oidc: d.OIDC, grant: d.DeviceGrant, streams: d.Streams, store: d.Store, log: d.Log,
+		sessions: d.Sessions, users: d.Users, plans: d.Plans, admin: d.Admin, clients: d.Clients, oidc: d.OIDC, grant: d.DeviceGrant, streams: d.Streams,
+		recovery: d.Recovery, store: d.Store, log: d.Log,
 		cookies: Cookies{Secure: d.CookieSecure}, csrf: CSRF{Secure: d.CookieSecure},
 		maxBodyBytes: d.MaxBodyBytes, timeout: d.RequestTimeout, requests: d.Requests, draining: d.Draining,
 	}
@@ -165,11 +168,15 @@ func NewHandler(d Deps) (http.Handler, error) {
 	v1.GET("/auth/session", h.whoami)            // checks the token itself: the hot path
 	v1.POST("/auth/device/code", h.deviceCode)   // TV sign-in with a code (RFC 8628): the device's side
 	v1.POST("/auth/device/token", h.deviceToken) // answers in OAuth's shapes
+	v1.POST("/auth/password/forgot", h.forgotPassword)
+	v1.POST("/auth/password/reset", h.resetPassword)
+	v1.POST("/auth/email/verify", h.verifyEmail)
 
 	// Cookie-authenticated unsafe requests must come from our own origin; bearer ones need not.
 	authed := v1.Group("", h.csrf.Unsafe(h.notByCookie, h.fail), h.authenticate)
 	authed.POST("/auth/logout", h.logout)
 	authed.POST("/auth/password", h.changePassword)
+	authed.POST("/auth/email/verify/resend", h.resendVerification)
 	authed.GET("/sessions", h.listSessions)
 	authed.DELETE("/sessions/:id", h.revokeSession)
 	authed.POST("/sessions/revoke", h.revokeSessions)

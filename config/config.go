@@ -112,7 +112,9 @@ type Config struct {
 	OIDCProviderNames []string       `env:"OIDC_PROVIDERS"`
 	OIDC              []OIDCProvider `env:"-"`
 
-	Streams Streams // SESSIOND_STREAM_*: stream leases (streams.go)
+	Streams  Streams  // SESSIOND_STREAM_*: stream leases (streams.go)
+	Recovery Recovery // SESSIOND_EMAIL_VERIFICATION, SESSIOND_NOTIFY_*: config/recovery.go
+	Mail     Mail     // SESSIOND_SMTP_URL, SESSIOND_MAIL_FROM, SESSIOND_MAIL_*: see config/mail.go
 }
 
 // Load reads the configuration through getenv (os.Getenv in production). Its error is
@@ -163,13 +165,27 @@ var parsers = map[reflect.Type]env.ParserFunc{
 	reflect.TypeFor[[]netip.Prefix](): parsePrefixes,
 }
 
-// variable returns the environment variable of the Config field named field.
+// variable returns the environment variable of the Config field named field, looking into
+// the nested setting structs (config/mail.go…) too: a parse error names only the field.
 func variable(field string) string {
-	f, ok := reflect.TypeFor[Config]().FieldByName(field)
-	if !ok {
-		return field
+	if key, ok := fieldVariable(reflect.TypeFor[Config](), field); ok {
+		return key
 	}
-	return Prefix + f.Tag.Get("env")
+	return field
+}
+
+func fieldVariable(t reflect.Type, field string) (string, bool) {
+	if f, ok := t.FieldByName(field); ok && f.Tag.Get("env") != "" {
+		return Prefix + f.Tag.Get("env"), true
+	}
+	for i := range t.NumField() {
+		if f := t.Field(i); f.Type.Kind() == reflect.Struct && f.Tag.Get("env") == "" {
+			if key, ok := fieldVariable(f.Type, field); ok {
+				return key, true
+			}
+		}
+	}
+	return "", false
 }
 
 func (c Config) validate() Errors {
@@ -273,6 +289,7 @@ func (c Config) validate() Errors {
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		bad("LOG_FORMAT", "must be json or text, got %q", c.LogFormat)
 	}
+	errs = append(errs, c.Mail.validate()...)
 	return errs
 }
 

@@ -15,6 +15,7 @@ const (
 	EventExpired         EventType = "expired"
 	EventLimitRejected   EventType = "limit_rejected"
 	EventPasswordChanged EventType = "password_changed"
+	EventPasswordReset   EventType = "password_reset" // through a mailed link; no session: SessionID is nil
 
 	// Streams (issue 22): one row per start, refusal, takeover and end, never per heartbeat.
 	EventStreamStarted   EventType = "stream_started"

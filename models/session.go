@@ -36,6 +36,7 @@ const (
 	ReasonRevokedByAdmin  RevokeReason = "revoked_by_admin"
 	ReasonPasswordChanged RevokeReason = "password_changed"
 	ReasonUserDisabled    RevokeReason = "user_disabled"
+	ReasonPasswordReset   RevokeReason = "password_reset"
 )
 
 // Session is one signed-in device. SecretHash is SHA-256 of the token's secret; the token

@@ -29,6 +29,7 @@ type User struct {
 	LimitPolicyOverride      *LimitPolicy
 	MaxStreamsOverride       *int // wins over the plan's max_streams
 	DisabledAt               *time.Time
+	EmailVerified            bool // the owner of Email opened a link mailed to it (or a provider vouched for it)
 	CreatedAt                time.Time
 	UpdatedAt                time.Time
 }

@@ -209,9 +209,14 @@ func defaultDeviceName(clientID, userAgent string) string {
 	return "TV"
 }
 
-// limit counts n against key's rate (n = 0 only asks), returning *models.RateLimitedError
-// when the key is over it.
+// limit counts n against key's rate (rateLimit).
 func (g *DeviceGrant) limit(ctx context.Context, l *throttled.GCRARateLimiterCtx, key string, n int) error {
+	return rateLimit(ctx, l, key, n)
+}
+
+// rateLimit counts n against key's rate (n = 0 only asks), returning
+// *models.RateLimitedError when the key is over it.
+func rateLimit(ctx context.Context, l *throttled.GCRARateLimiterCtx, key string, n int) error {
 	limited, res, err := l.RateLimitCtx(ctx, key, n)
 	if n == 0 { // asking only: throttled reports a would-be refusal by its RetryAfter alone
 		limited = res.RetryAfter > 0

@@ -28,6 +28,9 @@
 //	password.go        Hasher: argon2id with a bounded queue; the password policy
 //	email.go, text.go  the one spelling of an email, of text people read
 //	token.go           session tokens: parse, secrets, constant-time comparison
+//	recovery.go        Recovery: Forgot, Reset (a forgotten password); verify.go: VerifyEmail,
+//	                   the resends, mailVerification (sign-up's link); mailtokens.go: the
+//	                   mailed links' tokens; notices.go: the login core's optional notices
 //	purge.go           Purger: expired sessions, old revocations and events, in batches
 //	health.go          Health: ping, live sessions (metrics)
 //	observer.go        Observer: what committed use cases report (metrics, the cache);

@@ -156,7 +156,7 @@ func TestOIDCLinksEverySpelling(t *testing.T) {
 		t.Run(store.Name, func(t *testing.T) {
 			ctx := context.Background()
 			e := newOIDCEnv(t, store, true, nil)
-			u := e.register(t, nil)
+			u := markVerified(t, store.DB, e.register(t, nil))
 			local, domain, _ := strings.Cut(u.Email, "@")
 			tok := nativeIDToken(t, e.mock, person("sub-"+randomSuffix(), fullwidth(strings.ToUpper(u.Email)), true), "")
 			if res, err := e.oidc.LoginWithIDToken(ctx, "linking", native(tok, "", "TV")); err != nil || res.User.ID != u.ID {

@@ -144,3 +144,14 @@ func randomSuffix() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// markVerified marks the user's email verified in the store, as opening the mailed link does
+// (TestVerifyEmail tests that link): what linking by email needs of an account.
+func markVerified(tb testing.TB, db *gorm.DB, u models.User) models.User {
+	tb.Helper()
+	if err := db.Model(&models.User{}).Where("id = ?", u.ID).Update("email_verified", true).Error; err != nil {
+		tb.Fatalf("mark verified: %v", err)
+	}
+	u.EmailVerified = true
+	return u
+}

@@ -23,7 +23,7 @@ func TestOIDCKeepsTheDeviceLimit(t *testing.T) {
 		t.Run(store.Name, func(t *testing.T) {
 			ctx := context.Background()
 			e := newOIDCEnv(t, store, true, nil)
-			u := e.register(t, &models.Limit{Max: 2, Policy: models.PolicyEvictOldest})
+			u := markVerified(t, store.DB, e.register(t, &models.Limit{Max: 2, Policy: models.PolicyEvictOldest}))
 			carl := person("carl-"+randomSuffix(), u.Email, true)
 			a := e.login(t, u, "Password TV")
 			e.clock.Advance(time.Second)
@@ -87,7 +87,7 @@ func TestOIDCAndPasswordLoginsRace(t *testing.T) {
 		t.Run(store.Name, func(t *testing.T) {
 			ctx := context.Background()
 			e := newOIDCEnv(t, store, true, nil)
-			u := e.register(t, &models.Limit{Max: 2, Policy: models.PolicyEvictOldest})
+			u := markVerified(t, store.DB, e.register(t, &models.Limit{Max: 2, Policy: models.PolicyEvictOldest}))
 			carl := person("carl-"+randomSuffix(), u.Email, true)
 			// The race: 20 password logins and 20 provider logins at once, each kind over two
 			// connection pools (as two processes would hold).

@@ -118,8 +118,8 @@ type whom struct {
 
 // identify finds the user of the identity, reading only: the linked one; else, when the
 // provider vouches for the email, the account with that email if linking by email is on for
-// the provider (never an admin's), or a new account when there is none and registration is
-// open (created here: nobody else can hold its lock).
+// the provider (never an admin's, nor one whose email is unverified), or a new account when
+// there is none and registration is open (created here: nobody else can hold its lock).
 func (o *OIDC) identify(tx *gorm.DB, prov *oidcProvider, id verified, now time.Time) (whom, error) {
 	var ident models.Identity
 	err := storeError(tx.Where("issuer = ? AND subject = ?", id.issuer, id.subject).Take(&ident).Error)
@@ -136,7 +136,10 @@ func (o *OIDC) identify(tx *gorm.DB, prov *oidcProvider, id verified, now time.T
 	var user models.User
 	err = storeError(tx.Where("email = ?", email).Take(&user).Error)
 	switch {
-	case err == nil && (!prov.conf.LinkByEmail || user.Role == models.RoleAdmin):
+	// Linking by email only to an account whose owner proved the address: otherwise whoever
+	// registered it first (anyone can type an address) would keep a password into the
+	// account the provider's person signs in to.
+	case err == nil && (!prov.conf.LinkByEmail || user.Role == models.RoleAdmin || !user.EmailVerified):
 		return whom{}, models.ErrIdentityNotLinked
 	case err == nil:
 		return whom{userID: user.ID}, nil
@@ -169,6 +172,7 @@ func (o *OIDC) record(tx *gorm.DB, prov *oidcProvider, id verified, who whom, no
 // signs in through the provider (a password login fails like a wrong password).
 func (o *OIDC) newUser(tx *gorm.DB, email, name string, now time.Time) (models.User, error) {
 	name, _ = cleanText("display_name", name, MaxDisplayNameLen) // "" when refused: the account needs none
-	u := models.User{ID: newID(), Email: email, DisplayName: name, Role: models.RoleUser, CreatedAt: now, UpdatedAt: now}
+	// The provider vouched for the email (identify checked): it counts as verified.
+	u := models.User{ID: newID(), Email: email, DisplayName: name, Role: models.RoleUser, EmailVerified: true, CreatedAt: now, UpdatedAt: now}
 	return u, createUser(tx, &u, o.cfg.DefaultPlan)
 }

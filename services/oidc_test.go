@@ -195,9 +195,13 @@ func TestOIDCLinkingRules(t *testing.T) {
 			}{
 				{"unverified email never links", "linking", false, models.ErrEmailNotVerified},
 				{"verified, but linking is off", "mock", true, models.ErrIdentityNotLinked},
+				{"verified by the provider, not by the account's owner", "linking", true, models.ErrIdentityNotLinked},
 				{"verified and linking on", "linking", true, nil},
 			}
 			for _, c := range cases {
+				if c.want == nil { // the owner opened the link mailed at sign-up
+					existing = markVerified(t, store.DB, existing)
+				}
 				tok := nativeIDToken(t, e.mock, person("sub-"+randomSuffix(), existing.Email, c.verified), "")
 				res, err := e.oidc.LoginWithIDToken(ctx, c.provider, native(tok, "", "TV"))
 				if !errors.Is(err, c.want) || (c.want == nil && res.User.ID != existing.ID) {

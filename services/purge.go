@@ -37,6 +37,7 @@ type PurgeResult struct {
 	Events       int64         // session events older than their retention
 	Throttles    int64         // login counters left alone past their window (not locks), spent rate limits, expired device keys
 	SignIns      int64         // unfinished sign-ins (held at the limit, gone to a provider, TV codes), spent ID tokens past expiry
+	Mail         int64         // mail sent or given up on, older than the event retention
 	Enforced     int64         // sessions evicted finishing plan enforcements (enforce=now) left unfinished
 	Enforcements int           // plan enforcements finished
 	StreamsEnded int64         // stream leases past their TTL marked expired
@@ -141,13 +142,18 @@ func (p *Purger) purge(ctx context.Context, dryRun bool, progress func(PurgeResu
 		{"oidc_used_tokens", "expires_at <= ?", "expires_at", []any{now}, &res.SignIns},
 		// TV codes past their life: spent, denied or never answered (an approved one's session lives on).
 		{"device_authorizations", "expires_at <= ?", "expires_at", []any{now}, &res.SignIns},
+		// Mail sent or given up on (bodies already blanked) is history: it goes with the events.
+		{"outbound_mail", "created_at < ? AND (sent_at IS NOT NULL OR failed_at IS NOT NULL)", "created_at",
+			[]any{now.Add(-p.cfg.EventRetention)}, &res.Mail},
 	}
 	for _, t := range targets {
 		if dryRun {
-			err := p.db.WithContext(ctx).Table(t.table).Where(t.cond, t.args...).Count(t.count).Error
+			var n int64 // several targets add up to one count: Count would overwrite it
+			err := p.db.WithContext(ctx).Table(t.table).Where(t.cond, t.args...).Count(&n).Error
 			if err != nil {
 				return res, fmt.Errorf("purge count %s: %w", t.table, storeError(err))
 			}
+			*t.count += n
 			continue
 		}
 		if err := p.purgeTarget(ctx, t, &res, progress); err != nil {

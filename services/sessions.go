@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"time"
 	"unicode/utf8"
 
@@ -40,6 +41,12 @@ type SessionsConfig struct {
 	FreshSessionAge time.Duration
 
 	Streams StreamsConfig // stream leases (issue 22)
+	// Verification required: a password login of an account whose email is not verified is
+	// refused (models.ErrEmailUnverified).
+	Verification models.VerificationMode
+	// Notices mailed from the login core's transaction (notices.go); PublicURL builds their links.
+	NotifySignIn, NotifyEviction bool
+	PublicURL                    *url.URL
 }
 
 // Sessions logs devices in under their user's device limit and checks their tokens.
@@ -91,6 +98,14 @@ func (s *Sessions) login(ctx context.Context, p models.LoginParams) (models.Logi
 	user, attempt, err := s.checkPassword(ctx, p.Email, p.Password, p.DeviceKey) // outside the transaction: hashing is slow
 	if err != nil {
 		return models.LoginResult{}, err
+	}
+	if s.cfg.Verification == models.VerificationRequired && !user.EmailVerified {
+		// The password was right: not a failed attempt (a person waiting for the mail must
+		// not lock their own account by trying again).
+		if err := s.cfg.Throttle.succeeded(ctx, attempt); err != nil {
+			return models.LoginResult{}, err
+		}
+		return models.LoginResult{}, models.ErrEmailUnverified
 	}
 	res, err := s.SignIn(ctx, SignIn{
 		UserID: user.ID, Device: device, IP: p.IP, UserAgent: p.UserAgent, DeviceKey: p.DeviceKey,

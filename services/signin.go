@@ -38,7 +38,8 @@ type SignIn struct {
 // SignIn is the login core every way in ends in: in one transaction it locks the user's row,
 // refuses a disabled account, runs in.Check, applies the device limit (evicting, replacing, or
 // refusing with *models.DeviceLimitError) and stores the session, its events and the device's
-// key. The caller reports the attempt to the observer.
+// key, and the notices the settings ask for (a new sign-in, a device evicted). The caller
+// reports the attempt to the observer.
 //
 // Concurrency: the limit holds across any number of processes because the decision is taken
 // under a lock on the user's row (SQLite: the database write lock taken at BEGIN IMMEDIATE).
@@ -96,7 +97,13 @@ func (s *Sessions) SignIn(ctx context.Context, in SignIn) (models.LoginResult, e
 			return err
 		case limitErr != nil && in.Refused != nil:
 			return in.Refused(tx, limitErr)
-		case limitErr == nil && in.Then != nil:
+		case limitErr != nil:
+			return nil
+		}
+		if err := s.mailNotices(tx, locked, res, now); err != nil { // committed with the sign-in, or not at all
+			return err
+		}
+		if in.Then != nil {
 			return in.Then(tx, res)
 		}
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"gorm.io/gorm"
@@ -21,6 +22,10 @@ type UsersConfig struct {
 	DefaultPlan      string    // plan name given to new accounts
 	RegistrationOpen bool
 	Now              func() time.Time // nil = time.Now
+	// Verification (SESSIOND_EMAIL_VERIFICATION): unless off, sign-up mails a verification
+	// link built on PublicURL, in the sign-up's transaction.
+	Verification models.VerificationMode
+	PublicURL    *url.URL
 }
 
 // Users creates and looks up accounts.
@@ -85,11 +90,18 @@ func (u *Users) create(ctx context.Context, p models.RegisterParams, role models
 		return models.User{}, err
 	}
 	now := clock(u.cfg.Now)
+	// An account the operator makes (an admin) is vouched for by the operator: verification
+	// required must not lock the first admin out.
 	user := models.User{
 		ID: newID(), Email: email, PasswordHash: hash, DisplayName: name, Role: role,
-		CreatedAt: now, UpdatedAt: now,
+		EmailVerified: role == models.RoleAdmin, CreatedAt: now, UpdatedAt: now,
 	}
-	err = u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return createUser(tx, &user, u.cfg.DefaultPlan) })
+	err = u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := createUser(tx, &user, u.cfg.DefaultPlan); err != nil || user.EmailVerified {
+			return err
+		}
+		return mailVerification(tx, u.cfg.Verification, u.cfg.PublicURL, user, now)
+	})
 	if err != nil {
 		return models.User{}, fmt.Errorf("create user: %w", err)
 	}

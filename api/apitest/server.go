@@ -62,7 +62,10 @@ type Options struct {
 	TrustedProxies     []netip.Prefix // api.Deps.TrustedProxies
 	LockAfter          int            // with Throttle: lock after this many failures, one free less, delays of 1 s
 	FreshAge           time.Duration  // services.SessionsConfig.FreshSessionAge
-	PublicURL          string         // the device grant's; "": http://sessiond.test
+	PublicURL          string         // the device grant's and the mailed links'; "": http://sessiond.test
+	// Verification: SESSIOND_EMAIL_VERIFICATION ("": off, no verification mail at sign-up).
+	Verification models.VerificationMode
+	Notify       bool // SESSIOND_NOTIFY_SIGNIN and SESSIOND_NOTIFY_EVICTION
 }
 
 // NewServer returns a Server over store: the API and the pages on the services of a running
@@ -83,12 +86,13 @@ func NewServer(t testing.TB, store servicetest.Store, o Options) *Server {
 		Plans:          sv.plans,
 		DeviceGrant:    sv.grant,
 		Streams:        sv.sessions,
+		Recovery:       sv.recovery,
 		Store:          services.NewHealth(store.DB),
 		Log:            log,
 		CookieSecure:   o.CookieSecure,
 		TrustedProxies: o.TrustedProxies,
 		MaxBodyBytes:   64 << 10,
-	}, web.Deps{Sessions: sv.sessions, Plans: sv.plans, Admin: sv.users, DeviceGrant: sv.grant, Streams: sv.sessions, Log: log, CookieSecure: o.CookieSecure})
+	}, web.Deps{Sessions: sv.sessions, Plans: sv.plans, Admin: sv.users, DeviceGrant: sv.grant, Streams: sv.sessions, Recovery: sv.recovery, Log: log, CookieSecure: o.CookieSecure})
 	return &Server{Handler: h, Store: store, Clock: c, t: t}
 }
 
@@ -99,6 +103,7 @@ type stack struct {
 	plans    *services.Plans
 	clients  *services.Clients
 	grant    *services.DeviceGrant
+	recovery *services.Recovery
 }
 
 func newServices(t testing.TB, store servicetest.Store, c *Clock, log *slog.Logger, o Options) stack {
@@ -116,20 +121,27 @@ func newServices(t testing.TB, store servicetest.Store, c *Clock, log *slog.Logg
 			t.Fatal(err)
 		}
 	}
+	public, err := url.Parse(cmp.Or(o.PublicURL, "http://sessiond.test"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	st := stack{
 		users: services.NewUsers(store.DB, hasher, services.UsersConfig{
 			DefaultPlan: "standard", RegistrationOpen: !o.RegistrationClosed, Now: c.Now, Throttle: throttle,
+			Verification: o.Verification, PublicURL: public,
 		}),
 		sessions: services.NewSessions(store.DB, hasher, services.SessionsConfig{
 			Defaults:      models.Timeouts{Idle: time.Hour, Absolute: 24 * time.Hour},
 			TouchInterval: time.Minute, Now: c.Now, Log: log, Throttle: throttle,
 			FreshSessionAge: o.FreshAge,
+			Verification:    o.Verification, NotifySignIn: o.Notify, NotifyEviction: o.Notify, PublicURL: public,
 		}),
 		plans:   services.NewPlans(store.DB, c.Now, nil, nil),
 		clients: services.NewClients(store.DB, services.ClientsConfig{Now: c.Now}),
 	}
-	public, err := url.Parse(cmp.Or(o.PublicURL, "http://sessiond.test"))
-	if err != nil {
+	if st.recovery, err = services.NewRecovery(store.DB, hasher, services.RecoveryConfig{
+		PublicURL: public, Verification: o.Verification, Throttle: throttle, Now: c.Now, Log: log,
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if st.grant, err = services.NewDeviceGrant(store.DB, st.sessions, services.DeviceGrantConfig{PublicURL: public, Now: c.Now}); err != nil {

@@ -26,6 +26,7 @@ type loginForm struct {
 	DeviceType  string
 	Next        string
 	Fields      map[string]string // field → problem
+	Unverified  bool              // refused for want of a verified email: offer a new link
 	DeviceTypes []option
 	Providers   []providerLink
 }
@@ -104,6 +105,7 @@ func (h *Handler) finishLogin(c *gin.Context, res models.LoginResult, err error,
 		c.Redirect(http.StatusSeeOther, "/devices/limit")
 	default:
 		status, n := failureNotice(err)
+		f.Unverified = errors.Is(err, models.ErrEmailUnverified)
 		f.Fields = fieldErrors(err, map[string]string{"email": "email", "device.name": "device_name", "device.type": "device_type"})
 		h.renderLogin(c, status, f, n)
 	}

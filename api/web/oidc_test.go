@@ -98,6 +98,7 @@ func TestOIDCBrowserFailuresArePagesWithoutSessions(t *testing.T) {
 func TestOIDCBrowserAtTheLimitGoesToTheChooser(t *testing.T) {
 	o := apitest.NewOIDCSite(t, servicetest.SQLite(t), true)
 	email := o.Register(t)
+	o.MarkVerified(t, email) // linking by email needs a verified account
 	o.SetLimit(t, email, models.Limit{Max: 1, Policy: models.PolicyReject})
 	o.MustLogin(t, email, "Living room TV")
 	b := o.Client()

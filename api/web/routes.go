@@ -18,6 +18,13 @@ func (h *Handler) Register(r gin.IRouter) {
 	pages.GET("/devices/limit", h.chooserPage)
 	pages.POST("/devices/limit", h.chooserSubmit)
 	pages.POST("/devices/limit/cancel", h.chooserCancel)
+	pages.GET("/forgot", h.forgotPage) // account recovery: recovery.go
+	pages.POST("/forgot", h.forgotSubmit)
+	pages.GET("/reset", h.resetPage)
+	pages.POST("/reset", h.resetSubmit)
+	pages.GET("/verify", h.verifyPage)
+	pages.POST("/verify", h.verifySubmit)
+	pages.POST("/verify/resend", h.resendSubmit)
 	pages.GET("/tv", h.tvPage) // a page that acts as a TV signing in with a code
 	pages.POST("/tv/start", h.tvStart)
 	// The browser's side of a sign-in through an identity provider; only our own pages or the

@@ -135,4 +135,5 @@ var revokeReasonText = map[models.RevokeReason]string{
 	models.ReasonRevokedByAdmin:  "An administrator signed it out.",
 	models.ReasonPasswordChanged: "Your password was changed, which signs out your other devices.",
 	models.ReasonUserDisabled:    "Your account was disabled.",
+	models.ReasonPasswordReset:   "Your password was reset through a mailed link, which signs out every device.",
 }

@@ -69,6 +69,7 @@ type Deps struct {
 	OIDC         OIDCService // nil: no identity provider configured
 	DeviceGrant  DeviceGrantService
 	Streams      StreamService // nil: the pages show no streams
+	Recovery     RecoveryService
 	Log          *slog.Logger
 	CookieSecure bool // served over HTTPS: as api.Deps.CookieSecure
 }
@@ -81,6 +82,7 @@ type Handler struct {
 	oidc     OIDCService
 	grant    DeviceGrantService
 	streams  StreamService
+	recovery RecoveryService
 	log      *slog.Logger
 	cookies  api.Cookies
 	csrf     api.CSRF
@@ -91,7 +93,7 @@ type Handler struct {
 // New parses the embedded templates and returns the pages over d's services.
 func New(d Deps) (*Handler, error) {
 	h := &Handler{
-		sessions: d.Sessions, plans: d.Plans, admin: d.Admin, oidc: d.OIDC, grant: d.DeviceGrant, streams: d.Streams, log: d.Log,
+		sessions: d.Sessions, plans: d.Plans, admin: d.Admin, oidc: d.OIDC, grant: d.DeviceGrant, streams: d.Streams, recovery: d.Recovery, log: d.Log,
 		cookies: api.Cookies{Secure: d.CookieSecure}, csrf: api.CSRF{Secure: d.CookieSecure},
 		pages: make(map[string]*template.Template, len(pageNames)),
 	}

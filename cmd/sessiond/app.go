@@ -26,6 +26,8 @@ var (
 	_ api.OIDCService        = (*services.OIDC)(nil)
 	_ api.DeviceGrantService = (*services.DeviceGrant)(nil)
 	_ api.StreamService      = (*services.Sessions)(nil)
+	_ api.RecoveryService    = (*services.Recovery)(nil)
+	_ web.RecoveryService    = (*services.Recovery)(nil)
 	_ web.SessionService     = (*services.Sessions)(nil)
 	_ web.StreamService      = (*services.Sessions)(nil)
 	_ web.AdminService       = (*services.Users)(nil)
@@ -43,6 +45,8 @@ type app struct {
 	clients  *services.Clients
 	sessions *services.Sessions
 	grant    *services.DeviceGrant
+	recovery *services.Recovery
+	mail     *services.MailSender
 	purger   *services.Purger
 	throttle *services.Throttle
 	health   *services.Health
@@ -96,8 +100,10 @@ func newApp(env *environment) (*app, error) {
 	}
 	a.throttle = throttle
 	hasher := services.NewHasher(services.DefaultArgon2, services.HasherConfig{Queue: cfg.HashQueue})
+	publicURL, verification := cfg.PublicURL, models.VerificationMode(cfg.Recovery.EmailVerification)
 	a.users = services.NewUsers(db, hasher, services.UsersConfig{
 		DefaultPlan: cfg.DefaultPlan, RegistrationOpen: cfg.RegistrationOpen(), Throttle: throttle, Observer: obs,
+		Verification: verification, PublicURL: &publicURL,
 	})
 	a.plans = services.NewPlans(db, nil, log, obs)
 	a.clients = services.NewClients(db, services.ClientsConfig{})
@@ -117,13 +123,25 @@ func newApp(env *environment) (*app, error) {
 		DeviceKeyTTL:    cfg.DeviceKeyTTL,
 		FreshSessionAge: cfg.FreshSessionAge,
 		Streams:         services.StreamsConfig{HeartbeatInterval: cfg.Streams.HeartbeatInterval, LeaseTTL: cfg.Streams.TTL()},
+		Verification:    verification, NotifySignIn: cfg.Recovery.NotifySignIn, NotifyEviction: cfg.Recovery.NotifyEviction,
+		PublicURL: &publicURL,
 	})
-	publicURL := cfg.PublicURL
+	a.recovery, err = services.NewRecovery(db, hasher, services.RecoveryConfig{
+		PublicURL: &publicURL, Verification: verification, Throttle: throttle, Observer: obs, Log: log,
+	})
+	if err != nil {
+		closeStore(db, log)
+		return nil, err
+	}
 	a.grant, err = services.NewDeviceGrant(db, a.sessions, services.DeviceGrantConfig{
 		PublicURL: &publicURL, Lifetime: cfg.DeviceCodeLifetime, Interval: cfg.DeviceCodeInterval,
 		StartRate: cfg.DeviceCodeRatePerIP, StartBurst: cfg.DeviceCodeBurstPerIP, Observer: a.metrics, Log: log,
 	})
 	if err != nil {
+		closeStore(db, log)
+		return nil, err
+	}
+	if a.mail, err = a.newMailSender(a.metrics.reg); err != nil {
 		closeStore(db, log)
 		return nil, err
 	}

@@ -67,7 +67,7 @@ func newMetrics(sqlDB *sql.DB, health *services.Health, log *slog.Logger) *metri
 		}, []string{"result"}),
 		purgeDeleted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sessiond_purge_deleted_total",
-			Help: "Rows the purge deleted, by kind: expired, revoked, events, throttles.",
+			Help: "Rows the purge deleted, by kind: expired, revoked, events, throttles, sign_ins, mail.",
 		}, []string{"kind"}),
 		purgeDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "sessiond_purge_duration_seconds",
@@ -125,7 +125,7 @@ func (m *metrics) PurgeFinished(res services.PurgeResult, err error) {
 		result = "error"
 	}
 	m.purgeRuns.WithLabelValues(result).Inc()
-	for kind, n := range map[string]int64{"expired": res.Expired, "revoked": res.Revoked, "events": res.Events, "throttles": res.Throttles, "sign_ins": res.SignIns} {
+	for kind, n := range map[string]int64{"expired": res.Expired, "revoked": res.Revoked, "events": res.Events, "throttles": res.Throttles, "sign_ins": res.SignIns, "mail": res.Mail} {
 		m.purgeDeleted.WithLabelValues(kind).Add(float64(n))
 	}
 	if err == nil {

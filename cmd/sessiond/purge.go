@@ -32,7 +32,7 @@ func (a *app) schedulePurge(ctx context.Context) (*cron.Cron, error) {
 
 func (a *app) logPurge(ctx context.Context, res services.PurgeResult, err error) {
 	attrs := []any{
-		"expired", res.Expired, "revoked", res.Revoked, "events", res.Events, "throttles", res.Throttles, "sign_ins", res.SignIns,
+		"expired", res.Expired, "revoked", res.Revoked, "events", res.Events, "throttles", res.Throttles, "sign_ins", res.SignIns, "mail", res.Mail,
 		"enforcements", res.Enforcements, "enforced", res.Enforced, "batches", res.Batches,
 		"longest_batch_ms", res.LongestBatch.Milliseconds(), "duration_ms", res.Duration.Milliseconds(),
 		"skipped", res.Skipped, "dry_run", res.DryRun,
@@ -78,7 +78,7 @@ func purgeCmd(env *environment) *cobra.Command {
 				case dryRun:
 					verb = "would delete"
 				}
-				fmt.Fprintf(env.stdout, "%s %d expired sessions, %d revoked sessions past retention, %d old events, %d stale login counters, %d unfinished sign-ins", verb, res.Expired, res.Revoked, res.Events, res.Throttles, res.SignIns)
+				fmt.Fprintf(env.stdout, "%s %d expired sessions, %d revoked sessions past retention, %d old events, %d stale login counters, %d unfinished sign-ins, %d old mails", verb, res.Expired, res.Revoked, res.Events, res.Throttles, res.SignIns, res.Mail)
 				if !dryRun {
 					fmt.Fprintf(env.stdout, " in %d batches, %s (longest batch %s)", res.Batches, res.Duration.Round(1e6), res.LongestBatch.Round(1e5))
 				}

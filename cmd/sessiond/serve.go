@@ -50,7 +50,9 @@ type server struct {
 	stopWork     context.CancelFunc // ends the purges and the cache listener; nil: not started
 	sched        *cron.Cron
 	listenerDone chan struct{}
-	touchesDone  chan struct{} // the touch flusher's end, after its last flush
+	touchesDone  chan struct{}      // the touch flusher's end, after its last flush
+	stopMailLoop context.CancelFunc // ends the outbox sender; nil: not running
+	mailDone     chan struct{}
 
 	served     chan error // srv.Serve's end
 	serveEnded bool       // served has been received from
@@ -63,6 +65,7 @@ func (s *server) start(ctx context.Context) error {
 		s.buildHTTP,       // identity providers, pages, the API
 		s.listen,          // the API's listener, and the metrics' own when configured
 		s.startBackground, // the purge schedule, the cache's change listener, the touch flusher
+		s.startMail,       // the outbox sender (mail/SMTP)
 	} {
 		if err := step(ctx); err != nil {
 			return err
@@ -107,7 +110,7 @@ func (s *server) buildHTTP(ctx context.Context) error {
 	}
 	pages, err := web.New(web.Deps{
 		Sessions: a.sessions, Plans: a.plans, Admin: a.users, OIDC: oidc, DeviceGrant: a.grant, Streams: a.sessions,
-		Log: a.log, CookieSecure: a.cfg.CookieSecure,
+		Recovery: a.recovery, Log: a.log, CookieSecure: a.cfg.CookieSecure,
 	})
 	if err != nil {
 		return err
@@ -121,6 +124,7 @@ func (s *server) buildHTTP(ctx context.Context) error {
 		OIDC:           oidc,
 		DeviceGrant:    a.grant,
 		Streams:        a.sessions,
+		Recovery:       a.recovery,
 		Pages:          pages,
 		Store:          a.health,
 		Log:            a.log,
@@ -234,10 +238,11 @@ func (s *server) stop(err error) error {
 	return nil
 }
 
-// stopBackground ends the purge schedule (waiting for a running pass), the cache listener
-// and the touch flusher (waiting for its last flush: HTTP is drained by then, so no check
-// queues a touch after it).
+// stopBackground ends the outbox sender, the purge schedule (waiting for a running pass), the
+// cache listener and the touch flusher (waiting for its last flush: HTTP is drained by then,
+// so no check queues a touch after it).
 func (s *server) stopBackground() {
+	s.stopMail()
 	if s.stopWork == nil {
 		return
 	}

@@ -24,7 +24,7 @@ const principalColumns = `SELECT s.id, s.user_id, s.secret_hash, s.device_id, s.
   s.user_agent, s.created_at, s.last_seen_at, s.expires_at, s.idle_expires_at, s.revoked_at, s.revoke_reason,
   s.revoked_by,
   u.id, u.email, u.display_name, u.role, u.plan_id, u.max_sessions_override,
-  u.max_sessions_override_until, u.limit_policy_override, u.disabled_at, u.created_at, u.updated_at,
+  u.max_sessions_override_until, u.limit_policy_override, u.disabled_at, u.created_at, u.updated_at, u.email_verified,
   p.id, p.name, p.max_sessions, p.limit_policy, p.idle_timeout_seconds, p.absolute_timeout_seconds,
   p.created_at, p.updated_at, p.max_streams, p.stream_policy, CAST(p.stream_class_limits AS text),
   u.max_streams_override,
@@ -91,7 +91,7 @@ func ScanPrincipal(row pgx.Row, p *models.Principal) error {
 		&s.UserAgent, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &s.IdleExpiresAt, &s.RevokedAt, &s.RevokeReason,
 		&s.RevokedBy,
 		&u.ID, &u.Email, &u.DisplayName, &u.Role, &u.PlanID, &u.MaxSessionsOverride,
-		&u.MaxSessionsOverrideUntil, &u.LimitPolicyOverride, &u.DisabledAt, &u.CreatedAt, &u.UpdatedAt,
+		&u.MaxSessionsOverrideUntil, &u.LimitPolicyOverride, &u.DisabledAt, &u.CreatedAt, &u.UpdatedAt, &u.EmailVerified,
 		&pl.ID, &pl.Name, &pl.MaxSessions, &pl.LimitPolicy, &pl.IdleTimeoutSeconds, &pl.AbsoluteTimeoutSeconds,
 		&pl.CreatedAt, &pl.UpdatedAt, &pl.MaxStreams, &pl.StreamPolicy, &pl.StreamClassLimits,
 		&u.MaxStreamsOverride, &identities)
@@ -144,7 +144,7 @@ func loadPrincipalSQL(ctx context.Context, sqlDB *sql.DB, id string, p *models.P
 		&s.UserAgent, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &s.IdleExpiresAt, &revokedAt, &reason,
 		&revokedBy,
 		&u.ID, &u.Email, &u.DisplayName, &u.Role, &u.PlanID, &override,
-		&overrideUntil, &policy, &disabledAt, &u.CreatedAt, &u.UpdatedAt,
+		&overrideUntil, &policy, &disabledAt, &u.CreatedAt, &u.UpdatedAt, &u.EmailVerified,
 		&pl.ID, &pl.Name, &pl.MaxSessions, &pl.LimitPolicy, &idleSeconds, &absoluteSeconds,
 		&pl.CreatedAt, &pl.UpdatedAt, &pl.MaxStreams, &pl.StreamPolicy, &pl.StreamClassLimits,
 		&maxStreams, &identities)
