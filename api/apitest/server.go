@@ -81,13 +81,15 @@ func NewServer(t testing.TB, store servicetest.Store, o Options) *Server {
 		Admin:          sv.users,
 		Clients:        sv.clients,
 		Plans:          sv.plans,
+		Stats:          sv.stats,
 		DeviceGrant:    sv.grant,
 		Store:          services.NewHealth(store.DB),
 		Log:            log,
 		CookieSecure:   o.CookieSecure,
 		TrustedProxies: o.TrustedProxies,
 		MaxBodyBytes:   64 << 10,
-	}, web.Deps{Sessions: sv.sessions, Plans: sv.plans, Admin: sv.users, DeviceGrant: sv.grant, Log: log, CookieSecure: o.CookieSecure})
+	}, web.Deps{Sessions: sv.sessions, Plans: sv.plans, Admin: sv.users, DeviceGrant: sv.grant, Log: log, CookieSecure: o.CookieSecure,
+		Users: sv.users, Clients: sv.clients, Stats: sv.stats, RegistrationClosed: o.RegistrationClosed})
 	return &Server{Handler: h, Store: store, Clock: c, t: t}
 }
 
@@ -97,6 +99,7 @@ type stack struct {
 	users    *services.Users
 	plans    *services.Plans
 	clients  *services.Clients
+	stats    *services.Stats
 	grant    *services.DeviceGrant
 }
 
@@ -126,6 +129,7 @@ func newServices(t testing.TB, store servicetest.Store, c *Clock, log *slog.Logg
 		}),
 		plans:   services.NewPlans(store.DB, c.Now, nil, nil),
 		clients: services.NewClients(store.DB, services.ClientsConfig{Now: c.Now}),
+		stats:   services.NewStats(store.DB, c.Now),
 	}
 	public, err := url.Parse(cmp.Or(o.PublicURL, "http://sessiond.test"))
 	if err != nil {

@@ -24,19 +24,62 @@ type adminData struct {
 	Policies []option
 	Query    string
 	Users    []models.User
+	Days     int         // the insights' window
+	DayLinks []int       // the windows offered
+	Charts   []chartView // the insights, drawn
+	Clients  []models.ServiceClient
+	Created  *createdClient // a service client just created: its secret, shown this once
+	NewPlan  newPlanForm
 }
 
-func (h *Handler) adminPage(c *gin.Context) { h.renderAdmin(c, http.StatusOK, doneNotice(c)) }
+// createdClient is a new service client with its secret, on the answer to its creation only.
+type createdClient struct {
+	ID, Name, Secret string
+}
 
-func (h *Handler) renderAdmin(c *gin.Context, status int, n *notice) {
-	plans, err := h.plans.List(c.Request.Context())
+// newPlanForm is the create-a-plan form as posted back after a refusal.
+type newPlanForm struct {
+	Name, MaxSessions, LimitPolicy, IdleTimeout, AbsoluteTimeout string
+}
+
+func (h *Handler) adminPage(c *gin.Context) {
+	h.renderAdmin(c, http.StatusOK, adminDone(c), adminData{})
+}
+
+// renderAdmin shows the admin page over d (its form state, a created client), with the plans,
+// the insights, the service clients and the user lookup read anew.
+func (h *Handler) renderAdmin(c *gin.Context, status int, n *notice, d adminData) {
+	ctx := c.Request.Context()
+	plans, err := h.plans.List(ctx)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	d := adminData{Plans: plans, Policies: policies, Query: strings.TrimSpace(c.Query("email"))}
+	d.Plans, d.Policies, d.Query, d.DayLinks = plans, policies, strings.TrimSpace(c.Query("email")), []int{1, 7, 30, 90}
 	if d.Query != "" {
-		if d.Users, _, err = h.admin.List(c.Request.Context(), models.UserFilter{EmailPrefix: d.Query}, 20, ""); err != nil {
+		if d.Users, _, err = h.admin.List(ctx, models.UserFilter{EmailPrefix: d.Query}, 20, ""); err != nil {
+			h.fail(c, err)
+			return
+		}
+	}
+	if d.Days, err = api.StatsDays(c); err != nil {
+		h.fail(c, err)
+		return
+	}
+	if h.stats != nil {
+		stats, err := h.stats.Get(ctx, d.Days)
+		if err != nil {
+			h.fail(c, err)
+			return
+		}
+		d.Days = stats.Days
+		if d.Charts, err = charts(stats); err != nil {
+			h.fail(c, err)
+			return
+		}
+	}
+	if h.clients != nil {
+		if d.Clients, err = h.clients.List(ctx); err != nil {
 			h.fail(c, err)
 			return
 		}
@@ -104,7 +147,7 @@ func (h *Handler) adminSavePlan(c *gin.Context) {
 			name = p.Name
 		}
 		h.renderAdmin(c, http.StatusBadRequest, &notice{Kind: "error", Title: "The " + name + " plan was not saved",
-			Text: strings.Join(problems, "; ") + "."})
+			Text: strings.Join(problems, "; ") + "."}, adminData{})
 	default:
 		h.fail(c, err)
 	}
@@ -117,6 +160,9 @@ type adminUserData struct {
 	Limit      int
 	Sessions   []models.Session // active, newest first
 	Identities []models.Identity
+	Plans      []models.Plan // to move the user to
+	Policies   []option
+	Events     []models.SessionEvent // their latest history
 }
 
 func (h *Handler) adminUserPage(c *gin.Context) {
@@ -134,6 +180,8 @@ func (h *Handler) adminUserPage(c *gin.Context) {
 		n = &notice{Kind: "ok", Text: "The account was disabled and every device of it signed out."}
 	case "enabled":
 		n = &notice{Kind: "ok", Text: "The account was enabled."}
+	case "limits":
+		n = adminDone(c)
 	}
 	h.renderAdminUser(c, http.StatusOK, n)
 }
@@ -162,8 +210,19 @@ func (h *Handler) renderAdminUser(c *gin.Context, status int, n *notice) {
 			return
 		}
 	}
-	h.render(c, status, "admin_user", pageData{Nav: "admin", Notice: n, Data: adminUserData{
+	plans, err := h.plans.List(ctx)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	events, _, err := h.sessions.History(ctx, u.ID, 20, "")
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.render(c, status, "admin_user", pageData{Nav: "admin", Wide: true, Notice: n, Data: adminUserData{
 		User: u, PlanName: plan.Name, Limit: list.Limit.Max, Sessions: list.Sessions, Identities: identities,
+		Plans: plans, Policies: policies, Events: events,
 	}})
 }
 

@@ -20,7 +20,7 @@ import (
 var files embed.FS
 
 // pageNames are the templates under templates/, each rendered inside layout.html.
-var pageNames = []string{"login", "limit", "devices", "history", "admin", "admin_user", "error", "activate", "tv"}
+var pageNames = []string{"login", "limit", "devices", "history", "admin", "admin_user", "error", "activate", "tv", "register"}
 
 // pageData is what every page template gets.
 type pageData struct {
