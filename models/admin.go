@@ -38,7 +38,15 @@ type PlanInput struct {
 	LimitPolicy     *LimitPolicy
 	IdleTimeout     Optional[time.Duration]
 	AbsoluteTimeout Optional[time.Duration]
+
+	// Streams (issue 22). On create, absent fields take DefaultMaxStreams and StreamReject.
+	MaxStreams        *int
+	StreamPolicy      *StreamPolicy
+	StreamClassLimits *StreamClassLimits
 }
+
+// DefaultMaxStreams is the stream limit of a plan created without one.
+const DefaultMaxStreams = 2
 
 // UserPatch is an admin's partial update of a user.
 type UserPatch struct {
@@ -46,6 +54,7 @@ type UserPatch struct {
 	MaxSessionsOverride      Optional[int]
 	MaxSessionsOverrideUntil Optional[time.Time]
 	LimitPolicyOverride      Optional[LimitPolicy]
+	MaxStreamsOverride       Optional[int] // null clears it
 	Role                     *Role
 	Disabled                 *bool
 }

@@ -15,6 +15,12 @@ const (
 	EventExpired         EventType = "expired"
 	EventLimitRejected   EventType = "limit_rejected"
 	EventPasswordChanged EventType = "password_changed"
+
+	// Streams (issue 22): one row per start, refusal, takeover and end, never per heartbeat.
+	EventStreamStarted   EventType = "stream_started"
+	EventStreamRejected  EventType = "stream_rejected"
+	EventStreamTakenOver EventType = "stream_taken_over"
+	EventStreamEnded     EventType = "stream_ended"
 )
 
 // ActorKind says who caused an event.

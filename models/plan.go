@@ -21,8 +21,8 @@ func (p LimitPolicy) Valid() bool {
 	return false
 }
 
-// Plan is a subscription tier: how many sessions its users may hold at once and how long
-// those sessions live. Nil timeouts fall back to the server defaults.
+// Plan is a subscription tier: how many sessions its users may hold at once, how long those
+// sessions live and how many of them may play at once. Nil timeouts fall back to the server defaults.
 type Plan struct {
 	ID                     string `gorm:"primaryKey"`
 	Name                   string
@@ -30,6 +30,9 @@ type Plan struct {
 	LimitPolicy            LimitPolicy
 	IdleTimeoutSeconds     *int64
 	AbsoluteTimeoutSeconds *int64
+	MaxStreams             int               // how many devices may play at once (issue 22)
+	StreamPolicy           StreamPolicy      // what a start at MaxStreams does
+	StreamClassLimits      StreamClassLimits // lower caps for some classes: {"live": 1}
 	CreatedAt              time.Time
 	UpdatedAt              time.Time
 }

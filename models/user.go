@@ -27,6 +27,7 @@ type User struct {
 	MaxSessionsOverride      *int
 	MaxSessionsOverrideUntil *time.Time // the override lapses at this time; nil = never
 	LimitPolicyOverride      *LimitPolicy
+	MaxStreamsOverride       *int // wins over the plan's max_streams
 	DisabledAt               *time.Time
 	CreatedAt                time.Time
 	UpdatedAt                time.Time

@@ -86,7 +86,7 @@ func (p *Plans) Create(ctx context.Context, by models.Admin, in models.PlanInput
 		return models.Plan{}, v
 	}
 	now := clock(p.now)
-	plan := models.Plan{ID: newID(), CreatedAt: now}
+	plan := models.Plan{ID: newID(), CreatedAt: now, MaxStreams: models.DefaultMaxStreams, StreamPolicy: models.StreamReject}
 	if err := applyPlanInput(&plan, in, now); err != nil {
 		return models.Plan{}, err
 	}
@@ -220,6 +220,15 @@ func planChanges(in models.PlanInput, now time.Time) (map[string]any, error) {
 	if in.AbsoluteTimeout.Set {
 		changes["absolute_timeout_seconds"] = p.AbsoluteTimeoutSeconds
 	}
+	if in.MaxStreams != nil {
+		changes["max_streams"] = p.MaxStreams
+	}
+	if in.StreamPolicy != nil {
+		changes["stream_policy"] = p.StreamPolicy
+	}
+	if in.StreamClassLimits != nil {
+		changes["stream_class_limits"] = p.StreamClassLimits
+	}
 	return changes, nil
 }
 
@@ -262,6 +271,7 @@ func applyPlanInput(plan *models.Plan, in models.PlanInput, now time.Time) error
 	}
 	setTimeout("idle_timeout", in.IdleTimeout, &plan.IdleTimeoutSeconds)
 	setTimeout("absolute_timeout", in.AbsoluteTimeout, &plan.AbsoluteTimeoutSeconds)
+	applyStreamInput(plan, in, v)
 	if len(v.Fields) > 0 {
 		return v
 	}
