@@ -24,12 +24,12 @@ type PlanStats struct {
 	PlanID             string
 	Name               string
 	MaxSessions        int
-	MaxStreams         int // 0 where the plan has no stream limit
+	MaxStreams         int
 	Users              int64
 	ActiveSessions     int64
 	ActiveStreams      int64
 	UsersAtDeviceLimit int64 // active sessions ≥ the user's effective device limit
-	UsersAtStreamLimit int64 // active streams ≥ the plan's stream limit
+	UsersAtStreamLimit int64 // active streams ≥ the user's stream limit (override, else plan)
 	Evictions          int64 // sessions evicted by its users' sign-ins, over the days counted
 	LimitRejections    int64 // sign-ins refused at the device limit, over the days counted
 }

@@ -25,16 +25,10 @@ type Stats struct {
 // NewStats returns the insights over db; now may be nil (the wall clock).
 func NewStats(db *gorm.DB, now func() time.Time) *Stats { return &Stats{db: db, now: now} }
 
-// The event types a day counts, by the DayStats field they add to.
-const (
-	eventStreamStarted   models.EventType = "stream_started"
-	eventStreamRejected  models.EventType = "stream_rejected"
-	eventStreamTakenOver models.EventType = "stream_taken_over"
-)
-
+// dailyTypes are the event types a day counts.
 var dailyTypes = []models.EventType{
 	models.EventLogin, models.EventEvicted, models.EventLimitRejected,
-	eventStreamStarted, eventStreamRejected, eventStreamTakenOver,
+	models.EventStreamStarted, models.EventStreamRejected, models.EventStreamTakenOver,
 }
 
 // Get returns the insights over the last days UTC days, today included (days 0 means
@@ -74,7 +68,7 @@ func planStats(tx *gorm.DB, now, since time.Time) ([]models.PlanStats, error) {
 	out := make([]models.PlanStats, len(plans))
 	byID := make(map[string]*models.PlanStats, len(plans))
 	for i, p := range plans {
-		out[i] = models.PlanStats{PlanID: p.ID, Name: p.Name, MaxSessions: p.MaxSessions}
+		out[i] = models.PlanStats{PlanID: p.ID, Name: p.Name, MaxSessions: p.MaxSessions, MaxStreams: p.MaxStreams}
 		byID[p.ID] = &out[i]
 	}
 	var users []struct {
@@ -115,6 +109,28 @@ GROUP BY u.plan_id`, now, now, now).Scan(&live).Error
 	for _, l := range live {
 		if p := byID[l.PlanID]; p != nil {
 			p.ActiveSessions, p.UsersAtDeviceLimit = l.Sessions, l.AtLimit
+		}
+	}
+	// Live streams per user (streams_user_active_idx; expires_at is read from the row, kept
+	// out of every index so that heartbeats stay HOT updates), then the same join.
+	var playing []struct {
+		PlanID  string
+		Streams int64
+		AtLimit int64
+	}
+	err = tx.Raw(`
+SELECT u.plan_id AS plan_id, SUM(a.n) AS streams,
+       SUM(CASE WHEN a.n >= COALESCE(u.max_streams_override, p.max_streams) THEN 1 ELSE 0 END) AS at_limit
+FROM (SELECT user_id, COUNT(*) AS n FROM streams WHERE ended_at IS NULL AND expires_at > ? GROUP BY user_id) a
+JOIN users u ON u.id = a.user_id
+JOIN plans p ON p.id = u.plan_id
+GROUP BY u.plan_id`, now).Scan(&playing).Error
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range playing {
+		if p := byID[l.PlanID]; p != nil {
+			p.ActiveStreams, p.UsersAtStreamLimit = l.Streams, l.AtLimit
 		}
 	}
 	// What the device limit did over the window, by the user's plan now.
@@ -185,11 +201,11 @@ func dailyStats(tx *gorm.DB, since, now time.Time, days int) ([]models.DayStats,
 			d.Evictions = r.N
 		case models.EventLimitRejected:
 			d.LimitRejections = r.N
-		case eventStreamStarted:
+		case models.EventStreamStarted:
 			d.StreamStarts = r.N
-		case eventStreamRejected:
+		case models.EventStreamRejected:
 			d.StreamRejections = r.N
-		case eventStreamTakenOver:
+		case models.EventStreamTakenOver:
 			d.Takeovers = r.N
 		}
 	}
