@@ -20,16 +20,17 @@ import (
 
 // adminData is the admin page: every plan, editable, and a user lookup.
 type adminData struct {
-	Plans    []models.Plan
-	Policies []option
-	Query    string
-	Users    []models.User
-	Days     int         // the insights' window
-	DayLinks []int       // the windows offered
-	Charts   []chartView // the insights, drawn
-	Clients  []models.ServiceClient
-	Created  *createdClient // a service client just created: its secret, shown this once
-	NewPlan  newPlanForm
+	Plans          []models.Plan
+	Policies       []option
+	StreamPolicies []option
+	Query          string
+	Users          []models.User
+	Days           int         // the insights' window
+	DayLinks       []int       // the windows offered
+	Charts         []chartView // the insights, drawn
+	Clients        []models.ServiceClient
+	Created        *createdClient // a service client just created: its secret, shown this once
+	NewPlan        newPlanForm
 }
 
 // createdClient is a new service client with its secret, on the answer to its creation only.
@@ -40,6 +41,7 @@ type createdClient struct {
 // newPlanForm is the create-a-plan form as posted back after a refusal.
 type newPlanForm struct {
 	Name, MaxSessions, LimitPolicy, IdleTimeout, AbsoluteTimeout string
+	MaxStreams, StreamPolicy, StreamClassLimits                  string
 }
 
 func (h *Handler) adminPage(c *gin.Context) {
@@ -55,7 +57,7 @@ func (h *Handler) renderAdmin(c *gin.Context, status int, n *notice, d adminData
 		h.fail(c, err)
 		return
 	}
-	d.Plans, d.Policies, d.Query, d.DayLinks = plans, policies, strings.TrimSpace(c.Query("email")), []int{1, 7, 30, 90}
+	d.Plans, d.Policies, d.StreamPolicies, d.Query, d.DayLinks = plans, policies, streamPolicies, strings.TrimSpace(c.Query("email")), []int{1, 7, 30, 90}
 	if d.Query != "" {
 		if d.Users, _, err = h.admin.List(ctx, models.UserFilter{EmailPrefix: d.Query}, 20, ""); err != nil {
 			h.fail(c, err)
@@ -111,6 +113,7 @@ func planForm(c *gin.Context) (models.PlanInput, error) {
 		}
 		dst.Value = &d
 	}
+	streamForm(c, &in, v)
 	if len(v.Fields) > 0 {
 		return in, v
 	}
@@ -119,6 +122,7 @@ func planForm(c *gin.Context) (models.PlanInput, error) {
 
 var planFields = map[string]string{
 	"max_sessions": "Devices", "limit_policy": "At the limit", "idle_timeout": "Idle timeout", "absolute_timeout": "Absolute timeout",
+	"name": "Name", "max_streams": "Streams", "stream_policy": "At the stream limit", "stream_class_limits": "Limits per class",
 }
 
 func (h *Handler) adminSavePlan(c *gin.Context) {

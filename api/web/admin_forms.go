@@ -35,7 +35,8 @@ func adminDone(c *gin.Context) *notice {
 
 func (h *Handler) adminCreatePlan(c *gin.Context) {
 	form := newPlanForm{Name: c.PostForm("name"), MaxSessions: c.PostForm("max_sessions"), LimitPolicy: c.PostForm("limit_policy"),
-		IdleTimeout: c.PostForm("idle_timeout"), AbsoluteTimeout: c.PostForm("absolute_timeout")}
+		IdleTimeout: c.PostForm("idle_timeout"), AbsoluteTimeout: c.PostForm("absolute_timeout"),
+		MaxStreams: c.PostForm("max_streams"), StreamPolicy: c.PostForm("stream_policy"), StreamClassLimits: c.PostForm("stream_class_limits")}
 	in, err := planForm(c)
 	if err == nil {
 		name := form.Name

@@ -78,9 +78,10 @@ func dailyChart(s models.Stats) (chartView, error) {
 	case logins+rejections == 0:
 		v.Meaning = fmt.Sprintf("Nobody signed in over the last %s: there is nothing to learn about the limits yet.", days(s.Days))
 	default:
-		v.Meaning = fmt.Sprintf("Over the last %s, %s sign-ins evicted %s devices (%s per 100 sign-ins) and %s were refused at the limit: "+
+		v.Meaning = fmt.Sprintf("Over the last %s, %s %s evicted %s %s (%s per 100 sign-ins) and %s %s refused at the limit: "+
 			"evictions and refusals are people running into a device limit.",
-			days(s.Days), count(logins), count(evictions), perHundred(evictions, logins), count(rejections))
+			days(s.Days), count(logins), plural(int(logins), "sign-in", "sign-ins"), count(evictions), plural(int(evictions), "device", "devices"),
+			perHundred(evictions, logins), count(rejections), plural(int(rejections), "was", "were"))
 	}
 	c := chart.StackedBarChart{Width: 720, Height: 300, BarSpacing: 10,
 		Background: classed("chart-bg"), Canvas: classed("chart-bg"), XAxis: classed("chart-axis"), YAxis: classed("chart-axis"), Bars: bars}
@@ -113,10 +114,11 @@ func limitChart(s models.Stats) (chartView, error) {
 	case worst == nil || worst.UsersAtDeviceLimit == 0:
 		v.Meaning = "No account is at its device limit now: the limits are not what holds people back."
 	default:
-		v.Meaning = fmt.Sprintf("%s %% of %s accounts are at their %d-device limit now, and its sign-ins evicted %s devices "+
-			"and were refused %s times over the last %s: raising the limit to %d would have avoided most of those.",
-			strconv.FormatFloat(percent(worst.UsersAtDeviceLimit, worst.Users), 'f', 0, 64), worst.Name, worst.MaxSessions,
-			count(worst.Evictions), count(worst.LimitRejections), days(s.Days), worst.MaxSessions+1)
+		v.Meaning = fmt.Sprintf("%s %% of %s accounts are at their %d-device limit now; over the last %s their sign-ins evicted %s %s "+
+			"and were refused %s %s: a limit of %d would have avoided most of those.",
+			strconv.FormatFloat(percent(worst.UsersAtDeviceLimit, worst.Users), 'f', 0, 64), worst.Name, worst.MaxSessions, days(s.Days),
+			count(worst.Evictions), plural(int(worst.Evictions), "device", "devices"),
+			count(worst.LimitRejections), plural(int(worst.LimitRejections), "time", "times"), worst.MaxSessions+1)
 	}
 	c := chart.BarChart{Width: 720, Height: 300, BarWidth: 60, BarSpacing: 40,
 		Background: classed("chart-bg"), Canvas: classed("chart-bg"), XAxis: classed("chart-axis"),

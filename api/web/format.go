@@ -66,11 +66,12 @@ var pageFuncs = template.FuncMap{
 		}
 		return "other"
 	},
-	"deviceType": func(t models.DeviceType) string { return label(deviceTypes, string(t)) },
-	"ago":        func(t time.Time) string { return ago(time.Since(t), t) },
-	"date":       func(t any) string { return formatTime(t, "2 Jan 2006, 15:04 UTC") },
-	"clock":      func(t time.Time) string { return t.UTC().Format("15:04 UTC") },
-	"plural":     plural,
+	"deviceType":  func(t models.DeviceType) string { return label(deviceTypes, string(t)) },
+	"ago":         func(t time.Time) string { return ago(time.Since(t), t) },
+	"date":        func(t any) string { return formatTime(t, "2 Jan 2006, 15:04 UTC") },
+	"classLimits": classLimits,
+	"clock":       func(t time.Time) string { return t.UTC().Format("15:04 UTC") },
+	"plural":      plural,
 	"duration": func(s *int64) string {
 		if s == nil {
 			return ""
