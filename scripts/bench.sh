@@ -21,6 +21,10 @@
 #           long a session revoked through one takes to be refused by the other: p50, p99
 #           and max over -revocations N (200), against the target p99 ≤ 50 ms
 #           (scripts/bench/revocation). Flags: -revocations N, -json PATH.
+#   stats   GET /v1/admin/stats's query (services.Stats.Get) at -users N (1000000) accounts with
+#           their sessions and streams and -events N (10000000) session events over 90 days:
+#           the median of -rounds N (5) over 7 and 90 days, with migration 00018's indexes and
+#           without them (scripts/bench/stats). E.g. scripts/bench.sh stats -users 100000 -events 1000000
 #
 # Postgres comes from BENCH_DATABASE_URL, else the server answering on 127.0.0.1:5432 (trust
 # auth, role postgres), else a throwaway cluster (initdb/pg_ctl, as for scripts/test.sh). Benchmarks work in a database of their own that they create and drop,
@@ -67,6 +71,11 @@ checks | -*)
 	"$bin/checks" -database-url "$url" -sessiond "$bin/sessiond" -rawpgx "$bin/rawpgx" "$@" || status=$?
 	rm -rf "$bin"
 	exit $status
+	;;
+stats)
+	shift
+	pick_database
+	go run ./scripts/bench/stats -database-url "$url" "$@"
 	;;
 purge)
 	shift
