@@ -160,19 +160,25 @@ GROUP BY u.plan_id, e.type`, []models.EventType{models.EventEvicted, models.Even
 }
 
 // dailyStats counts the window's events by UTC day and type in one pass over the
-// (type, at) index. The day is a CASE over the day boundaries, the same SQL on both dialects.
+// (type, at) index. The day is arithmetic on Postgres; SQLite keeps times as text, so there
+// it is a CASE over the day boundaries.
 func dailyStats(tx *gorm.DB, since, now time.Time, days int) ([]models.DayStats, error) {
 	var b strings.Builder
 	args := make([]any, 0, days+4)
 	b.WriteString("SELECT type, ")
-	if days > 1 {
+	switch {
+	case tx.Dialector.Name() == "postgres":
+		// Arithmetic: a CASE of 90 branches costs 45 comparisons a row over a quarter.
+		b.WriteString("CAST(floor(EXTRACT(EPOCH FROM (at - CAST(? AS timestamptz))) / 86400) AS integer)")
+		args = append(args, since)
+	case days > 1:
 		b.WriteString("CASE")
 		for d := 1; d < days; d++ {
 			fmt.Fprintf(&b, " WHEN at < ? THEN %d", d-1)
 			args = append(args, since.AddDate(0, 0, d))
 		}
 		fmt.Fprintf(&b, " ELSE %d END", days-1)
-	} else {
+	default:
 		b.WriteString("0")
 	}
 	b.WriteString(" AS day, COUNT(*) AS n FROM session_events WHERE type IN ? AND at >= ? AND at <= ? GROUP BY type, day")

@@ -45,7 +45,7 @@ var deviceTypes = []option{
 
 var policies = []option{
 	{"evict_oldest", "Sign out the oldest device"},
-	{"evict_least_recent", "Sign out the least recently used"},
+	{"evict_least_recent", "Sign out least recently used"},
 	{"reject", "Ask which device to sign out"},
 }
 
