@@ -15,6 +15,9 @@ import (
 // it, and after that user's sign-ins sees the insights change; the charts are there and their
 // tables hold the API's numbers; the admin pages read in full at 1920 px and at 360 px.
 func browserInsights(t *testing.T, s browserSite) {
+	// The admin's plan allows 2 devices: one API sign-in before the browser's, and no other
+	// until the end, or one would evict the other.
+	token := s.adminToken(t)
 	admin := newDevice(t, s.chromium, s.base, "Admin wall screen")
 	admin.do("wide screen", chromedp.EmulateViewport(1920, 1080))
 	admin.signIn(browserAdminEmail, browserAdminPassword)
@@ -40,7 +43,7 @@ func browserInsights(t *testing.T, s browserSite) {
 	admin.do("open the user and move them onto the plan",
 		chromedp.Click(chromedp.CSS(`ul.devices a`)),
 		chromedp.WaitVisible(chromedp.CSS("#limits-form")),
-		chromedp.SetValue(chromedp.CSS("#plan_id"), planID(t, s, plan)),
+		chromedp.SetValue(chromedp.CSS("#plan_id"), planID(t, s, token, plan)),
 		chromedp.Click(chromedp.CSS(`#limits-form button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(".notice.ok")),
 	)
@@ -55,7 +58,6 @@ func browserInsights(t *testing.T, s browserSite) {
 	admin.checkPage()
 	admin.checkControls()
 
-	token := s.adminToken(t) // a sign-in of its own: before the page and the API are read
 	admin.open("/admin?days=7")
 	_, _, stats := call(t, "GET", s.base+"/v1/admin/stats?days=7", nil, "Authorization", token)
 	var row map[string]any
@@ -139,9 +141,9 @@ func browserRegister(t *testing.T, s browserSite) {
 }
 
 // planID looks a plan's id up by name through the admin API.
-func planID(t *testing.T, s browserSite, name string) string {
+func planID(t *testing.T, s browserSite, token, name string) string {
 	t.Helper()
-	_, _, plans := call(t, "GET", s.base+"/v1/admin/plans", nil, "Authorization", s.adminToken(t))
+	_, _, plans := call(t, "GET", s.base+"/v1/admin/plans", nil, "Authorization", token)
 	for _, p := range plans["plans"].([]any) {
 		if p := p.(map[string]any); p["name"] == name {
 			return p["id"].(string)
