@@ -22,6 +22,7 @@ type Config struct {
 	Addr string `env:"ADDR" envDefault:":8080"`
 	// Database is SESSIOND_DATABASE_URL, parsed: its dialect and connection string.
 	Database Database `env:"DATABASE_URL" envDefault:"sqlite://./sessiond.db"`
+	Listen   Listen   // SESSIOND_DATABASE_LISTEN_URL: the cache listener's direct URL (config/listen.go)
 	// MigrateOnStart applies pending migrations when `serve` starts.
 	MigrateOnStart bool `env:"MIGRATE_ON_START" envDefault:"true"`
 	DBMaxOpenConns int  `env:"DB_MAX_OPEN_CONNS" envDefault:"20"`
@@ -173,6 +174,9 @@ func (c Config) validate() Errors {
 	}
 	if c.Addr == "" {
 		bad("ADDR", "must not be empty")
+	}
+	if err := c.Listen.validate(c.Database); err != nil {
+		bad("DATABASE_LISTEN_URL", "%v", err)
 	}
 	if u := c.PublicURL; (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		bad("PUBLIC_URL", "must be an absolute http or https URL without user, query or fragment, got %q", u.String())

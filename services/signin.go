@@ -43,6 +43,9 @@ type SignIn struct {
 // Concurrency: the limit holds across any number of processes because the decision is taken
 // under a lock on the user's row (SQLite: the database write lock taken at BEGIN IMMEDIATE).
 func (s *Sessions) SignIn(ctx context.Context, in SignIn) (models.LoginResult, error) {
+	if in.UserID == "" && in.Who == nil {
+		return models.LoginResult{}, errors.New("sign in: neither UserID nor Who says who signs in")
+	}
 	device, err := validateDevice(in.Device)
 	if err != nil {
 		return models.LoginResult{}, err

@@ -82,7 +82,7 @@ func newApp(env *environment) (*app, error) {
 	if cfg.CacheSize > 0 && cfg.Database.Dialect == config.Postgres {
 		a.cache = store.NewSessionCache(cfg.CacheSize, cfg.CacheTTL)
 		obs = services.Observers{a.metrics, services.CacheObserver{Cache: a.cache}}
-		a.listener = store.NewListener(cfg.Database.DSN, a.cache, cfg.DBConnectTimeout, log)
+		a.listener = store.NewListener(cfg.ListenDSN(), a.cache, cfg.DBConnectTimeout, log)
 	}
 	tc := services.ThrottleConfig{
 		FreeFailures: cfg.LoginFreeFailures, MaxDelay: cfg.LoginMaxDelay, LockAfter: cfg.LoginLockAfter,

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"time"
@@ -11,6 +13,21 @@ import (
 
 // ListenerApplicationName marks the listener's connection in pg_stat_activity.
 const ListenerApplicationName = "sessiond-listener"
+
+// ProbeInterval is how long the listener waits for a notification before it asks the server
+// whether it is still there, and still the primary; probeTimeout bounds that question. A
+// half-open connection (the primary's host gone, a link cut) says nothing by itself, and
+// notifications are lost meanwhile: the probe finds it within about ProbeInterval +
+// probeTimeout (1 s), then the cache goes off and the listener reconnects through the
+// multi-host URL to whichever server is now read-write.
+const (
+	ProbeInterval = 500 * time.Millisecond
+	probeTimeout  = 500 * time.Millisecond
+)
+
+// errStandby: the listener's server is in recovery. A standby never sends the primary's
+// notifications, so listening there would hear nothing.
+var errStandby = errors.New("the listener's server is a standby (in recovery)")
 
 // Listener keeps a SessionCache coherent across processes: it LISTENs on Postgres for what
 // other processes (and this one) commit, and drops those entries. The cache is bypassed until
@@ -69,10 +86,10 @@ func (l *Listener) listen(ctx context.Context) (listened bool, err error) {
 		cfg.ConnectTimeout = l.connectTimeout
 	}
 	cfg.RuntimeParams["application_name"] = ListenerApplicationName
-	// The connection is idle but for notifications: without keepalives a half-open one (a
-	// failover, a NAT timeout) would go unnoticed for minutes while notifications are lost.
-	// These find a dead peer within about 20 s, and then the cache goes off.
-	dialer := &net.Dialer{KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 5 * time.Second, Interval: 5 * time.Second, Count: 3}}
+	// The connection is idle but for notifications: the probe (see ProbeInterval) finds a
+	// dead or demoted server within about a second. Keepalives are the second line, for a
+	// peer that vanishes while the probe's answer is on its way: they give up after about 4 s.
+	dialer := &net.Dialer{KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: time.Second, Interval: time.Second, Count: 3}}
 	cfg.DialFunc = dialer.DialContext
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
@@ -89,10 +106,37 @@ func (l *Listener) listen(ctx context.Context) (listened bool, err error) {
 	}
 	l.log.InfoContext(ctx, "cache listener listening")
 	for {
-		n, err := conn.WaitForNotification(ctx)
-		if err != nil {
+		// Bounded waits: a deadline that passes leaves the connection usable (pgx's default
+		// context handler only sets a read deadline), and notifications that arrive during
+		// the probe are buffered by pgx for the next wait.
+		wait, cancel := context.WithTimeout(ctx, ProbeInterval)
+		n, err := conn.WaitForNotification(wait)
+		cancel()
+		switch {
+		case err == nil:
+			l.cache.Apply(n.Payload)
+		case ctx.Err() != nil:
+			return true, ctx.Err()
+		case errors.Is(err, context.DeadlineExceeded) && !conn.IsClosed():
+			if err := probe(ctx, conn); err != nil {
+				return true, err
+			}
+		default:
 			return true, err
 		}
-		l.cache.Apply(n.Payload)
 	}
+}
+
+// probe asks the server whether it is still the primary, within probeTimeout.
+func probe(ctx context.Context, conn *pgx.Conn) error {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	var standby bool
+	if err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&standby); err != nil {
+		return fmt.Errorf("probe the listener's connection: %w", err)
+	}
+	if standby {
+		return errStandby
+	}
+	return nil
 }
