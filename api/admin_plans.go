@@ -18,11 +18,23 @@ type planRequest struct {
 	LimitPolicy     *string          `json:"limit_policy"`
 	IdleTimeout     optional[string] `json:"idle_timeout"`
 	AbsoluteTimeout optional[string] `json:"absolute_timeout"`
+
+	MaxStreams        *int                        `json:"max_streams"`
+	StreamPolicy      *string                     `json:"stream_policy"`
+	StreamClassLimits *map[models.StreamClass]int `json:"stream_class_limits"`
 }
 
 // input converts the request, parsing Go durations ("336h").
 func (r planRequest) input() (models.PlanInput, error) {
-	in := models.PlanInput{Name: r.Name, MaxSessions: r.MaxSessions}
+	in := models.PlanInput{Name: r.Name, MaxSessions: r.MaxSessions, MaxStreams: r.MaxStreams}
+	if r.StreamPolicy != nil {
+		sp := models.StreamPolicy(*r.StreamPolicy)
+		in.StreamPolicy = &sp
+	}
+	if r.StreamClassLimits != nil {
+		l := models.StreamClassLimits(*r.StreamClassLimits)
+		in.StreamClassLimits = &l
+	}
 	if r.LimitPolicy != nil {
 		p := models.LimitPolicy(*r.LimitPolicy)
 		in.LimitPolicy = &p
@@ -111,7 +123,7 @@ func (h *handler) updatePlan(c *gin.Context) {
 	}
 	if enforce == "now" {
 		// What was done so far; enforcing: the rest is recorded and the purge job finishes it.
-		out["enforced"] = gin.H{"users": res.Users, "sessions_evicted": res.Sessions}
+		out["enforced"] = gin.H{"users": res.Users, "sessions_evicted": res.Sessions, "streams_ended": res.Streams}
 		out["enforcing"] = res.Enforcing
 	}
 	c.JSON(http.StatusOK, out)

@@ -17,13 +17,14 @@ type adminUserJSON struct {
 	MaxSessionsOverride      *int       `json:"max_sessions_override"`
 	MaxSessionsOverrideUntil *time.Time `json:"max_sessions_override_until"`
 	LimitPolicyOverride      *string    `json:"limit_policy_override"`
+	MaxStreamsOverride       *int       `json:"max_streams_override"`
 	Disabled                 bool       `json:"disabled"`
 	DisabledAt               *time.Time `json:"disabled_at"`
 }
 
 func toAdminUser(u models.User) adminUserJSON {
 	out := adminUserJSON{
-		userJSON: toUser(u), MaxSessionsOverride: u.MaxSessionsOverride,
+		userJSON: toUser(u), MaxSessionsOverride: u.MaxSessionsOverride, MaxStreamsOverride: u.MaxStreamsOverride,
 		Disabled: u.Disabled(), DisabledAt: utc(u.DisabledAt), MaxSessionsOverrideUntil: utc(u.MaxSessionsOverrideUntil),
 	}
 	if u.LimitPolicyOverride != nil {
@@ -102,6 +103,7 @@ type userPatchRequest struct {
 	MaxSessionsOverride      optional[int]       `json:"max_sessions_override"`
 	MaxSessionsOverrideUntil optional[time.Time] `json:"max_sessions_override_until"`
 	LimitPolicyOverride      optional[string]    `json:"limit_policy_override"`
+	MaxStreamsOverride       optional[int]       `json:"max_streams_override"`
 	Role                     *string             `json:"role"`
 	Disabled                 *bool               `json:"disabled"`
 }
@@ -116,6 +118,7 @@ func (h *handler) updateUser(c *gin.Context) {
 		PlanID:                   req.PlanID,
 		MaxSessionsOverride:      req.MaxSessionsOverride.Optional,
 		MaxSessionsOverrideUntil: req.MaxSessionsOverrideUntil.Optional,
+		MaxStreamsOverride:       req.MaxStreamsOverride.Optional,
 		LimitPolicyOverride:      models.Optional[models.LimitPolicy]{Set: req.LimitPolicyOverride.Set},
 		Disabled:                 req.Disabled,
 	}

@@ -49,6 +49,10 @@ type planJSON struct {
 	LimitPolicy     string  `json:"limit_policy"`
 	IdleTimeout     *string `json:"idle_timeout"`
 	AbsoluteTimeout *string `json:"absolute_timeout"`
+
+	MaxStreams        int                        `json:"max_streams"`
+	StreamPolicy      string                     `json:"stream_policy"`
+	StreamClassLimits map[models.StreamClass]int `json:"stream_class_limits"`
 }
 
 // toSession renders s; current is the id of the presenting session, if any.
@@ -109,6 +113,7 @@ func toPlan(p models.Plan) planJSON {
 	return planJSON{
 		ID: p.ID, Name: p.Name, MaxSessions: p.MaxSessions, LimitPolicy: string(p.LimitPolicy),
 		IdleTimeout: seconds(p.IdleTimeoutSeconds), AbsoluteTimeout: seconds(p.AbsoluteTimeoutSeconds),
+		MaxStreams: p.MaxStreams, StreamPolicy: string(p.StreamPolicy), StreamClassLimits: classLimits(p.StreamClassLimits),
 	}
 }
 

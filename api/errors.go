@@ -62,8 +62,14 @@ func Classify(err error) Problem {
 		revoked    *models.SessionRevokedError
 		limited    *models.RateLimitedError
 		idToken    *models.IDTokenError
+		streamLim  *models.StreamLimitError
+		streamEnd  *models.StreamEndedError
 	)
 	switch {
+	case errors.As(err, &streamLim):
+		return streamProblem(streamLim, nil)
+	case errors.As(err, &streamEnd):
+		return streamProblem(nil, streamEnd)
 	case errors.As(err, &idToken):
 		return Problem{Status: http.StatusUnauthorized, Code: "invalid_id_token", Message: "The identity token or code was refused: " + idToken.Reason + "."}
 	case errors.As(err, &validation):

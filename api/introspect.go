@@ -13,19 +13,28 @@ import (
 type introspectRequest struct {
 	Token         string `json:"token"`
 	TokenTypeHint string `json:"token_type_hint"` // RFC 7662 allows it; there is one kind of token
+	StreamID      string `json:"stream_id"`       // also answer this stream lease's state (issue 22)
+}
+
+// introspectStream is a stream lease's state, for a licence or playback service.
+type introspectStream struct {
+	ID     string `json:"id"`
+	Active bool   `json:"active"`
+	Class  string `json:"class,omitempty"`
 }
 
 // introspectResponse is RFC 7662's answer; an inactive token gets {"active": false} only.
 type introspectResponse struct {
-	Active  bool        `json:"active"`
-	Sub     string      `json:"sub,omitempty"`
-	Sid     string      `json:"sid,omitempty"`
-	Exp     int64       `json:"exp,omitempty"`
-	Iat     int64       `json:"iat,omitempty"`
-	Plan    string      `json:"plan,omitempty"`
-	Role    string      `json:"role,omitempty"`
-	Device  *deviceJSON `json:"device,omitempty"`
-	IdleExp int64       `json:"idle_exp,omitempty"` // extension: when the session idles out unless used
+	Active  bool              `json:"active"`
+	Sub     string            `json:"sub,omitempty"`
+	Sid     string            `json:"sid,omitempty"`
+	Exp     int64             `json:"exp,omitempty"`
+	Iat     int64             `json:"iat,omitempty"`
+	Plan    string            `json:"plan,omitempty"`
+	Role    string            `json:"role,omitempty"`
+	Device  *deviceJSON       `json:"device,omitempty"`
+	IdleExp int64             `json:"idle_exp,omitempty"` // extension: when the session idles out unless used
+	Stream  *introspectStream `json:"stream,omitempty"`
 }
 
 // introspect answers a service client (HTTP Basic) about a token sent as JSON or, as RFC 7662
@@ -81,6 +90,14 @@ func (h *handler) introspect(c *gin.Context) {
 		Active: true, Sub: u.ID, Sid: s.ID, Exp: s.ExpiresAt.Unix(), Iat: s.CreatedAt.Unix(),
 		Plan: p.Name, Role: string(u.Role), Device: &d, IdleExp: s.IdleExpiresAt.Unix(),
 	}
+	if req.StreamID != "" {
+		st, err := h.streams.StreamState(c.Request.Context(), u.ID, req.StreamID)
+		if err != nil && !errors.Is(err, models.ErrNotFound) {
+			h.fail(c, err)
+			return
+		}
+		hb.intro.Stream = &introspectStream{ID: req.StreamID, Active: err == nil, Class: string(st.Class)}
+	}
 	hotJSON(c, hb, &hb.intro)
 }
 
@@ -90,12 +107,12 @@ func introspectForm(r *http.Request) (introspectRequest, error) {
 	if err := r.ParseForm(); err != nil {
 		return introspectRequest{}, formError(err)
 	}
-	for _, name := range []string{"token", "token_type_hint"} {
+	for _, name := range []string{"token", "token_type_hint", "stream_id"} {
 		if len(r.PostForm[name]) > 1 {
 			return introspectRequest{}, models.Invalid(name, "is given more than once")
 		}
 	}
-	return introspectRequest{Token: r.PostForm.Get("token"), TokenTypeHint: r.PostForm.Get("token_type_hint")}, nil
+	return introspectRequest{Token: r.PostForm.Get("token"), TokenTypeHint: r.PostForm.Get("token_type_hint"), StreamID: r.PostForm.Get("stream_id")}, nil
 }
 
 // failClient refuses bad client credentials the RFC 6749 way.

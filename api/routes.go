@@ -84,6 +84,7 @@ type Deps struct {
 	Requests       RequestObserver // hears of every request (metrics); nil: nobody
 	Metrics        http.Handler    // served at GET /metrics; nil: no such route
 	Draining       func() bool     // true once shutdown began: /readyz answers 503; nil: never
+	Streams        StreamService   // what plays now (issue 22)
 }
 
 // RequestObserver hears of every request once answered. route is the matched route pattern
@@ -101,6 +102,7 @@ type handler struct {
 	stats        StatsService
 	oidc         OIDCService
 	grant        DeviceGrantService
+	streams      StreamService
 	store        Pinger
 	log          *slog.Logger
 	cookies      Cookies
@@ -119,7 +121,7 @@ var openapiYAML []byte
 // when d.Pages is set.
 func NewHandler(d Deps) (http.Handler, error) {
 	h := &handler{
-		sessions: d.Sessions, users: d.Users, plans: d.Plans, admin: d.Admin, clients: d.Clients, stats: d.Stats, oidc: d.OIDC, grant: d.DeviceGrant, store: d.Store, log: d.Log,
+		sessions: d.Sessions, users: d.Users, plans: d.Plans, admin: d.Admin, clients: d.Clients, stats: d.Stats, oidc: d.OIDC, grant: d.DeviceGrant, streams: d.Streams, store: d.Store, log: d.Log,
 		cookies: Cookies{Secure: d.CookieSecure}, csrf: CSRF{Secure: d.CookieSecure},
 		maxBodyBytes: d.MaxBodyBytes, timeout: d.RequestTimeout, requests: d.Requests, draining: d.Draining,
 	}
@@ -177,6 +179,12 @@ func NewHandler(d Deps) (http.Handler, error) {
 	authed.GET("/auth/device", h.deviceWaiting) // TV sign-in with a code: the person's side
 	authed.POST("/auth/device/approve", h.deviceApprove)
 	authed.POST("/auth/device/deny", h.deviceDeny)
+	authed.POST("/streams", h.startStream)
+	authed.GET("/streams", h.listStreams)
+	authed.DELETE("/streams/:id", h.stopStream)
+	// The hot path checks its token itself (a session that ended learns its stream ended too);
+	// a cookie-presented heartbeat still passes the CSRF check.
+	v1.Group("", h.csrf.Unsafe(h.notByCookie, h.fail)).POST("/streams/:id/heartbeat", h.heartbeat)
 
 	admin := authed.Group("/admin", RequireAdmin(h.fail))
 	admin.GET("/plans", h.listPlans)
@@ -192,6 +200,8 @@ func NewHandler(d Deps) (http.Handler, error) {
 	admin.GET("/users/:id/events", h.userEvents)
 	admin.POST("/users/:id/unlock", h.unlockUser)
 	admin.DELETE("/sessions/:id", h.adminRevokeSession)
+	admin.GET("/users/:id/streams", h.userStreams)
+	admin.DELETE("/streams/:id", h.adminEndStream)
 	admin.GET("/service-clients", h.listClients)
 	admin.POST("/service-clients", h.createClient)
 	admin.DELETE("/service-clients/:id", h.deleteClient)

@@ -108,6 +108,8 @@ type Config struct {
 	// NAME is configured by SESSIOND_OIDC_<NAME>_* (see OIDCProvider) and loaded into OIDC.
 	OIDCProviderNames []string       `env:"OIDC_PROVIDERS"`
 	OIDC              []OIDCProvider `env:"-"`
+
+	Streams Streams // SESSIOND_STREAM_*: stream leases (streams.go)
 }
 
 // Load reads the configuration through getenv (os.Getenv in production). Its error is
@@ -178,6 +180,7 @@ func (c Config) validate() Errors {
 	if err := c.Listen.validate(c.Database); err != nil {
 		bad("DATABASE_LISTEN_URL", "%v", err)
 	}
+	errs = append(errs, c.Streams.validate()...)
 	if u := c.PublicURL; (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		bad("PUBLIC_URL", "must be an absolute http or https URL without user, query or fragment, got %q", u.String())
 	}

@@ -69,6 +69,7 @@ type UserFilter struct {
 type EnforceResult struct {
 	Users     int  // users brought down to the limit
 	Sessions  int  // sessions evicted
+	Streams   int  // streams ended (limit_lowered): the newest over a lowered max_streams
 	Enforcing bool // not finished yet: the purge job's next pass (on any process) finishes it
 }
 

@@ -190,3 +190,25 @@ func (s Stream) EndedError(now time.Time) *StreamEndedError {
 	}
 	return nil
 }
+
+// StreamParams is a stream start: what plays (optional), its class ("" is ClassVOD), and the
+// stream to take over when the person chose one at the limit.
+type StreamParams struct {
+	ContentID       string
+	Class           StreamClass
+	ReplaceStreamID string
+}
+
+// StreamStart is a started stream: the lease, how often to renew it, and the streams that
+// ended to make room (the session's own, and any taken over).
+type StreamStart struct {
+	Stream            Stream
+	HeartbeatInterval time.Duration
+	Ended             []Stream
+}
+
+// StreamList is a user's streams playing now, newest first, with the limit they count against.
+type StreamList struct {
+	Streams []Stream
+	Limit   StreamLimit
+}

@@ -123,6 +123,9 @@ func (u *Users) Update(ctx context.Context, by models.Admin, id string, p models
 		if p.LimitPolicyOverride.Set {
 			changes["limit_policy_override"] = p.LimitPolicyOverride.Value
 		}
+		if p.MaxStreamsOverride.Set {
+			changes["max_streams_override"] = p.MaxStreamsOverride.Value
+		}
 		if p.Role != nil {
 			changes["role"] = *p.Role
 		}
@@ -165,6 +168,9 @@ func validateUserPatch(p models.UserPatch) error {
 	v := &models.ValidationError{Fields: map[string]string{}}
 	if o := p.MaxSessionsOverride; o.Set && o.Value != nil && (*o.Value < 1 || *o.Value > MaxPlanSessions) {
 		v.Fields["max_sessions_override"] = fmt.Sprintf("must be between 1 and %d, or null", MaxPlanSessions)
+	}
+	if o := p.MaxStreamsOverride; o.Set && o.Value != nil && (*o.Value < 1 || *o.Value > MaxPlanSessions) {
+		v.Fields["max_streams_override"] = fmt.Sprintf("must be between 1 and %d, or null", MaxPlanSessions)
 	}
 	if o := p.LimitPolicyOverride; o.Set && o.Value != nil && !o.Value.Valid() {
 		v.Fields["limit_policy_override"] = "must be evict_oldest, evict_least_recent, reject or null"

@@ -31,3 +31,23 @@ func (h *Health) ActiveSessions(ctx context.Context, now time.Time) (int64, erro
 	}
 	return n, nil
 }
+
+// ActiveStreamsByPlan counts the live stream leases (not ended, not lapsed) at now, by the
+// name of their user's plan: for the metrics gauge.
+func (h *Health) ActiveStreamsByPlan(ctx context.Context, now time.Time) (map[string]int64, error) {
+	var rows []struct {
+		Name string
+		N    int64
+	}
+	err := h.db.WithContext(ctx).Table("streams").Select("plans.name AS name, COUNT(*) AS n").
+		Joins("JOIN users ON users.id = streams.user_id").Joins("JOIN plans ON plans.id = users.plan_id").
+		Where("streams.ended_at IS NULL AND streams.expires_at > ?", now).Group("plans.name").Scan(&rows).Error
+	if err != nil {
+		return nil, storeError(err)
+	}
+	out := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		out[r.Name] = r.N
+	}
+	return out, nil
+}

@@ -157,6 +157,9 @@ func (p *Plans) Update(ctx context.Context, by models.Admin, id string, in model
 		return plan, models.EnforceResult{}, nil
 	}
 	res, _, err := p.enforcer().run(ctx, enf, runner)
+	if err == nil && (in.MaxStreams != nil || in.StreamClassLimits != nil) {
+		res.Streams, err = p.enforceStreams(ctx, by, id) // the newest streams over the limit end
+	}
 	if err != nil {
 		// Recorded with the change: the purge job finishes it.
 		p.log.WarnContext(ctx, "plan enforcement interrupted", "plan_id", id, "enforcement_id", enf.ID, "err", err)

@@ -38,6 +38,8 @@ type PurgeResult struct {
 	SignIns      int64         // unfinished sign-ins (held at the limit, gone to a provider, TV codes), spent ID tokens past expiry
 	Enforced     int64         // sessions evicted finishing plan enforcements (enforce=now) left unfinished
 	Enforcements int           // plan enforcements finished
+	StreamsEnded int64         // stream leases past their TTL marked expired
+	Streams      int64         // ended stream leases older than the retention, deleted
 	Batches      int           // DELETE statements that removed rows
 	LongestBatch time.Duration // the slowest of them
 	Duration     time.Duration
@@ -114,10 +116,14 @@ func (p *Purger) purge(ctx context.Context, dryRun bool, progress func(PurgeResu
 		}
 	}
 	now := clock(p.cfg.Now)
+	if err := p.expireStreams(ctx, dryRun, now, &res); err != nil {
+		return res, err
+	}
 	targets := []purgeTarget{
 		// idle_expires_at never passes expires_at, so it alone finds both kinds of expiry.
 		{"sessions", "revoked_at IS NULL AND idle_expires_at <= ?", "idle_expires_at", []any{now}, &res.Expired},
 		{"sessions", "revoked_at IS NOT NULL AND revoked_at < ?", "revoked_at", []any{now.Add(-p.cfg.RevokedRetention)}, &res.Revoked},
+		{"streams", "ended_at IS NOT NULL AND ended_at < ?", "ended_at", []any{now.Add(-p.cfg.RevokedRetention)}, &res.Streams},
 		{"session_events", "at < ?", "at", []any{now.Add(-p.cfg.EventRetention)}, &res.Events},
 		// A count nobody added to for a window starts again at the next failure anyway.
 		{"login_throttle", "failures < ? AND updated_at < ?", "updated_at",

@@ -37,6 +37,8 @@ type SessionsConfig struct {
 	// FreshSessionAge: a session younger than this needs the password to sign out an older
 	// one (Revoke); 0: never.
 	FreshSessionAge time.Duration
+
+	Streams StreamsConfig // stream leases (issue 22)
 }
 
 // Sessions logs devices in under their user's device limit and checks their tokens.

@@ -61,7 +61,7 @@ func notify(tx *gorm.DB, out *ended) error {
 }
 
 // revoke ends the given sessions with reason, records by as the cause (a session or a person)
-// and writes one event per session, noting them in out. The caller holds the user's lock, so
+// and writes one event per session, noting them in out. Their streams end with them. The caller holds the user's lock, so
 // every session given is still live.
 func revoke(tx *gorm.DB, out *ended, ss []models.Session, reason models.RevokeReason, by string, a actor, now time.Time) error {
 	if len(ss) == 0 {
@@ -83,7 +83,10 @@ func revoke(tx *gorm.DB, out *ended, ss []models.Session, reason models.RevokeRe
 		return storeError(err)
 	}
 	out.add(reason, ids)
-	return insertEvents(tx, events...)
+	if err := insertEvents(tx, events...); err != nil {
+		return err
+	}
+	return endSessionStreams(tx, ids, by, a, now) // a session's stream ends with it (issue 22)
 }
 
 // sessionEvent describes something that happened to session s.

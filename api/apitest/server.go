@@ -83,6 +83,7 @@ func NewServer(t testing.TB, store servicetest.Store, o Options) *Server {
 		Plans:          sv.plans,
 		Stats:          sv.stats,
 		DeviceGrant:    sv.grant,
+		Streams:        sv.sessions,
 		Store:          services.NewHealth(store.DB),
 		Log:            log,
 		CookieSecure:   o.CookieSecure,

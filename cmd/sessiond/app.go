@@ -26,6 +26,7 @@ var (
 	_ api.Pinger             = (*services.Health)(nil)
 	_ api.OIDCService        = (*services.OIDC)(nil)
 	_ api.DeviceGrantService = (*services.DeviceGrant)(nil)
+	_ api.StreamService      = (*services.Sessions)(nil)
 	_ web.SessionService     = (*services.Sessions)(nil)
 	_ web.AdminService       = (*services.Users)(nil)
 	_ web.PlanService        = (*services.Plans)(nil)
@@ -115,6 +116,7 @@ func newApp(env *environment) (*app, error) {
 
 		DeviceKeyTTL:    cfg.DeviceKeyTTL,
 		FreshSessionAge: cfg.FreshSessionAge,
+		Streams:         services.StreamsConfig{HeartbeatInterval: cfg.Streams.HeartbeatInterval, LeaseTTL: cfg.Streams.TTL()},
 	})
 	publicURL := cfg.PublicURL
 	a.grant, err = services.NewDeviceGrant(db, a.sessions, services.DeviceGrantConfig{

@@ -30,6 +30,7 @@ type metrics struct {
 	purgeDeleted  *prometheus.CounterVec
 	purgeDuration prometheus.Histogram
 	deviceGrants  *prometheus.CounterVec
+	streams       streamMetrics
 }
 
 // How often, and how long at most, the gauge of active sessions counts: a count is reused
@@ -90,6 +91,7 @@ func newMetrics(sqlDB *sql.DB, health *services.Health, log *slog.Logger) *metri
 	m.reg.MustRegister(m.requests, m.logins, m.evicted, m.revoked, m.purgeRuns, m.purgeDeleted, m.purgeDuration, m.deviceGrants, active,
 		collectors.NewDBStatsCollector(sqlDB, "sessiond"),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.registerStreams(health, log)
 	return m
 }
 

@@ -120,6 +120,7 @@ func (s *server) buildHTTP(ctx context.Context) error {
 		Stats:          a.stats,
 		OIDC:           oidc,
 		DeviceGrant:    a.grant,
+		Streams:        a.sessions,
 		Pages:          pages,
 		Store:          a.health,
 		Log:            a.log,
