@@ -25,6 +25,11 @@
 #           their sessions and streams and -events N (10000000) session events over 90 days:
 #           the median of -rounds N (5) over 7 and 90 days, with migration 00018's indexes and
 #           without them (scripts/bench/stats). E.g. scripts/bench.sh stats -users 100000 -events 1000000
+#   streams the stream lease heartbeat (issue 22): services' Heartbeat against a raw pgx
+#           UPDATE at the same concurrency, its p50 at N leases against 10,000, and WAL bytes,
+#           rows and the HOT share per heartbeat (scripts/bench/streams). Flags: -leases N
+#           (100000; 1000000 for the documented figures), -concurrency N (16), -duration D (3s),
+#           -rounds N (3), -json PATH.
 #
 # Postgres comes from BENCH_DATABASE_URL, else the server answering on 127.0.0.1:5432 (trust
 # auth, role postgres), else a throwaway cluster (initdb/pg_ctl, as for scripts/test.sh). Benchmarks work in a database of their own that they create and drop,
@@ -76,6 +81,11 @@ stats)
 	shift
 	pick_database
 	go run ./scripts/bench/stats -database-url "$url" "$@"
+	;;
+streams)
+	shift
+	pick_database
+	go run ./scripts/bench/streams -database-url "$url" "$@"
 	;;
 purge)
 	shift

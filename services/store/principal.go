@@ -26,7 +26,8 @@ const principalColumns = `SELECT s.id, s.user_id, s.secret_hash, s.device_id, s.
   u.id, u.email, u.display_name, u.role, u.plan_id, u.max_sessions_override,
   u.max_sessions_override_until, u.limit_policy_override, u.disabled_at, u.created_at, u.updated_at,
   p.id, p.name, p.max_sessions, p.limit_policy, p.idle_timeout_seconds, p.absolute_timeout_seconds,
-  p.created_at, p.updated_at,
+  p.created_at, p.updated_at, p.max_streams, p.stream_policy, CAST(p.stream_class_limits AS text),
+  u.max_streams_override,
 `
 
 // The principal in one round trip: session, user, plan, and the user's linked identities as a
@@ -92,7 +93,8 @@ func ScanPrincipal(row pgx.Row, p *models.Principal) error {
 		&u.ID, &u.Email, &u.DisplayName, &u.Role, &u.PlanID, &u.MaxSessionsOverride,
 		&u.MaxSessionsOverrideUntil, &u.LimitPolicyOverride, &u.DisabledAt, &u.CreatedAt, &u.UpdatedAt,
 		&pl.ID, &pl.Name, &pl.MaxSessions, &pl.LimitPolicy, &pl.IdleTimeoutSeconds, &pl.AbsoluteTimeoutSeconds,
-		&pl.CreatedAt, &pl.UpdatedAt, &identities)
+		&pl.CreatedAt, &pl.UpdatedAt, &pl.MaxStreams, &pl.StreamPolicy, &pl.StreamClassLimits,
+		&u.MaxStreamsOverride, &identities)
 	if err != nil {
 		return err
 	}
@@ -135,6 +137,7 @@ func loadPrincipalSQL(ctx context.Context, sqlDB *sql.DB, id string, p *models.P
 		revokedAt, overrideUntil, disabledAt   sql.NullTime
 		override, idleSeconds, absoluteSeconds sql.NullInt64
 		identities                             []byte
+		maxStreams                             sql.NullInt64
 	)
 	err := sqlDB.QueryRowContext(ctx, principalQuerySQLite, id).Scan(
 		&s.ID, &s.UserID, &s.SecretHash, &deviceID, &s.DeviceName, &s.DeviceType, &s.IP,
@@ -143,10 +146,12 @@ func loadPrincipalSQL(ctx context.Context, sqlDB *sql.DB, id string, p *models.P
 		&u.ID, &u.Email, &u.DisplayName, &u.Role, &u.PlanID, &override,
 		&overrideUntil, &policy, &disabledAt, &u.CreatedAt, &u.UpdatedAt,
 		&pl.ID, &pl.Name, &pl.MaxSessions, &pl.LimitPolicy, &idleSeconds, &absoluteSeconds,
-		&pl.CreatedAt, &pl.UpdatedAt, &identities)
+		&pl.CreatedAt, &pl.UpdatedAt, &pl.MaxStreams, &pl.StreamPolicy, &pl.StreamClassLimits,
+		&maxStreams, &identities)
 	if err != nil {
 		return err
 	}
+	u.MaxStreamsOverride = ptrIf(int(maxStreams.Int64), maxStreams.Valid)
 	if err := scanIdentities(identities, p); err != nil {
 		return err
 	}
