@@ -167,6 +167,7 @@ type adminUserData struct {
 	Plans      []models.Plan // to move the user to
 	Policies   []option
 	Events     []models.SessionEvent // their latest history
+	Streams    []models.Stream       // playing now
 }
 
 func (h *Handler) adminUserPage(c *gin.Context) {
@@ -224,9 +225,20 @@ func (h *Handler) renderAdminUser(c *gin.Context, status int, n *notice) {
 		h.fail(c, err)
 		return
 	}
+	all, err := h.sessions.UserStreams(ctx, u.ID)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	var playing []models.Stream
+	for _, st := range all {
+		if st.EndedAt == nil {
+			playing = append(playing, st)
+		}
+	}
 	h.render(c, status, "admin_user", pageData{Nav: "admin", Wide: true, Notice: n, Data: adminUserData{
 		User: u, PlanName: plan.Name, Limit: list.Limit.Max, Sessions: list.Sessions, Identities: identities,
-		Plans: plans, Policies: policies, Events: events,
+		Plans: plans, Policies: policies, Events: events, Streams: playing,
 	}})
 }
 
