@@ -71,7 +71,8 @@ type Deps struct {
 	Plans          PlanService
 	Admin          AdminService
 	Clients        ClientService
-	OIDC           OIDCService // sign-ins through identity providers; nil: none configured
+	Stats          StatsService // GET /v1/admin/stats
+	OIDC           OIDCService  // sign-ins through identity providers; nil: none configured
 	DeviceGrant    DeviceGrantService
 	Recovery       RecoveryService // forgotten passwords, verified email
 	Pages          Pages           // the server-rendered pages (web.New); nil: none
@@ -99,6 +100,7 @@ type handler struct {
 	plans        PlanService
 	admin        AdminService
 	clients      ClientService
+	stats        StatsService
 	oidc         OIDCService
 	grant        DeviceGrantService
 	streams      StreamService
@@ -121,7 +123,7 @@ var openapiYAML []byte
 // when d.Pages is set.
 func NewHandler(d Deps) (http.Handler, error) {
 	h := &handler{
-		sessions: d.Sessions, users: d.Users, plans: d.Plans, admin: d.Admin, clients: d.Clients, oidc: d.OIDC, grant: d.DeviceGrant, streams: d.Streams,
+		sessions: d.Sessions, users: d.Users, plans: d.Plans, admin: d.Admin, clients: d.Clients, stats: d.Stats, oidc: d.OIDC, grant: d.DeviceGrant, streams: d.Streams,
 		recovery: d.Recovery, store: d.Store, log: d.Log,
 		cookies: Cookies{Secure: d.CookieSecure}, csrf: CSRF{Secure: d.CookieSecure},
 		maxBodyBytes: d.MaxBodyBytes, timeout: d.RequestTimeout, requests: d.Requests, draining: d.Draining,
@@ -210,6 +212,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	admin.GET("/service-clients", h.listClients)
 	admin.POST("/service-clients", h.createClient)
 	admin.DELETE("/service-clients/:id", h.deleteClient)
+	admin.GET("/stats", h.adminStats)
 
 	if d.Pages != nil {
 		d.Pages.Register(r) // API.md "Web pages", and the browser's OIDC sign-in under /v1

@@ -196,10 +196,10 @@ func (c Config) validate() Errors {
 	if c.Addr == "" {
 		bad("ADDR", "must not be empty")
 	}
-	errs = append(errs, c.Streams.validate()...)
 	if err := c.Listen.validate(c.Database); err != nil {
 		bad("DATABASE_LISTEN_URL", "%v", err)
 	}
+	errs = append(errs, c.Streams.validate()...)
 	if u := c.PublicURL; (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		bad("PUBLIC_URL", "must be an absolute http or https URL without user, query or fragment, got %q", u.String())
 	}

@@ -29,6 +29,10 @@
 #           long a session revoked through one takes to be refused by the other: p50, p99
 #           and max over -revocations N (200), against the target p99 ≤ 50 ms
 #           (scripts/bench/revocation). Flags: -revocations N, -json PATH.
+#   stats   GET /v1/admin/stats's query (services.Stats.Get) at -users N (1000000) accounts with
+#           their sessions and streams and -events N (10000000) session events over 90 days:
+#           the median of -rounds N (5) over 7 and 90 days, with migration 00018's indexes and
+#           without them (scripts/bench/stats). E.g. scripts/bench.sh stats -users 100000 -events 1000000
 #   streams the stream lease heartbeat (issue 22): services' Heartbeat against a raw pgx
 #           UPDATE at the same concurrency, its p50 at N leases against 10,000, and WAL bytes,
 #           rows and the HOT share per heartbeat (scripts/bench/streams). Flags: -leases N
@@ -92,6 +96,11 @@ scale)
 	"$bin/checks" -scale -database-url "$url" -sessiond "$sessiond" "$@" || status=$?
 	rm -rf "$bin"
 	exit $status
+	;;
+stats)
+	shift
+	pick_database
+	go run ./scripts/bench/stats -database-url "$url" "$@"
 	;;
 streams)
 	shift

@@ -84,6 +84,7 @@ func NewServer(t testing.TB, store servicetest.Store, o Options) *Server {
 		Admin:          sv.users,
 		Clients:        sv.clients,
 		Plans:          sv.plans,
+		Stats:          sv.stats,
 		DeviceGrant:    sv.grant,
 		Streams:        sv.sessions,
 		Recovery:       sv.recovery,
@@ -92,7 +93,8 @@ func NewServer(t testing.TB, store servicetest.Store, o Options) *Server {
 		CookieSecure:   o.CookieSecure,
 		TrustedProxies: o.TrustedProxies,
 		MaxBodyBytes:   64 << 10,
-	}, web.Deps{Sessions: sv.sessions, Plans: sv.plans, Admin: sv.users, DeviceGrant: sv.grant, Streams: sv.sessions, Recovery: sv.recovery, Log: log, CookieSecure: o.CookieSecure})
+	}, web.Deps{Sessions: sv.sessions, Plans: sv.plans, Admin: sv.users, DeviceGrant: sv.grant, Streams: sv.sessions, Recovery: sv.recovery, Log: log, CookieSecure: o.CookieSecure,
+		Users: sv.users, Clients: sv.clients, Stats: sv.stats, RegistrationClosed: o.RegistrationClosed})
 	return &Server{Handler: h, Store: store, Clock: c, t: t}
 }
 
@@ -102,6 +104,7 @@ type stack struct {
 	users    *services.Users
 	plans    *services.Plans
 	clients  *services.Clients
+	stats    *services.Stats
 	grant    *services.DeviceGrant
 	recovery *services.Recovery
 }
@@ -138,6 +141,7 @@ func newServices(t testing.TB, store servicetest.Store, c *Clock, log *slog.Logg
 		}),
 		plans:   services.NewPlans(store.DB, c.Now, nil, nil),
 		clients: services.NewClients(store.DB, services.ClientsConfig{Now: c.Now}),
+		stats:   services.NewStats(store.DB, c.Now),
 	}
 	if st.recovery, err = services.NewRecovery(store.DB, hasher, services.RecoveryConfig{
 		PublicURL: public, Verification: o.Verification, Throttle: throttle, Now: c.Now, Log: log,

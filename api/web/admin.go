@@ -24,19 +24,63 @@ type adminData struct {
 	StreamPolicies []option
 	Query          string
 	Users          []models.User
+	Days           int         // the insights' window
+	DayLinks       []int       // the windows offered
+	Charts         []chartView // the insights, drawn
+	Clients        []models.ServiceClient
+	Created        *createdClient // a service client just created: its secret, shown this once
+	NewPlan        newPlanForm
 }
 
-func (h *Handler) adminPage(c *gin.Context) { h.renderAdmin(c, http.StatusOK, doneNotice(c)) }
+// createdClient is a new service client with its secret, on the answer to its creation only.
+type createdClient struct {
+	ID, Name, Secret string
+}
 
-func (h *Handler) renderAdmin(c *gin.Context, status int, n *notice) {
-	plans, err := h.plans.List(c.Request.Context())
+// newPlanForm is the create-a-plan form as posted back after a refusal.
+type newPlanForm struct {
+	Name, MaxSessions, LimitPolicy, IdleTimeout, AbsoluteTimeout string
+	MaxStreams, StreamPolicy, StreamClassLimits                  string
+}
+
+func (h *Handler) adminPage(c *gin.Context) {
+	h.renderAdmin(c, http.StatusOK, adminDone(c), adminData{})
+}
+
+// renderAdmin shows the admin page over d (its form state, a created client), with the plans,
+// the insights, the service clients and the user lookup read anew.
+func (h *Handler) renderAdmin(c *gin.Context, status int, n *notice, d adminData) {
+	ctx := c.Request.Context()
+	plans, err := h.plans.List(ctx)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	d := adminData{Plans: plans, Policies: policies, StreamPolicies: streamPolicies, Query: strings.TrimSpace(c.Query("email"))}
+	d.Plans, d.Policies, d.StreamPolicies, d.Query, d.DayLinks = plans, policies, streamPolicies, strings.TrimSpace(c.Query("email")), []int{1, 7, 30, 90}
 	if d.Query != "" {
-		if d.Users, _, err = h.admin.List(c.Request.Context(), models.UserFilter{EmailPrefix: d.Query}, 20, ""); err != nil {
+		if d.Users, _, err = h.admin.List(ctx, models.UserFilter{EmailPrefix: d.Query}, 20, ""); err != nil {
+			h.fail(c, err)
+			return
+		}
+	}
+	if d.Days, err = api.StatsDays(c); err != nil {
+		h.fail(c, err)
+		return
+	}
+	if h.stats != nil {
+		stats, err := h.stats.Get(ctx, d.Days)
+		if err != nil {
+			h.fail(c, err)
+			return
+		}
+		d.Days = stats.Days
+		if d.Charts, err = charts(stats); err != nil {
+			h.fail(c, err)
+			return
+		}
+	}
+	if h.clients != nil {
+		if d.Clients, err = h.clients.List(ctx); err != nil {
 			h.fail(c, err)
 			return
 		}
@@ -77,7 +121,7 @@ func planForm(c *gin.Context) (models.PlanInput, error) {
 
 var planFields = map[string]string{
 	"max_sessions": "Devices", "limit_policy": "At the limit", "idle_timeout": "Idle timeout", "absolute_timeout": "Absolute timeout",
-	"max_streams": "Streams", "stream_policy": "At the stream limit", "stream_class_limits": "Class limits",
+	"name": "Name", "max_streams": "Streams", "stream_policy": "At the stream limit", "stream_class_limits": "Limits per class",
 }
 
 func (h *Handler) adminSavePlan(c *gin.Context) {
@@ -101,7 +145,7 @@ func (h *Handler) adminSavePlan(c *gin.Context) {
 			name = p.Name
 		}
 		h.renderAdmin(c, http.StatusBadRequest, &notice{Kind: "error", Title: "The " + name + " plan was not saved",
-			Text: strings.Join(problems(invalid, planFields), "; ") + "."})
+			Text: strings.Join(problems(invalid, planFields), "; ") + "."}, adminData{})
 	default:
 		h.fail(c, err)
 	}
@@ -114,7 +158,10 @@ type adminUserData struct {
 	Limit      int
 	Sessions   []models.Session // active, newest first
 	Identities []models.Identity
-	Streams    []streamRow // nil: the pages run without streams
+	Plans      []models.Plan // to move the user to
+	Policies   []option
+	Events     []models.SessionEvent // their latest history
+	Streams    []streamRow           // nil: the pages run without streams
 	MaxStreams int
 }
 
@@ -137,6 +184,8 @@ func (h *Handler) adminUserPage(c *gin.Context) {
 		n = &notice{Kind: "ok", Text: "The stream was ended. Its device is told at its next heartbeat."}
 	case "stream_gone":
 		n = &notice{Kind: "ok", Text: "That stream had already ended."}
+	case "limits":
+		n = adminDone(c)
 	}
 	h.renderAdminUser(c, http.StatusOK, n)
 }
@@ -165,7 +214,18 @@ func (h *Handler) renderAdminUser(c *gin.Context, status int, n *notice) {
 			return
 		}
 	}
-	d := adminUserData{User: u, PlanName: plan.Name, Limit: list.Limit.Max, Sessions: list.Sessions, Identities: identities}
+	plans, err := h.plans.List(ctx)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	events, _, err := h.sessions.History(ctx, u.ID, 20, "")
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	d := adminUserData{User: u, PlanName: plan.Name, Limit: list.Limit.Max, Sessions: list.Sessions, Identities: identities,
+		Plans: plans, Policies: policies, Events: events}
 	if h.streams != nil {
 		ss, err := h.streams.UserStreams(ctx, u.ID)
 		if err != nil {
@@ -174,7 +234,7 @@ func (h *Handler) renderAdminUser(c *gin.Context, status int, n *notice) {
 		}
 		d.Streams, d.MaxStreams = streamRows(ss, time.Now()), u.EffectiveStreamLimit(plan).Max
 	}
-	h.render(c, status, "admin_user", pageData{Nav: "admin", Notice: n, Data: d})
+	h.render(c, status, "admin_user", pageData{Nav: "admin", Wide: true, Notice: n, Data: d})
 }
 
 func (h *Handler) adminSignOutSession(c *gin.Context) {

@@ -45,7 +45,7 @@ var deviceTypes = []option{
 
 var policies = []option{
 	{"evict_oldest", "Sign out the oldest device"},
-	{"evict_least_recent", "Sign out the least recently used"},
+	{"evict_least_recent", "Sign out least recently used"},
 	{"reject", "Ask which device to sign out"},
 }
 
@@ -66,20 +66,20 @@ var pageFuncs = template.FuncMap{
 		}
 		return "other"
 	},
-	"deviceType": func(t models.DeviceType) string { return label(deviceTypes, string(t)) },
-	"ago":        func(t time.Time) string { return ago(time.Since(t), t) },
-	"date":       func(t any) string { return formatTime(t, "2 Jan 2006, 15:04 UTC") },
-	"clock":      func(t time.Time) string { return t.UTC().Format("15:04 UTC") },
-	"plural":     plural,
+	"deviceType":  func(t models.DeviceType) string { return label(deviceTypes, string(t)) },
+	"ago":         func(t time.Time) string { return ago(time.Since(t), t) },
+	"date":        func(t any) string { return formatTime(t, "2 Jan 2006, 15:04 UTC") },
+	"classLimits": classLimits,
+	"clock":       func(t time.Time) string { return t.UTC().Format("15:04 UTC") },
+	"plural":      plural,
 	"duration": func(s *int64) string {
 		if s == nil {
 			return ""
 		}
 		return shortDuration(time.Duration(*s) * time.Second)
 	},
-	"eventText":   eventText,
-	"classLimits": classLimits,
-	"whatPlays":   whatPlays,
+	"eventText": eventText,
+	"whatPlays": whatPlays,
 }
 
 func plural(n int, one, many string) string {

@@ -22,7 +22,7 @@ import (
 var files embed.FS
 
 // pageNames are the templates under templates/, each rendered inside layout.html.
-var pageNames = []string{"login", "limit", "devices", "history", "admin", "admin_user", "error", "activate", "tv", "streams_limit", "forgot", "reset", "verify"}
+var pageNames = []string{"login", "limit", "devices", "history", "admin", "admin_user", "error", "activate", "tv", "streams_limit", "forgot", "reset", "verify", "register"}
 
 // pageData is what every page template gets.
 type pageData struct {

@@ -21,6 +21,7 @@ type SessionService interface {
 	Revoke(ctx context.Context, userID, currentID, sessionID, password string) error
 	RevokeAll(ctx context.Context, userID, currentID, password string, scope models.RevokeScope) (int, error)
 	History(ctx context.Context, userID string, limit int, before string) ([]models.SessionEvent, string, error)
+	UserStreams(ctx context.Context, userID string) ([]models.Stream, error) // the admin's view of a user's streams
 	Held(ctx context.Context, pending string) (models.HeldLogin, error)
 	Resume(ctx context.Context, pending string, replaceSessionIDs []string, deviceKey string) (models.LoginResult, error)
 	Cancel(ctx context.Context, pending string) error
@@ -31,6 +32,25 @@ type PlanService interface {
 	List(ctx context.Context) ([]models.Plan, error)
 	Get(ctx context.Context, id string) (models.Plan, error)
 	Update(ctx context.Context, by models.Admin, id string, in models.PlanInput, enforceNow bool) (models.Plan, models.EnforceResult, error)
+	Create(ctx context.Context, by models.Admin, in models.PlanInput) (models.Plan, error)
+	Delete(ctx context.Context, by models.Admin, id string) error
+}
+
+// ClientService is what the admin page needs of service clients.
+type ClientService interface {
+	Create(ctx context.Context, by models.Admin, name string) (models.ServiceClient, string, error)
+	List(ctx context.Context) ([]models.ServiceClient, error)
+	Delete(ctx context.Context, by models.Admin, id string) error
+}
+
+// StatsService is what the admin page's charts need.
+type StatsService interface {
+	Get(ctx context.Context, days int) (models.Stats, error)
+}
+
+// UserService is what the sign-up page needs.
+type UserService interface {
+	Register(ctx context.Context, p models.RegisterParams) (models.User, error)
 }
 
 // AdminService is what the admin pages need of user management.
@@ -70,8 +90,13 @@ type Deps struct {
 	DeviceGrant  DeviceGrantService
 	Streams      StreamService // nil: the pages show no streams
 	Recovery     RecoveryService
+	Users        UserService   // sign-up (/register)
+	Clients      ClientService // the admin page's service clients
+	Stats        StatsService  // the admin page's charts
 	Log          *slog.Logger
 	CookieSecure bool // served over HTTPS: as api.Deps.CookieSecure
+
+	RegistrationClosed bool // SESSIOND_REGISTRATION=closed: /register says so and offers no form
 }
 
 // Handler serves the pages; api.NewHandler registers them (Register).
@@ -83,6 +108,10 @@ type Handler struct {
 	grant    DeviceGrantService
 	streams  StreamService
 	recovery RecoveryService
+	users    UserService
+	clients  ClientService
+	stats    StatsService
+	closed   bool
 	log      *slog.Logger
 	cookies  api.Cookies
 	csrf     api.CSRF
@@ -94,6 +123,7 @@ type Handler struct {
 func New(d Deps) (*Handler, error) {
 	h := &Handler{
 		sessions: d.Sessions, plans: d.Plans, admin: d.Admin, oidc: d.OIDC, grant: d.DeviceGrant, streams: d.Streams, recovery: d.Recovery, log: d.Log,
+		users: d.Users, clients: d.Clients, stats: d.Stats, closed: d.RegistrationClosed || d.Users == nil,
 		cookies: api.Cookies{Secure: d.CookieSecure}, csrf: api.CSRF{Secure: d.CookieSecure},
 		pages: make(map[string]*template.Template, len(pageNames)),
 	}

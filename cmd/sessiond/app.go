@@ -22,6 +22,7 @@ var (
 	_ api.AdminService       = (*services.Users)(nil)
 	_ api.ClientService      = (*services.Clients)(nil)
 	_ api.PlanService        = (*services.Plans)(nil)
+	_ api.StatsService       = (*services.Stats)(nil)
 	_ api.Pinger             = (*services.Health)(nil)
 	_ api.OIDCService        = (*services.OIDC)(nil)
 	_ api.DeviceGrantService = (*services.DeviceGrant)(nil)
@@ -33,6 +34,9 @@ var (
 	_ web.AdminService       = (*services.Users)(nil)
 	_ web.PlanService        = (*services.Plans)(nil)
 	_ web.OIDCService        = (*services.OIDC)(nil)
+	_ web.StatsService       = (*services.Stats)(nil)
+	_ web.ClientService      = (*services.Clients)(nil)
+	_ web.UserService        = (*services.Users)(nil)
 )
 
 // app is sessiond wired together: configuration, logger, store and use cases.
@@ -43,6 +47,7 @@ type app struct {
 	users    *services.Users
 	plans    *services.Plans
 	clients  *services.Clients
+	stats    *services.Stats
 	sessions *services.Sessions
 	grant    *services.DeviceGrant
 	recovery *services.Recovery
@@ -107,6 +112,7 @@ func newApp(env *environment) (*app, error) {
 	})
 	a.plans = services.NewPlans(db, nil, log, obs)
 	a.clients = services.NewClients(db, services.ClientsConfig{})
+	a.stats = services.NewStats(db, nil)
 	a.purger = services.NewPurger(db, services.PurgeConfig{
 		RevokedRetention: cfg.RevokedRetention, EventRetention: cfg.EventRetention,
 		BatchSize: cfg.PurgeBatchSize, Throttle: tc, Log: log, Observer: obs,

@@ -17,9 +17,9 @@ func browserAdmin(t *testing.T, s browserSite) {
 	admin.signIn(browserAdminEmail, browserAdminPassword)
 	admin.open("/admin")
 	admin.do("set premium to 6 devices with a 2h idle timeout",
-		chromedp.SetValue(chromedp.Search(`//tr[th="premium"]//input[@name="max_sessions"]`), "6"),
-		chromedp.SetValue(chromedp.Search(`//tr[th="premium"]//input[@name="idle_timeout"]`), "2h"),
-		chromedp.Click(chromedp.Search(`//tr[th="premium"]//button[@type="submit"]`)),
+		chromedp.SetValue(chromedp.Search(`//div[@data-plan="premium"]//input[@name="max_sessions"]`), "6"),
+		chromedp.SetValue(chromedp.Search(`//div[@data-plan="premium"]//input[@name="idle_timeout"]`), "2h"),
+		chromedp.Click(chromedp.Search(`//div[@data-plan="premium"]//form[contains(@action, "/admin/plans/") and not(contains(@action, "/delete"))]//button[@type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(".notice.ok")),
 	)
 	admin.wantText(".notice", "Plan saved")
@@ -35,8 +35,8 @@ func browserAdmin(t *testing.T, s browserSite) {
 		t.Fatalf("plans after the edit = %v, want premium at 6 devices, idle 2h", plans)
 	}
 	admin.do("a bad timeout is refused",
-		chromedp.SetValue(chromedp.Search(`//tr[th="premium"]//input[@name="idle_timeout"]`), "soon"),
-		chromedp.Click(chromedp.Search(`//tr[th="premium"]//button[@type="submit"]`)),
+		chromedp.SetValue(chromedp.Search(`//div[@data-plan="premium"]//input[@name="idle_timeout"]`), "soon"),
+		chromedp.Click(chromedp.Search(`//div[@data-plan="premium"]//form[contains(@action, "/admin/plans/") and not(contains(@action, "/delete"))]//button[@type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(".notice.error")),
 	)
 	admin.wantText(".notice", "not saved", "Idle timeout")

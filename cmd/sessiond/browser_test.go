@@ -204,6 +204,8 @@ func TestBrowser(t *testing.T) {
 		{"a new sign-in needs the password to sign out an older device", browserFreshSession},
 		{"admin changes a plan and signs a user out", browserAdmin},
 		{"pages are labelled and fit a phone", browserAccessible},
+		{"admin creates a plan, moves a user, sees the insights", browserInsights},
+		{"sign-up, and refused when registration is closed", browserRegister},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, site) })
 	}

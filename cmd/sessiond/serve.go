@@ -111,6 +111,7 @@ func (s *server) buildHTTP(ctx context.Context) error {
 	pages, err := web.New(web.Deps{
 		Sessions: a.sessions, Plans: a.plans, Admin: a.users, OIDC: oidc, DeviceGrant: a.grant, Streams: a.sessions,
 		Recovery: a.recovery, Log: a.log, CookieSecure: a.cfg.CookieSecure,
+		Users: a.users, Clients: a.clients, Stats: a.stats, RegistrationClosed: !a.cfg.RegistrationOpen(),
 	})
 	if err != nil {
 		return err
@@ -121,6 +122,7 @@ func (s *server) buildHTTP(ctx context.Context) error {
 		Plans:          a.plans,
 		Admin:          a.users,
 		Clients:        a.clients,
+		Stats:          a.stats,
 		OIDC:           oidc,
 		DeviceGrant:    a.grant,
 		Streams:        a.sessions,
