@@ -149,7 +149,7 @@ func TestPlanTimeouts(t *testing.T) {
 			ctx := context.Background()
 			idle, absolute := int64(120), int64(300)
 			plan := models.Plan{ID: "01a22306-0000-7000-8000-" + randomSuffix(), Name: "short-" + randomSuffix(), MaxSessions: 4,
-				LimitPolicy: models.PolicyReject, IdleTimeoutSeconds: &idle, AbsoluteTimeoutSeconds: &absolute,
+				LimitPolicy: models.PolicyReject, MaxStreams: 2, StreamPolicy: models.StreamReject, IdleTimeoutSeconds: &idle, AbsoluteTimeoutSeconds: &absolute,
 				CreatedAt: e.clock.Now(), UpdatedAt: e.clock.Now()}
 			if err := store.DB.Create(&plan).Error; err != nil {
 				t.Fatal(err)

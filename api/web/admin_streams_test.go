@@ -43,8 +43,8 @@ func TestPagesAdminPlanStreams(t *testing.T) {
 		{row("many", "reject", ""), "Streams must be a whole number"},
 		{row("0", "reject", ""), "Streams must be between 1 and"},
 		{row("2", "evict_oldest", ""), "At the stream limit must be reject or takeover_oldest"},
-		{row("2", "reject", "sport=1"), "Class limits unknown class"},
-		{row("2", "reject", "live"), "Class limits must read like"},
+		{row("2", "reject", "sport=1"), "Limits per class unknown class"},
+		{row("2", "reject", "live"), "Limits per class must read like"},
 	} {
 		apitest.WantPage(t, "bad stream fields "+c.form.Encode(), a.Post("/admin/plans/"+premium.ID, c.form), 400, "The premium plan was not saved", c.want)
 	}

@@ -75,7 +75,7 @@ func TestPagesAdminInsights(t *testing.T) {
 	if got["plan_id"] != family || got["max_sessions_override"] != float64(7) {
 		t.Errorf("user after the form = %v, want plan family and override 7", got)
 	}
-	apitest.WantPage(t, "user page", a.Get("/admin/users/"+userID+"?done=limits"), 200, "History", "Playing now (0)", "saved", `value="7"`)
+	apitest.WantPage(t, "user page", a.Get("/admin/users/"+userID+"?done=limits"), 200, "History", "Nothing has played lately.", "saved", `value="7"`)
 	apitest.WantPage(t, "delete a plan in use", a.Post("/admin/plans/"+family+"/delete", nil), 409, "Users are on it")
 	apitest.WantRedirect(t, "move user back", a.Post("/admin/users/"+userID+"/limits", url.Values{"plan_id": {got["plan_id"].(string)}}), "/admin/users/"+userID+"?done=limits")
 
