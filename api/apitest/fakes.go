@@ -45,11 +45,6 @@ func (f FakeSessions) Introspect(context.Context, string) (models.Introspection,
 }
 
 // History fails with Err.
-// UserStreams answers the fake's error, or no stream.
-func (f FakeSessions) UserStreams(context.Context, string) ([]models.Stream, error) {
-	return nil, f.Err
-}
-
 func (f FakeSessions) History(context.Context, string, int, string) ([]models.SessionEvent, string, error) {
 	return nil, "", f.Err
 }

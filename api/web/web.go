@@ -21,7 +21,6 @@ type SessionService interface {
 	Revoke(ctx context.Context, userID, currentID, sessionID, password string) error
 	RevokeAll(ctx context.Context, userID, currentID, password string, scope models.RevokeScope) (int, error)
 	History(ctx context.Context, userID string, limit int, before string) ([]models.SessionEvent, string, error)
-	UserStreams(ctx context.Context, userID string) ([]models.Stream, error) // the admin's view of a user's streams
 	Held(ctx context.Context, pending string) (models.HeldLogin, error)
 	Resume(ctx context.Context, pending string, replaceSessionIDs []string, deviceKey string) (models.LoginResult, error)
 	Cancel(ctx context.Context, pending string) error
