@@ -11,18 +11,6 @@ import (
 	"github.com/sessiond/sessiond/models"
 )
 
-// heartbeatSQL renews a lease in one statement: no user lock, no read before it. The row is
-// matched by primary key and the presenting session; only a live lease moves its two times
-// (the CASEs), an ended or lapsed one is returned as it stands, so the same statement also
-// answers "ended, why, and by whom". last_heartbeat_at and expires_at are in no index and
-// the table leaves room on each page (fillfactor), so the update is HOT on Postgres.
-const heartbeatSQL = `UPDATE streams SET
-  last_heartbeat_at = CASE WHEN ended_at IS NULL AND expires_at > ? THEN ? ELSE last_heartbeat_at END,
-  expires_at = CASE WHEN ended_at IS NULL AND expires_at > ? THEN ? ELSE expires_at END
-WHERE id = ? AND session_id = ?
-RETURNING id, user_id, session_id, device_id, device_name, device_type, content_id, class, started_at,
-  last_heartbeat_at, expires_at, ended_at, end_reason, ended_by, ended_by_device_name`
-
 // Heartbeat renews the lease of stream streamID, which the session of token must hold, and
 // returns it. A stream that has ended answers *models.StreamEndedError with its reason (and
 // the device that took its place); one that is not the session's models.ErrNotFound. A token
@@ -61,15 +49,13 @@ func (s *Sessions) Heartbeat(ctx context.Context, token, streamID string) (model
 		return models.Stream{}, &models.StreamEndedError{Reason: models.StreamSessionEnded, EndedAt: now}
 	}
 	exp := now.Add(s.cfg.Streams.ttl())
-	var rows []models.Stream
-	err := s.db.WithContext(ctx).Raw(heartbeatSQL, now, now, now, exp, streamID, sessionID).Scan(&rows).Error
+	st, err := renewLease(ctx, s.db, now, exp, streamID, sessionID)
+	if errors.Is(err, models.ErrNotFound) {
+		return models.Stream{}, err
+	}
 	if err != nil {
-		return models.Stream{}, fmt.Errorf("heartbeat stream %s: %w", streamID, storeError(err))
+		return models.Stream{}, fmt.Errorf("heartbeat stream %s: %w", streamID, err)
 	}
-	if len(rows) == 0 {
-		return models.Stream{}, models.ErrNotFound
-	}
-	st := rows[0]
 	// Renewed, expires_at is exp (> now); otherwise the row says why it ended or that it lapsed.
 	if e := st.EndedError(now); e != nil {
 		return models.Stream{}, e

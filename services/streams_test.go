@@ -180,6 +180,10 @@ func TestStreamLeases(t *testing.T) {
 			if err != nil || !st.ExpiresAt.After(clock.Now().Add(2*time.Minute)) {
 				t.Errorf("Heartbeat(live) = %+v, %v; want renewed by the TTL", st.ExpiresAt, err)
 			}
+			if st.ID != third.Stream.ID || st.UserID != u.ID || st.SessionID != logins[2].Session.ID || st.DeviceName != "tv 2" ||
+				st.Class != models.ClassVOD || st.LastHeartbeatAt.Before(clock.Now().Add(-time.Second)) || st.EndedAt != nil || st.EndReason != nil {
+				t.Errorf("Heartbeat(live) = %+v, want the lease of %+v, renewed now", st, third.Stream)
+			}
 			clock.Advance(4 * time.Minute) // past both leases' TTL (3 minutes)
 			if _, err := b.sessions.Heartbeat(ctx, logins[2].Token, third.Stream.ID); !errors.As(err, &ended) || ended.Reason != models.StreamExpired {
 				t.Errorf("Heartbeat(lapsed) = %v, want stream_ended expired", err)
