@@ -34,6 +34,7 @@ type config struct {
 	rounds      int
 	p50Rounds   int
 	keep        bool
+	cpuProfile  string
 	jsonPath    string
 }
 
@@ -75,7 +76,7 @@ type Pair struct {
 // operations on one connection (WAL: the least over the windows, since other work on the
 // server only adds to it).
 type Cost struct {
-	Statements float64 `json:"statements"` // as sent by GORM or pgx, without BEGIN and COMMIT
+	Statements float64 `json:"statements"` // as pgx sent them, BEGIN and COMMIT included
 	Inserted   float64 `json:"rows_inserted"`
 	Updated    float64 `json:"rows_updated"`
 	Deleted    float64 `json:"rows_deleted"`
@@ -93,6 +94,7 @@ func main() {
 	flag.IntVar(&cfg.rounds, "rounds", 5, "rounds of the throughput ratios (the sides alternate; the median round's ratio counts)")
 	flag.IntVar(&cfg.p50Rounds, "p50-rounds", 7, "rounds of the p50 ratio (10k, N, 10k, N…)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the seeded databases and reuse them on the next -keep run of the same size (for iterating; documented runs seed afresh)")
+	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the throughput rounds (both sides) here")
 	flag.StringVar(&cfg.jsonPath, "json", "", "also write the results as JSON here")
 	flag.Parse()
 	res, err := run(context.Background(), cfg)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"gorm.io/gorm/logger"
 )
 
 // op is one operation of a measure, by the worker's k-th item (its lease or its user).
@@ -103,17 +102,6 @@ func (s tableStats) missShare() float64 {
 		return 0
 	}
 	return float64(s.blksRead) / float64(s.blksRead+s.blksHit)
-}
-
-// counter counts the statements a GORM handle sends (Trace is called once for each).
-type counter struct {
-	logger.Interface
-	n atomic.Int64
-}
-
-func (c *counter) LogMode(logger.LogLevel) logger.Interface { return c }
-func (c *counter) Trace(context.Context, time.Time, func() (string, int64), error) {
-	c.n.Add(1)
 }
 
 // account measures the cost of windows × n serial operations on one connection: do runs
