@@ -33,6 +33,7 @@ type config struct {
 	duration    time.Duration
 	rounds      int
 	p50Rounds   int
+	p50Slice    time.Duration
 	keep        bool
 	cpuProfile  string
 	jsonPath    string
@@ -81,7 +82,7 @@ type Cost struct {
 	Updated    float64 `json:"rows_updated"`
 	Deleted    float64 `json:"rows_deleted"`
 	HOTShare   float64 `json:"hot_share_of_updates"`
-	WALBytes   float64 `json:"wal_bytes"`
+	WALBytes   float64 `json:"wal_bytes"` // without full-page images
 }
 
 func main() {
@@ -90,9 +91,10 @@ func main() {
 	flag.IntVar(&cfg.leases, "leases", 1_000_000, "active leases in the large table (10000000 allowed)")
 	flag.IntVar(&cfg.inUse, "in-use", 10_000, "leases that heartbeat, on both sides of the p50 ratio (the small table holds exactly these)")
 	flag.IntVar(&cfg.concurrency, "concurrency", 16, "heartbeats, starts or logins in flight")
-	flag.DurationVar(&cfg.duration, "duration", 3*time.Second, "per measure and round")
-	flag.IntVar(&cfg.rounds, "rounds", 5, "rounds of the throughput ratios (the sides alternate; the median round's ratio counts)")
-	flag.IntVar(&cfg.p50Rounds, "p50-rounds", 7, "rounds of the p50 ratio (10k, N, 10k, N…)")
+	flag.DurationVar(&cfg.duration, "duration", 2*time.Second, "per side and round of the throughput ratios")
+	flag.IntVar(&cfg.rounds, "rounds", 9, "rounds of the throughput ratios (the sides alternate; the median round's ratio counts)")
+	flag.IntVar(&cfg.p50Rounds, "p50-rounds", 21, "rounds of the p50 ratio (10k, N, 10k, N…; the median round's ratio counts)")
+	flag.DurationVar(&cfg.p50Slice, "p50-duration", time.Second, "per side and round of the p50 ratio: short, so that both sides of a round see the same load")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the seeded databases and reuse them on the next -keep run of the same size (for iterating; documented runs seed afresh)")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the throughput rounds (both sides) here")
 	flag.StringVar(&cfg.jsonPath, "json", "", "also write the results as JSON here")
@@ -140,8 +142,8 @@ func print(r Result) {
 			100*c.c.HOTShare, "", c.c.WALBytes)
 	}
 	s := r.Sizes
-	fmt.Printf("\nstreams at N: heap %s, primary key %s (depth %d), all indexes %s; at 10k: heap %s; shared_buffers %s\n",
-		mb(s.HeapN), mb(s.PKeyN), s.PKeyDepthN, mb(s.IndexesN), mb(s.Heap10k), s.SharedBuffers)
+	fmt.Printf("\nstreams at N: heap %s, primary key %s (depth %d), all indexes %s; at 10k: heap %s (depth %d); shared_buffers %s\n",
+		mb(s.HeapN), mb(s.PKeyN), s.PKeyDepthN, mb(s.IndexesN), mb(s.Heap10k), s.PKeyDepth10k, s.SharedBuffers)
 	fmt.Printf("p50 rounds at N: %.1f%% of the heartbeats' heap and index blocks read from outside shared buffers (10k: %.1f%%)\n",
 		100*s.MissShareN, 100*s.MissShare10k)
 }

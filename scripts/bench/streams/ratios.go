@@ -59,7 +59,7 @@ func run(ctx context.Context, cfg config) (res Result, err error) {
 			if err != nil {
 				return res, err
 			}
-			lat, next, err := serial(ctx, side.b.heartbeat(side.b.svc1, 1), *side.next, cfg.duration)
+			lat, next, err := serial(ctx, side.b.heartbeat(side.b.svc1, 1), *side.next, cfg.p50Slice)
 			if err != nil {
 				return res, err
 			}
