@@ -33,11 +33,15 @@
 #           their sessions and streams and -events N (10000000) session events over 90 days:
 #           the median of -rounds N (5) over 7 and 90 days, with migration 00018's indexes and
 #           without them (scripts/bench/stats). E.g. scripts/bench.sh stats -users 100000 -events 1000000
-#   streams the stream lease heartbeat (issue 22): services' Heartbeat against a raw pgx
-#           UPDATE at the same concurrency, its p50 at N leases against 10,000, and WAL bytes,
-#           rows and the HOT share per heartbeat (scripts/bench/streams). Flags: -leases N
-#           (100000; 1000000 for the documented figures), -concurrency N (16), -duration D (3s),
-#           -rounds N (3), -json PATH.
+#   streams stream leases (issue 22), in one run on a table of -leases N (1000000; 10000000
+#           allowed; seeded by COPY) and one of 10,000: services' Heartbeat against a raw pgx
+#           UPDATE at the same concurrency; stream starts (StartStream) against the login core
+#           without the hash (SignIn), each replacing its own stream or session; the heartbeat's
+#           p50 at N against 10k with -in-use N (10000) leases renewed on both sides, in
+#           interleaved rounds; statements, rows, HOT share and WAL bytes per transaction from
+#           pg_stat deltas (scripts/bench/streams). Flags: -concurrency N (16), -rounds N (9) of
+#           -duration D (2s) per side, -p50-rounds N (21) of -p50-duration D (1s), -json PATH,
+#           -cpuprofile PATH, -keep (keep the seeded databases and reuse them next time).
 #
 # Postgres comes from BENCH_DATABASE_URL, else the server answering on 127.0.0.1:5432 (trust
 # auth, role postgres), else a throwaway cluster (initdb/pg_ctl, as for scripts/test.sh). Benchmarks work in a database of their own that they create and drop,
