@@ -100,11 +100,12 @@ SELECT u.plan_id AS plan_id, SUM(a.n) AS sessions,
                                   AND (u.max_sessions_override_until IS NULL OR u.max_sessions_override_until > ?)
                                  THEN u.max_sessions_override ELSE p.max_sessions END
                 THEN 1 ELSE 0 END) AS at_limit
-FROM (SELECT user_id, COUNT(*) AS n FROM (
-        SELECT user_id FROM sessions WHERE revoked_at IS NULL AND expires_at > ? AND idle_recheck_at > ?
+FROM (SELECT user_id, SUM(n) AS n FROM (
+        SELECT user_id, COUNT(*) AS n FROM sessions
+        WHERE revoked_at IS NULL AND expires_at > ? AND idle_recheck_at > ? GROUP BY user_id
         UNION ALL
-        SELECT user_id FROM sessions
-        WHERE revoked_at IS NULL AND idle_recheck_at <= ? AND expires_at > ? AND idle_expires_at > ?) l
+        SELECT user_id, COUNT(*) FROM sessions
+        WHERE revoked_at IS NULL AND idle_recheck_at <= ? AND expires_at > ? AND idle_expires_at > ? GROUP BY user_id) l
       GROUP BY user_id) a
 JOIN users u ON u.id = a.user_id
 JOIN plans p ON p.id = u.plan_id
