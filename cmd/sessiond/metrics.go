@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -90,9 +91,9 @@ func newMetrics(sqlDB *sql.DB, health *services.Health, log *slog.Logger) *metri
 		m.logins.WithLabelValues(string(r)) // present at zero from the start
 	}
 	active := &activeSessions{health: health, log: log, desc: prometheus.NewDesc(
-		"sessiond_active_sessions", "Live sessions (not revoked, idle deadline ahead), asked of the store at most every 15 s: "+
-			"counted exactly below 100,000, beyond that the planner's estimate from table statistics (no row read). "+
-			"Absent when the store has not answered for a minute.", nil, nil)}
+		"sessiond_active_sessions", fmt.Sprintf("Live sessions (not revoked, idle deadline ahead), asked of the store at most every 15 s: "+
+			"counted exactly below %d, beyond that the planner's estimate from table statistics (no row read). "+
+			"Absent when the store has not answered for a minute.", services.ActiveExactBelow), nil, nil)}
 	m.reg.MustRegister(m.requests, m.logins, m.evicted, m.revoked, m.purgeRuns, m.purgeDeleted, m.purgeDuration, m.deviceGrants, active,
 		collectors.NewDBStatsCollector(sqlDB, "sessiond"),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
