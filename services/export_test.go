@@ -3,6 +3,7 @@ package services
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -20,4 +21,9 @@ var StoreError = storeError
 // version stored them.
 func MigrateTo(ctx context.Context, db *gorm.DB, log *slog.Logger, version int64) error {
 	return migrateTo(ctx, db, log, version)
+}
+
+// HealthActiveSessions is Health.ActiveSessions with another bound for the exact count.
+func HealthActiveSessions(ctx context.Context, h *Health, now time.Time, exactBelow int64) (ActiveCount, error) {
+	return h.activeSessions(ctx, now, exactBelow)
 }

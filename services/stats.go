@@ -84,8 +84,13 @@ func planStats(tx *gorm.DB, now, since time.Time) ([]models.PlanStats, error) {
 			p.Users = u.N
 		}
 	}
-	// Live sessions per user from the partial index sessions_live_user_idx (no heap visit),
-	// then only those users' rows: the effective limit is the override while it holds.
+	// Live sessions per user from the partial index sessions_live_user_recheck_idx (no heap
+	// visit) for those whose idle recheck is still ahead (idle_recheck_at is never later than
+	// the idle deadline, and the index leaves idle_expires_at out so that touches stay HOT),
+	// plus the few whose recheck is due, read from the rows (sessions_idle_recheck_at_idx),
+	// joined per user (a FULL JOIN of two grouped scans keeps the planner's estimate of ~one
+	// row per user, where a UNION regrouped made it guess 200 and loop over users); then only
+	// those users' rows: the effective limit is the override while it holds.
 	var live []struct {
 		PlanID   string
 		Sessions int64
@@ -97,12 +102,15 @@ SELECT u.plan_id AS plan_id, SUM(a.n) AS sessions,
                                   AND (u.max_sessions_override_until IS NULL OR u.max_sessions_override_until > ?)
                                  THEN u.max_sessions_override ELSE p.max_sessions END
                 THEN 1 ELSE 0 END) AS at_limit
-FROM (SELECT user_id, COUNT(*) AS n FROM sessions
-      WHERE revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ?
-      GROUP BY user_id) a
+FROM (SELECT user_id, COALESCE(l.n, 0) + COALESCE(d.n, 0) AS n
+      FROM (SELECT user_id, COUNT(*) AS n FROM sessions
+            WHERE revoked_at IS NULL AND expires_at > ? AND idle_recheck_at > ? GROUP BY user_id) l
+      FULL JOIN (SELECT user_id, COUNT(*) AS n FROM sessions
+            WHERE revoked_at IS NULL AND idle_recheck_at <= ? AND expires_at > ? AND idle_expires_at > ? GROUP BY user_id) d
+      USING (user_id)) a
 JOIN users u ON u.id = a.user_id
 JOIN plans p ON p.id = u.plan_id
-GROUP BY u.plan_id`, now, now, now).Scan(&live).Error
+GROUP BY u.plan_id`, now, now, now, now, now, now).Scan(&live).Error
 	if err != nil {
 		return nil, err
 	}

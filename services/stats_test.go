@@ -104,6 +104,32 @@ func TestStats(t *testing.T) {
 					t.Errorf("Get(%d days) = %v, want ValidationError naming days", days, err)
 				}
 			}
+
+			// Live sessions are counted from the index while their idle recheck is ahead, else
+			// from the row: one of full's two whose recheck is due but whose idle deadline is
+			// ahead stays live, the other, past its idle deadline (not purged yet), is not.
+			var fullIDs []string
+			if err := store.DB.Model(&models.Session{}).Where("user_id = ? AND revoked_at IS NULL", full.ID).
+				Order("created_at").Pluck("id", &fullIDs).Error; err != nil || len(fullIDs) != 2 {
+				t.Fatalf("full's live sessions = %v, %v; want 2", fullIDs, err)
+			}
+			if err := store.DB.Model(&models.Session{}).Where("id = ?", fullIDs[0]).
+				Update("idle_recheck_at", now.Add(-time.Hour)).Error; err != nil {
+				t.Fatal(err)
+			}
+			if err := store.DB.Model(&models.Session{}).Where("id = ?", fullIDs[1]).
+				Updates(map[string]any{"idle_recheck_at": now.Add(-2 * time.Hour), "idle_expires_at": now.Add(-time.Hour)}).Error; err != nil {
+				t.Fatal(err)
+			}
+			if got, err = stats.Get(ctx, 0); err != nil {
+				t.Fatalf("Get() = %v", err)
+			}
+			for _, p := range got.Plans {
+				if p.PlanID == plan.ID && (p.ActiveSessions != 3 || p.UsersAtDeviceLimit != 1) {
+					t.Errorf("Get() with a recheck due and an idle-expired session: %d active, %d at the device limit; want 3, 1",
+						p.ActiveSessions, p.UsersAtDeviceLimit)
+				}
+			}
 		})
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -33,12 +34,15 @@ type metrics struct {
 	streams       streamMetrics
 }
 
-// How often, and how long at most, the gauge of active sessions counts: a count is reused
-// this long, so scrapes stay cheap on a large table, and a down store does not slow them.
-// Not settings: the gauge's help text promises them, and a scrape interval rarely differs.
+// How often, and how long at most, the gauge of active sessions asks the store: a number is
+// reused this long, and a down store does not slow scrapes. A number older than
+// activeCountStale (the store failed to answer since) is no longer reported: an absent gauge
+// says "unknown", a stale one would lie. Not settings: the gauge's help text promises them,
+// and a scrape interval rarely differs.
 const (
 	activeCountTTL     = 15 * time.Second
 	activeCountTimeout = time.Second
+	activeCountStale   = time.Minute
 )
 
 func newMetrics(sqlDB *sql.DB, health *services.Health, log *slog.Logger) *metrics {
@@ -87,7 +91,9 @@ func newMetrics(sqlDB *sql.DB, health *services.Health, log *slog.Logger) *metri
 		m.logins.WithLabelValues(string(r)) // present at zero from the start
 	}
 	active := &activeSessions{health: health, log: log, desc: prometheus.NewDesc(
-		"sessiond_active_sessions", "Live sessions (not revoked, not expired), counted at most every 15 s.", nil, nil)}
+		"sessiond_active_sessions", fmt.Sprintf("Live sessions (not revoked, idle deadline ahead), asked of the store at most every 15 s: "+
+			"counted exactly below %d, beyond that the planner's estimate from table statistics (no row read). "+
+			"Absent when the store has not answered for a minute.", services.ActiveExactBelow), nil, nil)}
 	m.reg.MustRegister(m.requests, m.logins, m.evicted, m.revoked, m.purgeRuns, m.purgeDeleted, m.purgeDuration, m.deviceGrants, active,
 		collectors.NewDBStatsCollector(sqlDB, "sessiond"),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -133,8 +139,9 @@ func (m *metrics) PurgeFinished(res services.PurgeResult, err error) {
 	}
 }
 
-// activeSessions is the gauge of live sessions: counted on scrape through the partial index,
-// at most once per activeCountTTL, within a second; a failed count keeps the last value.
+// activeSessions is the gauge of live sessions (services.Health.ActiveSessions: exact while
+// few, else estimated): asked at most once per activeCountTTL, within activeCountTimeout; a
+// failure keeps the last number until it is activeCountStale.
 type activeSessions struct {
 	health *services.Health
 	log    *slog.Logger
@@ -142,7 +149,8 @@ type activeSessions struct {
 
 	mu      sync.Mutex
 	value   float64
-	counted time.Time
+	counted time.Time // of value; zero: none yet
+	asked   time.Time // the last time the store was asked, answered or not
 }
 
 func (a *activeSessions) Describe(ch chan<- *prometheus.Desc) { ch <- a.desc }
@@ -150,15 +158,19 @@ func (a *activeSessions) Describe(ch chan<- *prometheus.Desc) { ch <- a.desc }
 func (a *activeSessions) Collect(ch chan<- prometheus.Metric) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if time.Since(a.counted) >= activeCountTTL {
+	if time.Since(a.asked) >= activeCountTTL {
+		a.asked = time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), activeCountTimeout)
 		n, err := a.health.ActiveSessions(ctx, time.Now())
 		cancel()
 		if err != nil {
 			a.log.Warn("count active sessions for metrics", "err", err)
 		} else {
-			a.value, a.counted = float64(n), time.Now()
+			a.value, a.counted = float64(n.N), time.Now()
 		}
+	}
+	if a.counted.IsZero() || time.Since(a.counted) >= activeCountStale {
+		return
 	}
 	ch <- prometheus.MustNewConstMetric(a.desc, prometheus.GaugeValue, a.value)
 }

@@ -345,9 +345,10 @@ FROM generate_series($1::bigint / 10, ($2::bigint - 1) / 10) u ON CONFLICT DO NO
 			return fmt.Errorf("seed users: %w", err)
 		}
 		if _, err := conn.Exec(ctx, `INSERT INTO sessions (id, user_id, secret_hash, device_name, device_type,
-    created_at, last_seen_at, expires_at, idle_expires_at)
+    created_at, last_seen_at, expires_at, idle_expires_at, idle_recheck_at)
 SELECT md5('session' || i)::uuid, md5('user' || (i / 10))::uuid, sha256(sha256(int8send(i) || '\x62656e6368'::bytea)),
-       'Bench ' || i, 'tv', now(), now(), now() + interval '30 days', now() + interval '14 days'
+       'Bench ' || i, 'tv', now(), now(), now() + interval '30 days', now() + interval '14 days',
+       now() + interval '14 days'
 FROM generate_series($1::bigint, $2::bigint - 1) i`, lo, hi); err != nil {
 			return fmt.Errorf("seed sessions: %w", err)
 		}

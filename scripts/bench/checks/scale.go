@@ -144,7 +144,7 @@ func ratio(a, b float64, format string) string {
 }
 
 // scaleVerdict prints the targets, over the windows after three touch intervals
-// (the steady state).
+// (the steady state), but the HOT share over all of them.
 func scaleVerdict(cfg scaleConfig, ws []scaleWindow) error {
 	var steady []scaleWindow
 	for _, w := range ws {
@@ -157,7 +157,12 @@ func scaleVerdict(cfg scaleConfig, ws []scaleWindow) error {
 	}
 	var checks, noop, rows, stmts, upd, hot float64
 	for _, w := range steady {
-		checks, noop, rows, stmts, upd, hot = checks+w.checks, noop+w.noop, rows+w.rows, stmts+w.stmts, upd+w.upd, hot+w.hot
+		checks, noop, rows, stmts = checks+w.checks, noop+w.noop, rows+w.rows, stmts+w.stmts
+	}
+	// HOT over every window: the first ones hold the worst case, when the warm-up has made
+	// every touch fall due at once.
+	for _, w := range ws {
+		upd, hot = upd+w.upd, hot+w.hot
 	}
 	n := float64(len(steady))
 	fmt.Printf("\nsteady state (%d windows after three intervals):\n", len(steady))
@@ -172,7 +177,7 @@ func scaleVerdict(cfg scaleConfig, ws []scaleWindow) error {
 		{"steady checks / first window", checks / n / ws[0].checks, 0.8, "≥ 0.80"},
 		{"steady checks / no-op route", checks / noop, 0.6, "≥ 0.60"},
 		{"touch rows per statement", safeDiv(rows, stmts), 100, "≥ 100"},
-		{"HOT share of updates", safeDiv(hot, upd), 0.9, "≥ 0.90"},
+		{"HOT share of updates (all windows)", safeDiv(hot, upd), 0.9, "≥ 0.90"},
 	} {
 		verdict := "ok"
 		if !(r.v >= r.min) {

@@ -55,9 +55,9 @@ SELECT md5('u' || i)::uuid, 'u' || i || '@bench.example', 'x', 'user',
 FROM generate_series(CAST(@from AS bigint), CAST(@to AS bigint) - 1) AS i`
 	seedSessions = `
 INSERT INTO sessions (id, user_id, secret_hash, device_name, device_type, created_at, last_seen_at, expires_at,
-                      idle_expires_at, revoked_at, revoke_reason)
+                      idle_expires_at, idle_recheck_at, revoked_at, revoke_reason)
 SELECT gen_random_uuid(), md5('u' || i)::uuid, '\x00', 'TV ' || j, 'tv', now() - interval '1 day', now(),
-       now() + interval '20 days', now() + interval '1 day',
+       now() + interval '20 days', now() + interval '1 day', now() + interval '1 day',
        CASE WHEN (i + j) % 10 = 0 THEN now() END, CASE WHEN (i + j) % 10 = 0 THEN 'evicted' END
 FROM generate_series(CAST(@from AS bigint), CAST(@to AS bigint) - 1) AS i, generate_series(1, 4) AS j
 WHERE j <= (i * 7) % 5`
@@ -143,7 +143,7 @@ func run(ctx context.Context, cfg config) (err error) {
 		return err
 	}
 	say(cfg, "dropping migration 00018's indexes")
-	if err := db.WithContext(ctx).Exec(`DROP INDEX session_events_type_at_idx; DROP INDEX sessions_live_user_idx; ANALYZE`).Error; err != nil {
+	if err := db.WithContext(ctx).Exec(`DROP INDEX session_events_type_at_idx; DROP INDEX sessions_live_user_recheck_idx; ANALYZE`).Error; err != nil {
 		return err
 	}
 	without7, without90, err := measure(ctx, cfg, stats)
