@@ -124,6 +124,7 @@ type streamLimitData struct {
 	Limit     int
 	LimitOf   string // "" for the plan's limit, else the class whose limit it is
 	Streams   []models.Stream
+	Now       time.Time // the pages' clock, for "since … ago"
 }
 
 // Choice is the chooser's list: one stream to stop.
@@ -133,7 +134,7 @@ func (d streamLimitData) Choice() choice {
 		c.Options = append(c.Options, choiceOption{
 			ID: s.ID, Name: s.DeviceName, DeviceType: s.DeviceType, Playing: "Playing " + whatPlays(s),
 			Meta: label(deviceTypes, string(s.DeviceType)) + " · since " + s.StartedAt.UTC().Format("15:04 UTC") +
-				" · " + ago(time.Since(s.StartedAt), s.StartedAt),
+				" · " + ago(d.Now.Sub(s.StartedAt), s.StartedAt),
 		})
 	}
 	return c
@@ -164,7 +165,7 @@ func (h *Handler) playHere(c *gin.Context) {
 			n = &notice{Kind: "error", Text: "The stream you chose has ended or was stopped meanwhile; these are playing now."}
 		}
 		d := streamLimitData{Device: p.Session.DeviceName, ContentID: params.ContentID, Class: string(params.Class),
-			Limit: limit.Limit, LimitOf: string(limit.Class), Streams: limit.Streams}
+			Limit: limit.Limit, LimitOf: string(limit.Class), Streams: limit.Streams, Now: h.now()}
 		h.render(c, http.StatusConflict, "streams_limit", pageData{Nav: "devices", Notice: n, Data: d})
 	default:
 		var invalid *models.ValidationError
