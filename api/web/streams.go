@@ -104,7 +104,7 @@ func whatPlays(s models.Stream) string {
 func streamNotice(done string) *notice {
 	switch done {
 	case "playing":
-		return &notice{Kind: "ok", Title: "Playing here", Text: "This device holds a place while its player sends heartbeats."}
+		return &notice{Kind: "ok", Title: "Playing here", Text: "This browser holds one of your screens until its lease ends (below). A player in this browser, on this sign-in, keeps it by sending heartbeats; the page itself plays nothing."}
 	case "took_over":
 		return &notice{Kind: "ok", Title: "Playing here", Text: "The stream you chose was stopped; its device is told that this one took its place."}
 	case "stream_stopped":
