@@ -208,14 +208,15 @@ func streamDevices(body map[string]any) string {
 	return strings.Join(out, ", ")
 }
 
-// press reaches the button matching css with Tab, as a keyboard user would, presses Enter and
-// waits for the next page. It fails when 60 Tabs never focus the button.
+// press reaches the button matching css with Tab from the top of the page, as a keyboard user
+// would, presses Enter and waits for the next page. It fails when 60 Tabs never focus it.
 func (d *device) press(what, css string) {
 	d.t.Helper()
 	ctx, cancel := context.WithTimeout(d.ctx, 20*time.Second)
 	defer cancel()
 	focused := `document.activeElement && document.activeElement.matches(` + fmt.Sprintf("%q", css) + `)`
-	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`)); err != nil {
+	// From the top: the skip link is the first stop (browserAccessible checks that).
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('a.skip').focus()`)); err != nil {
 		d.t.Fatalf("%s: %s: %v", d.name, what, err)
 	}
 	for i := 0; ; i++ {
