@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -58,8 +59,8 @@ func TestPagesAdminPlanStreams(t *testing.T) {
 
 // TestPagesAdminStreamsClock: the admin's view of a user's streams reads the pages' clock, the
 // services' one: a lease whose player stopped heartbeating is shown expired as soon as that
-// clock passes its end, before the purge marks it. (With time.Now() the pinned clock's lapse
-// went unseen and the row still offered End.)
+// clock passes its end, before the purge marks it, and "last active … ago" reads it too. (With
+// time.Now() the pinned clock's lapse went unseen and the row still offered End.)
 func TestPagesAdminStreamsClock(t *testing.T) {
 	s := apitest.NewServer(t, servicetest.SQLite(t), apitest.Options{})
 	email, admin := s.Register(t), s.Register(t)
@@ -81,7 +82,10 @@ func TestPagesAdminStreamsClock(t *testing.T) {
 		"playing · lease until "+st.ExpiresAt.UTC().Format("15:04:05 UTC"), end)
 	s.Clock.Advance(st.ExpiresAt.Sub(s.Clock.Now()) + time.Second)
 	r := a.Get("/admin/users/" + u.ID)
-	apitest.WantPage(t, "the user's page after the lease", r, 200, "expired: no heartbeat · "+st.ExpiresAt.UTC().Format("2 Jan 15:04 UTC"))
+	// "last active … ago" reads the same clock: the TV was last seen when it started playing.
+	idle := int(s.Clock.Now().Sub(st.StartedAt) / time.Minute)
+	apitest.WantPage(t, "the user's page after the lease", r, 200, "expired: no heartbeat · "+st.ExpiresAt.UTC().Format("2 Jan 15:04 UTC"),
+		fmt.Sprintf("last active %d minutes ago", idle))
 	if strings.Contains(r.Body.String(), end) {
 		t.Fatalf("the user's page offers End for a lapsed lease (clock %s, lease until %s)", s.Clock.Now(), st.ExpiresAt)
 	}
