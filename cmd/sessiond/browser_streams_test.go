@@ -143,15 +143,28 @@ func TestBrowserStreams(t *testing.T) {
 	if got := streamDevices(mine); got != "Bedroom TV cup-final, Laptop film-3" {
 		t.Fatalf("GET /v1/streams after playing here = %q (%v), want the Bedroom TV and the Laptop", got, mine)
 	}
-	// The page says until when the screen is held without a player: the lease's end.
+	// The page says until when the screen is held without a player: the lease's end (the
+	// check above made sure the laptop's stream is listed).
+	var here map[string]any
 	for _, st := range mine["streams"].([]any) {
 		if st := st.(map[string]any); st["content_id"] == "film-3" {
-			until, err := time.Parse(time.RFC3339, st["expires_at"].(string))
-			if err != nil {
-				t.Fatal(err)
-			}
-			laptop.wantText("ul.devices li:has(.badge) .lease", "Held for this browser until "+until.UTC().Format("15:04:05 UTC"), "a player in this browser, on this sign-in")
+			here = st
 		}
+	}
+	until, err := time.Parse(time.RFC3339, here["expires_at"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	laptop.wantText("ul.devices li:has(.badge) .lease", "Held for this browser until "+until.UTC().Format("15:04:05 UTC"), "a player in this browser, on this sign-in")
+	// What the page says keeps it: a player on this sign-in, from this origin, heartbeats with
+	// the browser's cookie; from another origin the CSRF rule refuses it.
+	beat, cookie := base+"/v1/streams/"+here["id"].(string)+"/heartbeat", "sessiond="+laptop.cookies()["sessiond"]
+	status, _, body = call(t, "POST", beat, nil, "Cookie", cookie, "Origin", "https://player.example")
+	if e, _ := body["error"].(map[string]any); status != 403 || e["code"] != "csrf_failed" {
+		t.Fatalf("cross-origin cookie heartbeat = %d %v, want 403 csrf_failed", status, body)
+	}
+	if status, _, body := call(t, "POST", beat, nil, "Cookie", cookie, "Origin", base); status != 200 {
+		t.Fatalf("same-origin cookie heartbeat of the page's stream = %d %v, want 200", status, body)
 	}
 
 	// The admin ends the Bedroom TV's stream from the user's page.
