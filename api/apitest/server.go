@@ -94,7 +94,7 @@ func NewServer(t testing.TB, store servicetest.Store, o Options) *Server {
 		TrustedProxies: o.TrustedProxies,
 		MaxBodyBytes:   64 << 10,
 	}, web.Deps{Sessions: sv.sessions, Plans: sv.plans, Admin: sv.users, DeviceGrant: sv.grant, Streams: sv.sessions, Recovery: sv.recovery, Log: log, CookieSecure: o.CookieSecure,
-		Users: sv.users, Clients: sv.clients, Stats: sv.stats, RegistrationClosed: o.RegistrationClosed})
+		Users: sv.users, Clients: sv.clients, Stats: sv.stats, RegistrationClosed: o.RegistrationClosed, Now: c.Now})
 	return &Server{Handler: h, Store: store, Clock: c, t: t}
 }
 

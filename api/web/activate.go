@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -24,13 +25,16 @@ type activateData struct {
 	MustSignOut int
 	Sessions    []models.Session
 	DeviceName  string
+	Now         time.Time // the pages' clock, for "last active … ago"
 }
 
 // Several reports whether more than one device must be signed out.
 func (d activateData) Several() bool { return d.MustSignOut > 1 }
 
 // Choice is the chooser's list at the limit.
-func (d activateData) Choice() choice { return sessionChoice(d.Sessions, nil, d.MustSignOut, false) }
+func (d activateData) Choice() choice {
+	return sessionChoice(d.Sessions, nil, d.MustSignOut, false, d.Now)
+}
 
 func (h *Handler) activatePage(c *gin.Context) {
 	code := c.Query("code")
@@ -75,7 +79,7 @@ func (h *Handler) activateApprove(c *gin.Context) {
 			n = &notice{Kind: "error", Text: "Choose more devices to sign out."}
 		}
 		h.render(c, http.StatusConflict, "activate", pageData{Notice: n, Data: activateData{
-			State: "limit", Code: code, DeviceName: limit.Device.Name, Limit: limit.Limit, MustSignOut: limit.MustSignOut, Sessions: limit.Sessions,
+			State: "limit", Code: code, DeviceName: limit.Device.Name, Limit: limit.Limit, MustSignOut: limit.MustSignOut, Sessions: limit.Sessions, Now: h.now(),
 		}})
 	case err != nil:
 		h.activateFailed(c, code, err)

@@ -232,7 +232,7 @@ func (h *Handler) renderAdminUser(c *gin.Context, status int, n *notice) {
 			h.fail(c, err)
 			return
 		}
-		d.Streams, d.MaxStreams = streamRows(ss, time.Now()), u.EffectiveStreamLimit(plan).Max
+		d.Streams, d.MaxStreams = streamRows(ss, h.now()), u.EffectiveStreamLimit(plan).Max
 	}
 	h.render(c, status, "admin_user", pageData{Nav: "admin", Wide: true, Notice: n, Data: d})
 }

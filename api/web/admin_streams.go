@@ -2,6 +2,7 @@ package web
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -82,7 +83,7 @@ var endTexts = map[models.StreamEndReason]string{
 	models.StreamReplaced:       "replaced by another title on the device",
 	models.StreamStopped:        "stopped",
 	models.StreamExpired:        "expired: no heartbeat",
-	models.StreamSessionEnded:   "its device signed out",
+	models.StreamSessionEnded:   "ended: its device signed out",
 	models.StreamLimitLowered:   "ended: the limit was lowered",
 	models.StreamRevokedByAdmin: "ended by an admin",
 }
@@ -117,4 +118,33 @@ func (h *Handler) adminEndStream(c *gin.Context) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/users/"+url.PathEscape(c.Param("id"))+"?done="+done)
+}
+
+// streamEventText describes a stream event of the history (the user's and the admin's): what
+// played, and why it ended. ok is false for other events.
+func streamEventText(e models.SessionEvent) (text string, ok bool) {
+	var d struct {
+		ContentID    string                 `json:"content_id"`
+		Reason       models.StreamEndReason `json:"reason"`
+		ByDeviceName string                 `json:"by_device_name"`
+	}
+	_ = json.Unmarshal([]byte(e.Details), &d)
+	what := ""
+	if d.ContentID != "" {
+		what = " " + d.ContentID
+	}
+	switch e.Type {
+	case models.EventStreamStarted:
+		return "Started playing" + what, true
+	case models.EventStreamRejected:
+		return "Not played" + what + ": stream limit reached", true
+	case models.EventStreamTakenOver:
+		if d.ByDeviceName != "" {
+			return "Stream taken over by " + d.ByDeviceName, true
+		}
+		return "Stream taken over", true
+	case models.EventStreamEnded:
+		return "Stream " + cmp.Or(endTexts[d.Reason], string(d.Reason)), true
+	}
+	return "", false
 }

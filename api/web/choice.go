@@ -28,23 +28,23 @@ type choiceOption struct {
 }
 
 // sessionOptions lists signed-in devices to choose from, the chosen ones checked.
-func sessionOptions(sessions []models.Session, chosen map[string]bool) []choiceOption {
+func sessionOptions(sessions []models.Session, chosen map[string]bool, now time.Time) []choiceOption {
 	out := make([]choiceOption, 0, len(sessions))
 	for _, s := range sessions {
 		meta := label(deviceTypes, string(s.DeviceType))
 		if s.IP != "" {
 			meta += " · " + s.IP
 		}
-		meta += " · last active " + ago(time.Since(s.LastSeenAt), s.LastSeenAt)
+		meta += " · last active " + ago(now.Sub(s.LastSeenAt), s.LastSeenAt)
 		out = append(out, choiceOption{ID: s.ID, Name: s.DeviceName, DeviceType: s.DeviceType, Meta: meta, Checked: chosen[s.ID]})
 	}
 	return out
 }
 
 // sessionChoice is the choice of must devices to sign out among sessions; free says there is
-// room without one.
-func sessionChoice(sessions []models.Session, chosen map[string]bool, must int, free bool) choice {
-	c := choice{Name: "replace_session_id", Verb: "Sign out", Several: must > 1, Options: sessionOptions(sessions, chosen)}
+// room without one; now is the pages' clock.
+func sessionChoice(sessions []models.Session, chosen map[string]bool, must int, free bool, now time.Time) choice {
+	c := choice{Name: "replace_session_id", Verb: "Sign out", Several: must > 1, Options: sessionOptions(sessions, chosen, now)}
 	c.Required = !free && !c.Several
 	c.Legend = "Sign out one of these devices"
 	if c.Several {

@@ -24,6 +24,7 @@ type limitData struct {
 	Sessions    []models.Session
 	Chosen      map[string]bool // checked: the choice the person made last
 	MinutesLeft int
+	Now         time.Time // the pages' clock, for "last active … ago"
 }
 
 // Free reports whether there is room without a choice.
@@ -34,7 +35,7 @@ func (d limitData) Several() bool { return d.MustSignOut > 1 }
 
 // Choice is the chooser's list.
 func (d limitData) Choice() choice {
-	return sessionChoice(d.Sessions, d.Chosen, d.MustSignOut, d.Free())
+	return sessionChoice(d.Sessions, d.Chosen, d.MustSignOut, d.Free(), d.Now)
 }
 
 func (h *Handler) chooserPage(c *gin.Context) {
@@ -55,7 +56,7 @@ func (h *Handler) chooserPage(c *gin.Context) {
 	}
 	d := limitData{
 		Device: held.Device.Name, Limit: held.Limit.Max, MustSignOut: held.MustSignOut, Sessions: held.Sessions,
-		MinutesLeft: minutesLeft(held.ExpiresAt),
+		MinutesLeft: minutesLeft(held.ExpiresAt, h.now()), Now: h.now(),
 	}
 	var n *notice
 	if c.Query("retry") == "choose" && !d.Free() {
@@ -67,7 +68,7 @@ func (h *Handler) chooserPage(c *gin.Context) {
 	h.render(c, http.StatusOK, "limit", pageData{Notice: n, Data: d})
 }
 
-func minutesLeft(until time.Time) int { return max(1, int(time.Until(until).Minutes()+0.5)) }
+func minutesLeft(until, now time.Time) int { return max(1, int(until.Sub(now).Minutes()+0.5)) }
 
 var expiredChoice = &notice{Kind: "warn", Title: "That sign-in has expired", Text: "Sign in again to continue."}
 
@@ -101,7 +102,7 @@ func (h *Handler) chooserSubmit(c *gin.Context) {
 		// choice still checked.
 		h.render(c, http.StatusConflict, "limit", pageData{Notice: tooFew(limit, chosen), Data: limitData{
 			Device: limit.Device.Name, Limit: limit.Limit, MustSignOut: limit.MustSignOut, Sessions: limit.Sessions,
-			Chosen: stillListed(limit.Sessions, chosen), MinutesLeft: minutesLeft(limit.PendingExpiresAt),
+			Chosen: stillListed(limit.Sessions, chosen), MinutesLeft: minutesLeft(limit.PendingExpiresAt, h.now()), Now: h.now(),
 		}})
 	case errors.As(err, &limit), errors.As(err, &invalid):
 		c.Redirect(http.StatusSeeOther, "/devices/limit?retry=choose")

@@ -58,6 +58,7 @@ func label(opts []option, v string) string {
 	return v
 }
 
+// pageFuncs are the templates' functions; "ago" is added per handler (New), on its clock.
 var pageFuncs = template.FuncMap{
 	"deviceIcon": func(t models.DeviceType) string {
 		switch t {
@@ -66,12 +67,12 @@ var pageFuncs = template.FuncMap{
 		}
 		return "other"
 	},
-	"deviceType":  func(t models.DeviceType) string { return label(deviceTypes, string(t)) },
-	"ago":         func(t time.Time) string { return ago(time.Since(t), t) },
-	"date":        func(t any) string { return formatTime(t, "2 Jan 2006, 15:04 UTC") },
-	"classLimits": classLimits,
-	"clock":       func(t time.Time) string { return t.UTC().Format("15:04 UTC") },
-	"plural":      plural,
+	"deviceType":   func(t models.DeviceType) string { return label(deviceTypes, string(t)) },
+	"date":         func(t any) string { return formatTime(t, "2 Jan 2006, 15:04 UTC") },
+	"classLimits":  classLimits,
+	"clock":        func(t time.Time) string { return t.UTC().Format("15:04 UTC") },
+	"clockSeconds": func(t time.Time) string { return t.UTC().Format("15:04:05 UTC") },
+	"plural":       plural,
 	"duration": func(s *int64) string {
 		if s == nil {
 			return ""
@@ -181,6 +182,9 @@ func eventText(e models.SessionEvent) string {
 		return "Signed out"
 	}
 	if t, ok := eventTexts[e.Type]; ok {
+		return t
+	}
+	if t, ok := streamEventText(e); ok {
 		return t
 	}
 	return strconv.Quote(string(e.Type))

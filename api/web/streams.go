@@ -104,7 +104,7 @@ func whatPlays(s models.Stream) string {
 func streamNotice(done string) *notice {
 	switch done {
 	case "playing":
-		return &notice{Kind: "ok", Title: "Playing here", Text: "This device holds a place while its player sends heartbeats."}
+		return &notice{Kind: "ok", Title: "Playing here", Text: "This browser holds one of your screens until its lease ends (below). A player in this browser, on this sign-in, keeps it by sending heartbeats; the page itself plays nothing."}
 	case "took_over":
 		return &notice{Kind: "ok", Title: "Playing here", Text: "The stream you chose was stopped; its device is told that this one took its place."}
 	case "stream_stopped":
@@ -124,6 +124,7 @@ type streamLimitData struct {
 	Limit     int
 	LimitOf   string // "" for the plan's limit, else the class whose limit it is
 	Streams   []models.Stream
+	Now       time.Time // the pages' clock, for "since … ago"
 }
 
 // Choice is the chooser's list: one stream to stop.
@@ -133,7 +134,7 @@ func (d streamLimitData) Choice() choice {
 		c.Options = append(c.Options, choiceOption{
 			ID: s.ID, Name: s.DeviceName, DeviceType: s.DeviceType, Playing: "Playing " + whatPlays(s),
 			Meta: label(deviceTypes, string(s.DeviceType)) + " · since " + s.StartedAt.UTC().Format("15:04 UTC") +
-				" · " + ago(time.Since(s.StartedAt), s.StartedAt),
+				" · " + ago(d.Now.Sub(s.StartedAt), s.StartedAt),
 		})
 	}
 	return c
@@ -164,7 +165,7 @@ func (h *Handler) playHere(c *gin.Context) {
 			n = &notice{Kind: "error", Text: "The stream you chose has ended or was stopped meanwhile; these are playing now."}
 		}
 		d := streamLimitData{Device: p.Session.DeviceName, ContentID: params.ContentID, Class: string(params.Class),
-			Limit: limit.Limit, LimitOf: string(limit.Class), Streams: limit.Streams}
+			Limit: limit.Limit, LimitOf: string(limit.Class), Streams: limit.Streams, Now: h.now()}
 		h.render(c, http.StatusConflict, "streams_limit", pageData{Nav: "devices", Notice: n, Data: d})
 	default:
 		var invalid *models.ValidationError

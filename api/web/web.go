@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/sessiond/sessiond/api"
 	"github.com/sessiond/sessiond/models"
@@ -94,6 +95,9 @@ type Deps struct {
 	Stats        StatsService  // the admin page's charts
 	Log          *slog.Logger
 	CookieSecure bool // served over HTTPS: as api.Deps.CookieSecure
+	// Now is the pages' clock: how long ago things happened and whether a stream's lease still
+	// runs are read from it, so tests can pin it to the services' clock. nil: time.Now.
+	Now func() time.Time
 
 	RegistrationClosed bool // SESSIOND_REGISTRATION=closed: /register says so and offers no form
 }
@@ -111,6 +115,7 @@ type Handler struct {
 	clients  ClientService
 	stats    StatsService
 	closed   bool
+	now      func() time.Time
 	log      *slog.Logger
 	cookies  api.Cookies
 	csrf     api.CSRF
@@ -124,10 +129,15 @@ func New(d Deps) (*Handler, error) {
 		sessions: d.Sessions, plans: d.Plans, admin: d.Admin, oidc: d.OIDC, grant: d.DeviceGrant, streams: d.Streams, recovery: d.Recovery, log: d.Log,
 		users: d.Users, clients: d.Clients, stats: d.Stats, closed: d.RegistrationClosed || d.Users == nil,
 		cookies: api.Cookies{Secure: d.CookieSecure}, csrf: api.CSRF{Secure: d.CookieSecure},
-		pages: make(map[string]*template.Template, len(pageNames)),
+		pages: make(map[string]*template.Template, len(pageNames)), now: d.Now,
 	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	// "ago" reads the pages' clock, not the process's: it is bound per handler.
+	clocked := template.FuncMap{"ago": func(t time.Time) string { return ago(h.now().Sub(t), t) }}
 	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(pageFuncs).ParseFS(files, "templates/layout.html", "templates/choice.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(pageFuncs).Funcs(clocked).ParseFS(files, "templates/layout.html", "templates/choice.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse page %s: %w", name, err)
 		}
