@@ -9,7 +9,6 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/sessiond/sessiond/models"
-	"github.com/sessiond/sessiond/services/store"
 )
 
 // heartbeatSQL renews a lease in one statement: no user lock, no read before it. The row is
@@ -17,15 +16,8 @@ import (
 // (the CASEs), an ended or lapsed one is returned as it stands, so the same statement also
 // answers "ended, why, and by whom". last_heartbeat_at and expires_at are in no index and
 // the table leaves room on each page (fillfactor), so the update is HOT on Postgres.
+// Parameters are numbered, which both drivers read: now, the new expiry, the stream, the session.
 const heartbeatSQL = `UPDATE streams SET
-  last_heartbeat_at = CASE WHEN ended_at IS NULL AND expires_at > ? THEN ? ELSE last_heartbeat_at END,
-  expires_at = CASE WHEN ended_at IS NULL AND expires_at > ? THEN ? ELSE expires_at END
-WHERE id = ? AND session_id = ?
-RETURNING ` + leaseColumns
-
-// heartbeatPostgres is heartbeatSQL in Postgres's numbered placeholders: now, the new expiry,
-// the stream, the session.
-const heartbeatPostgres = `UPDATE streams SET
   last_heartbeat_at = CASE WHEN ended_at IS NULL AND expires_at > $1 THEN $1 ELSE last_heartbeat_at END,
   expires_at = CASE WHEN ended_at IS NULL AND expires_at > $1 THEN $2 ELSE expires_at END
 WHERE id = $3 AND session_id = $4
@@ -36,27 +28,17 @@ const leaseColumns = `id, user_id, session_id, device_id, device_name, device_ty
 
 // renewLease runs the heartbeat's statement and returns the lease as it stands after it, or
 // models.ErrNotFound when the session holds no such stream. It is the hot path of every
-// player, so on Postgres it goes through database/sql and is scanned by hand (pgx prepares
-// it once per connection): GORM's Raw(…).Scan spent more client CPU than the statement's
-// round trip (building it, rendering it with its values for the logger, and scanning by
-// reflection), which on a shared machine is CPU taken from Postgres. SQLite keeps GORM's path.
+// player, so it goes through database/sql and is scanned by hand (pgx prepares it once per
+// connection): GORM's Raw(…).Scan spent more client CPU than the statement's round trip
+// (building it, rendering it with its values for the logger, and scanning by reflection),
+// which on a shared machine is CPU taken from Postgres.
 func renewLease(ctx context.Context, db *gorm.DB, now, exp time.Time, streamID, sessionID string) (models.Stream, error) {
-	if store.Dialect(db) != "postgres" {
-		var rows []models.Stream
-		if err := db.WithContext(ctx).Raw(heartbeatSQL, now, now, now, exp, streamID, sessionID).Scan(&rows).Error; err != nil {
-			return models.Stream{}, storeError(err)
-		}
-		if len(rows) == 0 {
-			return models.Stream{}, models.ErrNotFound
-		}
-		return rows[0], nil
-	}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return models.Stream{}, err
 	}
 	var st models.Stream
-	err = sqlDB.QueryRowContext(ctx, heartbeatPostgres, now, exp, streamID, sessionID).Scan(
+	err = sqlDB.QueryRowContext(ctx, heartbeatSQL, now, exp, streamID, sessionID).Scan(
 		&st.ID, &st.UserID, &st.SessionID, &st.DeviceID, &st.DeviceName, &st.DeviceType, &st.ContentID, &st.Class,
 		&st.StartedAt, &st.LastHeartbeatAt, &st.ExpiresAt, &st.EndedAt, &st.EndReason, &st.EndedBy, &st.EndedByDeviceName)
 	if errors.Is(err, sql.ErrNoRows) {
